@@ -1,0 +1,71 @@
+// swift-tools-version:6.0
+// Digits: distributed data-parallel CNN training on MNIST over ZeroMQ.
+// Targets are split by dependency weight (see docs/ARCHITECTURE.md and ../shared/DESIGN.md):
+// pure math and codecs have no I/O; system libraries sit behind tiny module maps.
+import PackageDescription
+
+/// Numeric targets are always compiled with optimisation and for one fixed ISA level
+/// (x86-64-v3: AVX2 + FMA), even in debug builds: debug Swift runs SIMD loops ~1000x slower,
+/// and a fixed ISA level keeps kernels bitwise identical on every machine that runs them.
+let kernelFlags: [SwiftSetting] = [
+    .unsafeFlags(["-O", "-Xcc", "-march=x86-64-v3"]),
+]
+
+let package = Package(
+    name: "Digits",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "digits", targets: ["digits"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(
+            name: "TensorKit",
+            dependencies: ["COpenBLAS"],
+            swiftSettings: kernelFlags
+        ),
+        .target(
+            name: "NeuralNet",
+            dependencies: ["TensorKit"],
+            swiftSettings: kernelFlags
+        ),
+        .target(
+            name: "MNISTData",
+            dependencies: [
+                "TensorKit", "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: kernelFlags
+        ),
+        .target(
+            name: "Training",
+            dependencies: [
+                "NeuralNet", "MNISTData",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "digits",
+            dependencies: [
+                "Training",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "TensorKitTests", dependencies: ["TensorKit"]),
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
+        .testTarget(name: "MNISTDataTests", dependencies: ["MNISTData"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "DigitsCLITests", dependencies: ["Training"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

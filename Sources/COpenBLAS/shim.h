@@ -1,0 +1,2 @@
+// OpenBLAS (Debian libopenblas-dev): CBLAS plus the thread-count controls.
+#include <cblas.h>

@@ -1,0 +1,211 @@
+// Finite-difference checks of every layer's backward and of the loss (central differences on
+// tiny shapes; loss = sum(y * r) with a seeded random r; inputs kept away from ReLU kinks and
+// pooling ties). Used by `digits gradcheck` and the test suite.
+import TensorKit
+
+public struct GradientCheckResult: Sendable, CustomStringConvertible {
+    public var name: String
+    /// Values compared (parameters and inputs).
+    public var checked: Int
+    /// Worst mismatch: its tensor, index, analytic and numeric derivative, error.
+    public var worstTensor: String
+    public var worstIndex: Int
+    public var analytic: Double
+    public var numeric: Double
+    public var worstError: Double
+    public var tolerance: Double
+    public var passed: Bool { worstError <= tolerance }
+
+    public var description: String {
+        let status = passed ? "ok  " : "FAIL"
+        return "\(status) \(name.padding(toLength: 26, withPad: " ", startingAt: 0)) \(checked) values, worst \(worstTensor)[\(worstIndex)]: analytic \(fmt(analytic)) numeric \(fmt(numeric)) error \(fmt(worstError)) (tolerance \(fmt(tolerance)))"
+    }
+
+    private func fmt(_ x: Double) -> String {
+        let s = String(format: "%.3e", x)
+        return s
+    }
+}
+
+public enum GradientCheck {
+    /// Error measure: |a - n| / max(1, |a|, |n|), i.e. absolute near zero, relative for large values.
+    static func error(_ a: Double, _ n: Double) -> Double { abs(a - n) / max(1, abs(a), abs(n)) }
+
+    /// Checks one layer on a tiny batch. `input` supplies x given (index) -> value.
+    public static func check(layer: any Layer, name: String, batch: Int = 2, seed: UInt64 = 7,
+                             step h: Float = 1e-2, tolerance: Double = 2e-3,
+                             input: ((Int) -> Float)? = nil) -> GradientCheckResult {
+        let rng = CounterRNG(seed: seed)
+        let nIn = batch * layer.inputShape.count, nOut = batch * layer.outputShape.count
+        var x = (0..<nIn).map { i in input?(i) ?? Self.awayFromZero(rng, i, purpose: 0) }
+        var params = [Float](repeating: 0, count: max(layer.parameterCount, 1))
+        params.withUnsafeMutableBufferPointer { layer.initialize($0.baseAddress!, rng: rng, layerIndex: 3) }
+        // Non-zero biases too, so their paths are exercised.
+        for v in layer.parameterViews where v.name == "bias" {
+            for j in 0..<v.count { params[v.offset + j] = 0.1 * Self.awayFromZero(rng, j, purpose: 9) }
+        }
+        let r = (0..<nOut).map { i in Self.awayFromZero(rng, i, purpose: 2) }
+        var scratch = [Float](repeating: 0, count: max(layer.scratchCount(batch: batch), 1))
+        var ids = (0..<batch).map { Int32($0 * 17 + 3) }
+        func context(_ ids: UnsafePointer<Int32>) -> LayerContext {
+            LayerContext(batch: batch, training: true, rng: rng, epoch: 1, sampleIDs: ids, layerIndex: 3)
+        }
+        func loss() -> Double {
+            var y = [Float](repeating: 0, count: nOut)
+            x.withUnsafeBufferPointer { xb in params.withUnsafeBufferPointer { pb in
+                scratch.withUnsafeMutableBufferPointer { sb in y.withUnsafeMutableBufferPointer { yb in ids.withUnsafeBufferPointer { ib in
+                    layer.forward(x: xb.baseAddress!, y: yb.baseAddress!, parameters: pb.baseAddress!,
+                                  scratch: sb.baseAddress!, context: context(ib.baseAddress!))
+                } } } } }
+            var s = 0.0
+            for i in 0..<nOut { s += Double(y[i]) * Double(r[i]) }
+            return s
+        }
+        // Analytic: forward, then backward with dY = r.
+        var y = [Float](repeating: 0, count: nOut)
+        var dX = [Float](repeating: 0, count: nIn)
+        var dP = [Float](repeating: 0, count: params.count)
+        x.withUnsafeBufferPointer { xb in params.withUnsafeBufferPointer { pb in
+            scratch.withUnsafeMutableBufferPointer { sb in y.withUnsafeMutableBufferPointer { yb in ids.withUnsafeMutableBufferPointer { ib in
+                dX.withUnsafeMutableBufferPointer { dxb in dP.withUnsafeMutableBufferPointer { dpb in r.withUnsafeBufferPointer { rb in
+                    let ctx = context(ib.baseAddress!)
+                    layer.forward(x: xb.baseAddress!, y: yb.baseAddress!, parameters: pb.baseAddress!,
+                                  scratch: sb.baseAddress!, context: ctx)
+                    layer.backward(x: xb.baseAddress!, y: yb.baseAddress!, dY: rb.baseAddress!, dX: dxb.baseAddress!,
+                                   parameters: pb.baseAddress!, dParameters: dpb.baseAddress!,
+                                   scratch: sb.baseAddress!, context: ctx)
+                } } }
+            } } } } }
+        var result = GradientCheckResult(name: name, checked: 0, worstTensor: "-", worstIndex: 0, analytic: 0, numeric: 0,
+                                         worstError: 0, tolerance: tolerance)
+        func note(_ tensor: String, _ i: Int, _ a: Double, _ n: Double) {
+            result.checked += 1
+            let e = error(a, n)
+            if e > result.worstError || result.checked == 1 {
+                result.worstError = e
+                result.worstTensor = tensor
+                result.worstIndex = i
+                result.analytic = a
+                result.numeric = n
+            }
+        }
+        for i in 0..<layer.parameterCount {
+            let saved = params[i]
+            params[i] = saved + h; let up = loss()
+            params[i] = saved - h; let down = loss()
+            params[i] = saved
+            let tensor = layer.parameterViews.last(where: { $0.offset <= i })?.name ?? "param"
+            note(tensor, i, Double(dP[i]), (up - down) / (2 * Double(h)))
+        }
+        for i in 0..<nIn {
+            let saved = x[i]
+            x[i] = saved + h; let up = loss()
+            x[i] = saved - h; let down = loss()
+            x[i] = saved
+            note("input", i, Double(dX[i]), (up - down) / (2 * Double(h)))
+        }
+        return result
+    }
+
+    /// Softmax cross-entropy: dLoss/dLogits against central differences of the summed loss.
+    public static func checkLoss(batch: Int = 3, classes: Int = 10, labelSmoothing: Float = 0, seed: UInt64 = 11,
+                                 step h: Float = 1e-2, tolerance: Double = 2e-3) -> GradientCheckResult {
+        let rng = CounterRNG(seed: seed)
+        var logits = (0..<(batch * classes)).map { i in 3 * Self.awayFromZero(rng, i, purpose: 4) }
+        var labels = (0..<batch).map { UInt8($0 * 7 % classes) }
+        var probs = [Float](repeating: 0, count: batch * classes)
+        var d = [Float](repeating: 0, count: batch * classes)
+        func run(_ dl: UnsafeMutablePointer<Float>?) -> Double {
+            logits.withUnsafeBufferPointer { lb in labels.withUnsafeMutableBufferPointer { yb in probs.withUnsafeMutableBufferPointer { pb in
+                SoftmaxCrossEntropy.forwardBackward(logits: lb.baseAddress!, labels: yb.baseAddress!, batch: batch, classes: classes,
+                                                    probabilities: pb.baseAddress!, dLogits: dl, labelSmoothing: labelSmoothing).loss
+            } } }
+        }
+        _ = d.withUnsafeMutableBufferPointer { run($0.baseAddress!) }
+        var result = GradientCheckResult(name: labelSmoothing > 0 ? "softmax-xent (smoothed)" : "softmax-xent", checked: 0,
+                                         worstTensor: "logits", worstIndex: 0, analytic: 0, numeric: 0, worstError: 0, tolerance: tolerance)
+        for i in 0..<logits.count {
+            let saved = logits[i]
+            logits[i] = saved + h; let up = run(nil)
+            logits[i] = saved - h; let down = run(nil)
+            logits[i] = saved
+            let n = (up - down) / (2 * Double(h)), a = Double(d[i])
+            let e = error(a, n)
+            result.checked += 1
+            if e >= result.worstError { result = GradientCheckResult(name: result.name, checked: result.checked, worstTensor: "logits", worstIndex: i, analytic: a, numeric: n, worstError: e, tolerance: tolerance) }
+        }
+        return result
+    }
+
+    /// Every layer type in a few configurations, plus the loss.
+    public static func all() -> [GradientCheckResult] {
+        var results: [GradientCheckResult] = []
+        results.append(check(layer: Conv2D(input: Shape3(6, 5, 2), filters: 3, kernel: 3), name: "conv2d 3x3 valid"))
+        results.append(check(layer: Conv2D(input: Shape3(5, 6, 2), filters: 2, kernel: 3, stride: 2, padding: 1), name: "conv2d 3x3 stride2 pad1"))
+        results.append(check(layer: Conv2D(input: Shape3(4, 4, 1), filters: 4, kernel: 2, padding: 1), name: "conv2d 2x2 pad1 C=1"))
+        results.append(check(layer: Dense(input: Shape3(1, 1, 7), units: 4), name: "dense"))
+        results.append(check(layer: Dense(input: Shape3(1, 1, 5), units: 3, weightInit: .heNormal), name: "dense he_normal"))
+        // Distinct values with gaps >> step so that no perturbation changes a window's maximum.
+        let poolInput = Shape3(4, 6, 3)
+        let n = 2 * poolInput.count
+        let order = CounterRNG(seed: 5).permutation(count: n, purpose: .sampling, stream: 1)
+        results.append(check(layer: MaxPool2D(input: poolInput, size: 2), name: "maxpool2d 2x2",
+                             input: { i in Float(order[i]) * 0.1 - Float(n) * 0.05 }))
+        results.append(check(layer: MaxPool2D(input: Shape3(5, 5, 2), size: 3, stride: 2), name: "maxpool2d 3x3 stride2",
+                             input: { i in Float(CounterRNG(seed: 6).permutation(count: 100, purpose: .sampling, stream: 2)[i]) * 0.1 }))
+        results.append(check(layer: ReLU(input: Shape3(3, 3, 2)), name: "relu"))
+        results.append(check(layer: Dropout(input: Shape3(2, 3, 4), rate: 0.4), name: "dropout 0.4"))
+        results.append(check(layer: Flatten(input: Shape3(2, 3, 2)), name: "flatten"))
+        results.append(checkLoss())
+        results.append(checkLoss(labelSmoothing: 0.1))
+        results.append(checkModel())
+        return results
+    }
+
+    /// A whole small model: loss (softmax cross-entropy) against every parameter.
+    public static func checkModel(seed: UInt64 = 21, step h: Float = 1e-3, tolerance: Double = 5e-3) -> GradientCheckResult {
+        let spec = ModelSpec(name: "gradcheck", input: [8, 8, 1], classes: 3, layers: [
+            .conv(3), .pool(), .flatten, .dense(5, activation: "relu"), .dense(3, activation: "softmax"),
+        ])
+        let model = try! Sequential(spec: spec)
+        let rng = CounterRNG(seed: seed)
+        var params = model.initialParameters(seed: seed)
+        let batch = 2
+        let ws = Workspace(model: model, capacity: batch)
+        for i in 0..<(batch * 64) { ws.input[i] = Self.awayFromZero(rng, i, purpose: 7) }
+        ws.labels[0] = 1; ws.labels[1] = 2
+        let grad: [Float] = params.withUnsafeBufferPointer { pb in
+            _ = model.trainMicroBatch(ws, batch: batch, rng: rng, epoch: 0, parameters: pb.baseAddress!)
+            return Array(UnsafeBufferPointer(start: ws.gradients, count: model.parameterCount))
+        }
+        func loss() -> Double {
+            params.withUnsafeBufferPointer { model.evaluate(ws, batch: batch, parameters: $0.baseAddress!, withLabels: true).loss }
+        }
+        var result = GradientCheckResult(name: "model conv-pool-dense", checked: 0, worstTensor: "-", worstIndex: 0,
+                                         analytic: 0, numeric: 0, worstError: 0, tolerance: tolerance)
+        for i in 0..<model.parameterCount {
+            let saved = params[i]
+            params[i] = saved + h; let up = loss()
+            params[i] = saved - h; let down = loss()
+            params[i] = saved
+            let n = (up - down) / (2 * Double(h)), a = Double(grad[i])
+            let e = error(a, n)
+            result.checked += 1
+            if e >= result.worstError {
+                let view = model.parameterViews.last(where: { $0.offset <= i })
+                result.worstError = e; result.worstIndex = i - (view?.offset ?? 0); result.worstTensor = view?.name ?? "param"
+                result.analytic = a; result.numeric = n
+            }
+        }
+        return result
+    }
+
+    /// A value in ±[0.2, 1.0): never near a ReLU kink.
+    static func awayFromZero(_ rng: CounterRNG, _ i: Int, purpose: UInt32) -> Float {
+        let w = rng.block(.sampling, purpose, UInt32(i))
+        let magnitude = 0.2 + 0.8 * CounterRNG.unitFloat(w[0])
+        return (w[1] & 1) == 0 ? magnitude : -magnitude
+    }
+}
+
+import Foundation
