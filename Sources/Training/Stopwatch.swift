@@ -1,0 +1,12 @@
+// Monotonic time since process start (the CLI touches `Stopwatch.processStart` first thing).
+import Foundation
+
+public enum Stopwatch {
+    public static let processStart = DispatchTime.now().uptimeNanoseconds
+
+    public static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    public static func seconds(since start: UInt64) -> Double { Double(now() &- start) / 1e9 }
+
+    public static var sinceProcessStart: Double { seconds(since: processStart) }
+}

@@ -1,0 +1,245 @@
+// The single-process trainer: the epoch plan, exact step gradients, the optimizer, validation,
+// early stopping, checkpoints and the run's output files. The cluster computes the same
+// function with the micro-batches spread over workers.
+import Foundation
+import Logging
+import MNISTData
+import NeuralNet
+import TensorKit
+
+public struct TrainingData: Sendable {
+    public var train: Dataset
+    public var test: Dataset
+    public var directory: String
+    public var trainIndices: [Int]
+    public var validationIndices: [Int]
+
+    public init(train: Dataset, test: Dataset, directory: String, config: TrainConfig) {
+        self.train = train
+        self.test = test
+        self.directory = directory
+        let split = ValidationSplit.stratified(labels: train.labels, classes: config.data.classes,
+                                               fraction: config.data.validationFraction, seed: config.training.seed)
+        trainIndices = split.train
+        validationIndices = split.validation
+    }
+}
+
+/// Files of a run directory.
+public struct RunDirectory: Sendable {
+    public let path: String
+    public init(_ path: String) { self.path = path }
+    public var model: String { path + "/model.digits" }
+    public var summary: String { path + "/summary.json" }
+    public var metrics: String { path + "/metrics.jsonl" }
+    public var config: String { path + "/config.json" }
+    public var checkpoints: CheckpointStore { CheckpointStore(directory: path + "/checkpoints") }
+}
+
+public struct ResumeError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+public final class Trainer {
+    public let config: TrainConfig
+    public let model: Sequential
+    public let data: TrainingData
+    public let plan: EpochPlan
+    public let threads: Int
+    let logger: Logger
+    let rng: CounterRNG
+    public private(set) var parameters: [Float]
+    var bestParameters: [Float] = []
+    public private(set) var optimizer: Optimizer
+    public private(set) var progress = TrainingProgress()
+    var resumedFrom: String?
+    /// Called after every step with (global step); lets tests and tools observe or interrupt.
+    public var onStep: ((Int) throws -> Void)?
+
+    public init(config: TrainConfig, data: TrainingData, logger: Logger) throws {
+        try config.validate()
+        self.config = config
+        self.model = try Sequential(spec: config.modelSpec)
+        self.data = data
+        self.logger = logger
+        rng = CounterRNG(seed: config.training.seed)
+        plan = EpochPlan(trainIndices: data.trainIndices, batchSize: config.training.batchSize,
+                         microBatch: config.training.microBatch, seed: config.training.seed)
+        threads = config.training.threads > 0 ? config.training.threads : ProcessInfo.processInfo.activeProcessorCount
+        parameters = model.initialParameters(seed: config.training.seed)
+        optimizer = Optimizer(config: config.optimizer, parameterCount: model.parameterCount)
+        if config.earlyStopping.enabled {
+            progress.earlyStopping = EarlyStopping(monitor: config.earlyStopping.monitor, patience: config.earlyStopping.patience,
+                                                   minDelta: config.earlyStopping.minDelta)
+        }
+        guard data.trainIndices.count >= 1 else { throw ConfigError("no training samples left after the validation split") }
+    }
+
+    /// Continues from a checkpoint, which must come from the same recipe.
+    public func resume(from checkpoint: Checkpoint, path: String) throws {
+        guard checkpoint.header.recipeHash == config.recipeHash else {
+            throw ResumeError(message: "\(path): checkpoint was written by a different recipe (model, data, batch, seed or optimizer differ: recipe \(checkpoint.header.recipeHash.prefix(12)) vs \(config.recipeHash.prefix(12))); use a new --out directory")
+        }
+        guard checkpoint.parameters.count == model.parameterCount else {
+            throw ResumeError(message: "\(path): checkpoint has \(checkpoint.parameters.count) weights, the model needs \(model.parameterCount)")
+        }
+        parameters = checkpoint.parameters
+        optimizer = Optimizer(config: config.optimizer, state: checkpoint.optimizer)
+        bestParameters = checkpoint.bestParameters
+        progress = checkpoint.header.progress
+        resumedFrom = path
+        if progress.finished && progress.epoch < config.training.epochs && !progress.stoppedEarly {
+            progress.finished = false
+        }
+    }
+
+    func checkpoint() -> Checkpoint {
+        Checkpoint(header: CheckpointHeader(recipeHash: config.recipeHash, config: config, progress: progress,
+                                            optimizerStep: optimizer.state.step, hasBest: !bestParameters.isEmpty),
+                   parameters: parameters, optimizer: optimizer.state, bestParameters: bestParameters)
+    }
+
+    /// Trains to the end (epochs or early stop), writing checkpoints, metrics.jsonl, model.digits
+    /// and summary.json into `run`.
+    @discardableResult
+    public func run(in run: RunDirectory) throws -> RunSummary {
+        try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
+        let store = run.checkpoints
+        // Wall time of earlier processes of this run plus this process's, from its start.
+        let priorElapsed = progress.elapsedSeconds
+        func elapsed() -> Double { priorElapsed + Stopwatch.sinceProcessStart }
+        let runner = StepRunner(model: model, microBatch: config.training.microBatch, batchSize: config.training.batchSize,
+                                threads: threads, normalization: config.normalization, labelSmoothing: config.labelSmoothing)
+        let bar = ProgressBar()
+        let epochs = config.training.epochs
+        let steps = plan.stepsPerEpoch
+        logger.info("training \(model.spec.name) (\(model.parameterCount) parameters) on \(plan.samplesPerEpoch) images, validating on \(data.validationIndices.count); batch \(config.training.batchSize) = micro-batches of \(config.training.microBatch); \(threads) thread(s); seed \(config.training.seed)")
+
+        while !progress.finished && progress.epoch < epochs {
+            let epoch = progress.epoch
+            let order = plan.order(epoch: epoch)
+            let lr = config.optimizer.learningRate
+            while progress.stepInEpoch < steps {
+                let stepStart = Stopwatch.now()
+                let (loss, correct, samples) = try runner.run(order: order, microBatches: plan.microBatches(step: progress.stepInEpoch),
+                                                              dataset: data.train, epoch: epoch, step: progress.stepInEpoch,
+                                                              rng: rng, parameters: parameters)
+                parameters.withUnsafeMutableBufferPointer { p in
+                    runner.meanGradient.withUnsafeBufferPointer { g in optimizer.apply(gradient: g, to: p, learningRate: lr) }
+                }
+                let stepSeconds = Stopwatch.seconds(since: stepStart)
+                progress.stepInEpoch += 1
+                progress.globalStep += 1
+                progress.epochLossSum += loss
+                progress.epochCorrect += correct
+                progress.epochSamples += samples
+                progress.epochComputeSeconds += stepSeconds
+                progress.trainSeconds += stepSeconds
+                progress.trainImages += samples
+                bar.lastStepSeconds = bar.lastStepSeconds == 0 ? stepSeconds : 0.9 * bar.lastStepSeconds + 0.1 * stepSeconds
+                bar.update(epoch: epoch + 1, epochs: epochs, step: progress.stepInEpoch, steps: steps,
+                           imagesPerSecond: Double(progress.epochSamples) / max(progress.epochComputeSeconds, 1e-9),
+                           loss: progress.epochLossSum / Double(max(progress.epochSamples, 1)),
+                           accuracy: Double(progress.epochCorrect) / Double(max(progress.epochSamples, 1)))
+                if config.checkpoints.everySteps > 0, progress.globalStep % config.checkpoints.everySteps == 0, progress.stepInEpoch < steps {
+                    progress.elapsedSeconds = elapsed()
+                    try store.save(checkpoint(), keepLast: config.checkpoints.keepLast, best: false)
+                }
+                try onStep?(progress.globalStep)
+            }
+            bar.finishLine()
+            try finishEpoch(store: store, run: run, elapsed: elapsed)
+        }
+
+        // Final weights: the best epoch's if early stopping fired with restore_best.
+        var final = parameters
+        if progress.stoppedEarly, config.earlyStopping.restoreBest, !bestParameters.isEmpty { final = bestParameters }
+        let test = Evaluator.evaluate(model: model, parameters: final, dataset: data.test, normalization: config.normalization,
+                                      batch: config.evaluation.batch, threads: threads).metrics
+        let hash = SHA256Hex.of(floats: final)
+        progress.elapsedSeconds = elapsed()
+        let summary = RunSummary(
+            model: model.spec.name, parameters: model.parameterCount, testAccuracy: test.accuracy, testLoss: test.meanLoss,
+            perClass: PerClassSummary.rows(test),
+            macroAvg: test.macro, weightedAvg: test.weighted, confusionMatrix: test.confusion,
+            epochsRun: progress.history.count, bestEpoch: progress.earlyStopping.map { $0.bestEpoch },
+            stoppedEarly: progress.stoppedEarly, wallSeconds: progress.elapsedSeconds,
+            trainImagesPerSecond: Double(progress.trainImages) / max(progress.trainSeconds, 1e-9),
+            secondsTo99: progress.secondsTo99, weightsSHA256: hash, seed: config.training.seed,
+            batchSize: config.training.batchSize, microBatch: config.training.microBatch, threads: threads, workers: 1,
+            recipeHash: config.recipeHash, blasCore: BLAS.coreName, dataDirectory: data.directory, resumedFrom: resumedFrom)
+        let modelFile = try ModelFile(spec: model.spec, normalization: config.normalization, weights: final, metadata: [
+            "test_accuracy": String(format: "%.4f", test.accuracy), "epochs_run": "\(progress.history.count)",
+            "seed": "\(config.training.seed)", "recipe_hash": config.recipeHash,
+        ])
+        try modelFile.write(to: run.model)
+        try SealedFile.writeAtomically([UInt8](try summary.encoded()), to: run.summary)
+        logger.info("test accuracy \(String(format: "%.4f", test.accuracy)), loss \(String(format: "%.4f", test.meanLoss)); weights_sha256 \(hash)")
+        return summary
+    }
+
+    func finishEpoch(store: CheckpointStore, run: RunDirectory, elapsed: () -> Double) throws {
+        let epoch = progress.epoch
+        var record = EpochRecord(
+            epoch: epoch + 1, step: progress.globalStep,
+            trainLoss: progress.epochLossSum / Double(max(progress.epochSamples, 1)),
+            trainAccuracy: Double(progress.epochCorrect) / Double(max(progress.epochSamples, 1)),
+            learningRate: Double(config.optimizer.learningRate), epochSeconds: progress.epochComputeSeconds,
+            elapsedSeconds: 0, imagesPerSecond: Double(progress.epochSamples) / max(progress.epochComputeSeconds, 1e-9))
+        if !data.validationIndices.isEmpty {
+            let v = Evaluator.evaluate(model: model, parameters: parameters, dataset: data.train, indices: data.validationIndices,
+                                       normalization: config.normalization, batch: config.evaluation.batch, threads: threads).metrics
+            record.valLoss = v.meanLoss
+            record.valAccuracy = v.accuracy
+        }
+        if config.evaluation.testEveryEpoch {
+            let t = Evaluator.evaluate(model: model, parameters: parameters, dataset: data.test, normalization: config.normalization,
+                                       batch: config.evaluation.batch, threads: threads).metrics
+            record.testLoss = t.meanLoss
+            record.testAccuracy = t.accuracy
+        }
+        record.elapsedSeconds = elapsed()
+        if progress.secondsTo99 == nil, let acc = record.testAccuracy, acc >= 0.99 { progress.secondsTo99 = record.elapsedSeconds }
+        progress.history.append(record)
+
+        var isBest = false
+        if var stopper = progress.earlyStopping {
+            let value = config.earlyStopping.monitor == "val_loss" ? (record.valLoss ?? 0) : (record.valAccuracy ?? 0)
+            switch stopper.update(epoch: epoch + 1, value: value) {
+            case .proceed(let improved):
+                isBest = improved
+            case .stop(let best):
+                progress.stoppedEarly = true
+                progress.finished = true
+                logger.info("early stopping: \(config.earlyStopping.monitor) has not improved for \(config.earlyStopping.patience) epoch(s); best epoch \(best)")
+            }
+            progress.earlyStopping = stopper
+            if isBest && config.earlyStopping.restoreBest { bestParameters = parameters }
+        }
+        progress.epoch += 1
+        progress.stepInEpoch = 0
+        progress.epochLossSum = 0
+        progress.epochCorrect = 0
+        progress.epochSamples = 0
+        progress.epochComputeSeconds = 0
+        if progress.epoch >= config.training.epochs { progress.finished = true }
+        progress.elapsedSeconds = elapsed()
+        try store.save(checkpoint(), keepLast: config.checkpoints.keepLast, best: isBest)
+        try writeMetrics(run)
+
+        func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
+        logger.info("epoch \(epoch + 1)/\(config.training.epochs): loss \(f(record.trainLoss)) acc \(f(record.trainAccuracy)) | val_loss \(f(record.valLoss)) val_acc \(f(record.valAccuracy)) | test_acc \(f(record.testAccuracy)) | \(String(format: "%.0f", record.imagesPerSecond)) img/s, \(String(format: "%.1f", record.elapsedSeconds)) s\(isBest ? " *" : "")")
+    }
+
+    func writeMetrics(_ run: RunDirectory) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var bytes = [UInt8]()
+        for r in progress.history {
+            bytes += try encoder.encode(r)
+            bytes.append(0x0a)
+        }
+        try SealedFile.writeAtomically(bytes, to: run.metrics)
+    }
+}

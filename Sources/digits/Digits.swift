@@ -1,0 +1,44 @@
+// The `digits` command: a tree of small commands (swift-argument-parser). Each subcommand lives
+// in its own file; shared options are option groups in Options.swift.
+import ArgumentParser
+import Foundation
+import Logging
+import TensorKit
+import Training
+
+@main
+enum Main {
+    static func main() {
+        _ = Stopwatch.processStart  // time zero for seconds_to_99 and wall_seconds
+        BLAS.useSingleThread()      // parallelism is across micro-batches, never inside a GEMM
+        setvbuf(stdout, nil, _IOLBF, 0)
+        LoggingSystem.bootstrap { label in PlainLogHandler(label: label) }
+        Digits.main()
+    }
+}
+
+struct Digits: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "digits",
+        abstract: "Train, evaluate and use convolutional networks for handwritten digits (MNIST).",
+        version: "0.1.0",
+        subcommands: [DataCommand.self, Train.self, Evaluate.self, Predict.self, Bench.self, GradCheck.self]
+    )
+}
+
+/// Log lines as a person reads them: the message alone on stderr, prefixed by level when it matters.
+struct PlainLogHandler: LogHandler {
+    let label: String
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = ProcessInfo.processInfo.environment["DIGITS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let prefix = level >= .warning ? "\(level): " : ""
+        FileHandle.standardError.write("\(prefix)\(message)\n".data(using: .utf8)!)
+    }
+}
