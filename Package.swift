@@ -64,8 +64,8 @@ let package = Package(
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "MNISTDataTests", dependencies: ["MNISTData"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
-        .testTarget(name: "DigitsCLITests", dependencies: ["Training"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "MNISTData"]),
+        .testTarget(name: "DigitsCLITests", dependencies: ["Training", "MNISTData"]),
     ],
     swiftLanguageModes: [.v5]
 )

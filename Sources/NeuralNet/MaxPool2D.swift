@@ -1,5 +1,5 @@
-// Max pooling over NHWC activations. Backward routes each output gradient to the first maximum
-// of its window (recomputed from x and y, so nothing is stored between the passes).
+// Max pooling over NHWC activations. Forward records, per output element, which window position
+// held the first maximum; backward routes each output gradient there.
 import TensorKit
 
 public final class MaxPool2D: Layer {
@@ -16,7 +16,10 @@ public final class MaxPool2D: Layer {
         self.outputShape = Shape3((input.height - size) / self.stride + 1, (input.width - size) / self.stride + 1, input.channels)
     }
 
-    // x: (B, H, W, C)   y: (B, OH, OW, C)
+    /// Window position (ky * size + kx, stored as Float) of each output's maximum.
+    public func scratchCount(batch: Int) -> Int { batch * outputShape.count }
+
+    // x: (B, H, W, C)   y: (B, OH, OW, C)   argmax: (B, OH, OW, C)
     public func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
                         scratch: UnsafeMutablePointer<Float>, context: LayerContext) {
         let (h, w, c) = (inputShape.height, inputShape.width, inputShape.channels)
@@ -24,14 +27,22 @@ public final class MaxPool2D: Layer {
         for n in 0..<context.batch {
             let image = x + n * h * w * c
             let out = y + n * oh * ow * c
+            let arg = scratch + n * oh * ow * c
             for oy in 0..<oh {
                 for ox in 0..<ow {
                     let dst = out + (oy * ow + ox) * c
+                    let idx = arg + (oy * ow + ox) * c
                     dst.update(from: image + (oy * stride * w + ox * stride) * c, count: c)
+                    idx.update(repeating: 0, count: c)
                     for ky in 0..<size {
                         for kx in 0..<size where ky != 0 || kx != 0 {
                             let src = image + ((oy * stride + ky) * w + ox * stride + kx) * c
-                            for ch in 0..<c where src[ch] > dst[ch] { dst[ch] = src[ch] }
+                            let position = Float(ky * size + kx)
+                            for ch in 0..<c {
+                                let better = src[ch] > dst[ch]
+                                dst[ch] = better ? src[ch] : dst[ch]
+                                idx[ch] = better ? position : idx[ch]
+                            }
                         }
                     }
                 }
@@ -48,21 +59,16 @@ public final class MaxPool2D: Layer {
         let (oh, ow) = (outputShape.height, outputShape.width)
         dX.update(repeating: 0, count: context.batch * h * w * c)
         for n in 0..<context.batch {
-            let image = x + n * h * w * c
             let dImage = dX + n * h * w * c
-            let out = y + n * oh * ow * c
             let dOut = dY + n * oh * ow * c
+            let arg = scratch + n * oh * ow * c
             for oy in 0..<oh {
                 for ox in 0..<ow {
                     let o = (oy * ow + ox) * c
                     for ch in 0..<c {
-                        let target = out[o + ch]
-                        search: for ky in 0..<size {
-                            for kx in 0..<size {
-                                let i = ((oy * stride + ky) * w + ox * stride + kx) * c + ch
-                                if image[i] == target { dImage[i] += dOut[o + ch]; break search }
-                            }
-                        }
+                        let k = Int(arg[o + ch])
+                        let ky = k / size, kx = k - ky * size
+                        dImage[((oy * stride + ky) * w + ox * stride + kx) * c + ch] += dOut[o + ch]
                     }
                 }
             }

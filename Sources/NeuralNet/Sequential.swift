@@ -1,5 +1,6 @@
 // A stack of layers over one flat parameter vector, and the per-thread workspace that holds a
 // micro-batch's activations, deltas, scratch and flat gradient (allocated once, reused every step).
+import Dispatch
 import TensorKit
 
 public final class Sequential: Sendable {
@@ -82,8 +83,10 @@ public final class Sequential: Sendable {
         for (i, layer) in layers.enumerated() {
             let ctx = LayerContext(batch: batch, training: training, rng: rng, epoch: epoch,
                                    sampleIDs: UnsafePointer(ws.sampleIDs), layerIndex: i)
+            let start = ws.profile ? DispatchTime.now().uptimeNanoseconds : 0
             layer.forward(x: ws.activations[i], y: ws.activations[i + 1], parameters: parameters + offsets[i],
                           scratch: ws.scratch[i], context: ctx)
+            if ws.profile { ws.forwardNanoseconds[i] += DispatchTime.now().uptimeNanoseconds - start }
         }
         return ws.activations[layers.count]
     }
@@ -101,9 +104,11 @@ public final class Sequential: Sendable {
         for i in stride(from: layers.count - 1, through: 0, by: -1) {
             let ctx = LayerContext(batch: batch, training: true, rng: rng, epoch: epoch,
                                    sampleIDs: UnsafePointer(ws.sampleIDs), layerIndex: i)
+            let start = ws.profile ? DispatchTime.now().uptimeNanoseconds : 0
             layers[i].backward(x: ws.activations[i], y: ws.activations[i + 1], dY: ws.deltas[i + 1],
                                dX: i == 0 ? nil : ws.deltas[i], parameters: parameters + offsets[i],
                                dParameters: ws.gradients + offsets[i], scratch: ws.scratch[i], context: ctx)
+            if ws.profile { ws.backwardNanoseconds[i] += DispatchTime.now().uptimeNanoseconds - start }
         }
         return result
     }
@@ -141,6 +146,10 @@ public final class Workspace: @unchecked Sendable {
     /// Flat gradient of the current micro-batch, laid out like the parameters.
     public let gradients: UnsafeMutablePointer<Float>
     public let parameterCount: Int
+    /// When set, forward/backward time per layer accumulates into the arrays below.
+    public var profile = false
+    public var forwardNanoseconds: [UInt64]
+    public var backwardNanoseconds: [UInt64]
     private var owned: [UnsafeMutableRawPointer] = []
 
     public init(model: Sequential, capacity: Int) {
@@ -166,6 +175,8 @@ public final class Workspace: @unchecked Sendable {
         sampleIDs = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
         sampleIDs.initialize(repeating: 0, count: capacity)
         self.owned = owned
+        forwardNanoseconds = [UInt64](repeating: 0, count: model.layers.count)
+        backwardNanoseconds = [UInt64](repeating: 0, count: model.layers.count)
     }
 
     deinit {

@@ -25,20 +25,21 @@ public struct CounterRNG: Sendable, Hashable {
                     key: SIMD2(UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)))
     }
 
-    /// The Philox4x32 bijection with 10 rounds.
+    /// The Philox4x32 bijection with 10 rounds (scalar code: SIMD4 lane shuffles compiled poorly).
     @inline(__always)
     public static func philox(counter: SIMD4<UInt32>, key: SIMD2<UInt32>) -> SIMD4<UInt32> {
-        var x = counter
-        var k = key
+        var x0 = counter[0], x1 = counter[1], x2 = counter[2], x3 = counter[3]
+        var k0 = key[0], k1 = key[1]
         for _ in 0..<10 {
-            let p0 = UInt64(0xD251_1F53) &* UInt64(x[0])
-            let p1 = UInt64(0xCD9E_8D57) &* UInt64(x[2])
+            let p0 = UInt64(0xD251_1F53) &* UInt64(x0)
+            let p1 = UInt64(0xCD9E_8D57) &* UInt64(x2)
             let hi0 = UInt32(truncatingIfNeeded: p0 >> 32), lo0 = UInt32(truncatingIfNeeded: p0)
             let hi1 = UInt32(truncatingIfNeeded: p1 >> 32), lo1 = UInt32(truncatingIfNeeded: p1)
-            x = SIMD4(hi1 ^ x[1] ^ k[0], lo1, hi0 ^ x[3] ^ k[1], lo0)
-            k &+= SIMD2(0x9E37_79B9, 0xBB67_AE85)
+            (x0, x1, x2, x3) = (hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0)
+            k0 &+= 0x9E37_79B9
+            k1 &+= 0xBB67_AE85
         }
-        return x
+        return SIMD4(x0, x1, x2, x3)
     }
 
     /// A uniform Float in [0, 1) from a 32-bit word (24 random bits).

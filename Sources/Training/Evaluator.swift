@@ -22,14 +22,19 @@ public enum Evaluator {
         let chunks = stride(from: 0, to: indices.count, by: batch).map { $0..<min($0 + batch, indices.count) }
         let threads = max(1, min(threads, chunks.count))
         var partial = [ClassificationMetrics](repeating: ClassificationMetrics(classes: model.classes), count: threads)
+        // Loss per chunk, summed in chunk order afterwards: the total (which early stopping reads)
+        // is then the same bits for any thread count.
+        var chunkLoss = [Double](repeating: 0, count: chunks.count)
         var predictions = [Prediction](repeating: Prediction(index: 0, label: 0, predicted: 0, confidence: 0),
                                        count: keepPredictions ? indices.count : 0)
         let imageSize = dataset.imageSize
         parameters.withUnsafeBufferPointer { params in
             dataset.images.withUnsafeBufferPointer { images in
                 partial.withUnsafeMutableBufferPointer { partialBuf in
+                  chunkLoss.withUnsafeMutableBufferPointer { lossBuf in
                     predictions.withUnsafeMutableBufferPointer { predBuf in
-                        let partialBase = partialBuf.baseAddress!, predBase = predBuf.baseAddress
+                        let partialBase = partialBuf.baseAddress!, lossBase = lossBuf.baseAddress!
+                        let predBase = keepPredictions ? predBuf.baseAddress : nil  // an empty array still has a base address
                         DispatchQueue.concurrentPerform(iterations: threads) { t in
                             let ws = Workspace(model: model, capacity: batch)
                             var metrics = ClassificationMetrics(classes: model.classes)
@@ -41,7 +46,7 @@ public enum Evaluator {
                                     ws.labels[s] = dataset.labels[i]
                                 }
                                 let (loss, _) = model.evaluate(ws, batch: chunk.count, parameters: params.baseAddress!, withLabels: true)
-                                metrics.loss += loss
+                                lossBase[c] = loss
                                 for (s, position) in chunk.enumerated() {
                                     let p = ws.probabilities + s * model.classes
                                     var best = 0
@@ -56,11 +61,13 @@ public enum Evaluator {
                             partialBase[t] = metrics
                         }
                     }
+                  }
                 }
             }
         }
         var total = ClassificationMetrics(classes: model.classes)
         for p in partial { total.merge(p) }
+        total.loss = chunkLoss.reduce(0, +)
         return (total, predictions)
     }
 

@@ -85,14 +85,17 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     }
 
     /// Hash of everything that determines the trained weights (not threads, epochs or checkpoint
-    /// cadence), so a checkpoint can only be resumed under the same recipe.
+    /// cadence), so a checkpoint can only be resumed under the same recipe. Patience is included:
+    /// resuming under another early-stopping rule would not be "the same function as never stopping".
     public var recipeHash: String {
         struct Recipe: Codable {
             var model: ModelSpec, data: DataSettings, batchSize: Int, microBatch: Int, seed: UInt64
-            var optimizer: OptimizerConfig, labelSmoothing: Float
+            var optimizer: OptimizerConfig, labelSmoothing: Float, earlyStopping: EarlyStopping, evaluationBatch: Int
         }
+        // The evaluation batch fixes how validation losses are grouped, which early stopping reads.
         let recipe = Recipe(model: modelSpec, data: data, batchSize: training.batchSize, microBatch: training.microBatch,
-                            seed: training.seed, optimizer: optimizer, labelSmoothing: labelSmoothing)
+                            seed: training.seed, optimizer: optimizer, labelSmoothing: labelSmoothing,
+                            earlyStopping: earlyStopping, evaluationBatch: evaluation.batch)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let bytes = (try? encoder.encode(recipe)) ?? Data()

@@ -18,6 +18,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Seconds spent measuring the SGEMM ceiling (0 to skip).") var sgemmSeconds: Double = 1
     @OptionGroup var dataOptions: DataOptions
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Also time each layer's forward and backward pass (one thread).") var profile = false
 
     struct Result: Encodable {
         var model: String
@@ -102,6 +103,32 @@ struct Bench: ParsableCommand {
         if let ceiling { print(String(format: "SGEMM ceiling on %d thread(s) (OpenBLAS %@, 1024^3): %.1f GFLOP/s -> %.0f%% of it", threads, BLAS.coreName, ceiling, 100 * gflops / ceiling)) }
         print(String(format: "exact fixed-point sum: %.2f%% of step time; max |error| vs Float64 sum %.2e (Float32 summation: %.2e)", overhead, fpError, f32Error))
         print(String(format: "peak RSS %.1f MB", result.peakRssMB))
+        if profile { printProfile(net: net, dataset: dataset, order: order, params: params) }
+    }
+
+    /// Per-layer forward/backward milliseconds per micro-batch, single-threaded.
+    func printProfile(net: Sequential, dataset: Dataset, order: [Int], params: [Float]) {
+        let computer = MicroBatchComputer(model: net, capacity: microBatch, normalization: .unit, labelSmoothing: 0)
+        let rounds = 50
+        params.withUnsafeBufferPointer { p in
+            order.withUnsafeBufferPointer { o in
+                for k in 0..<(rounds + 5) {
+                    if k == 5 { computer.workspace.profile = true }
+                    let r = ((k * microBatch) % (order.count - microBatch))..<((k * microBatch) % (order.count - microBatch) + microBatch)
+                    _ = computer.compute(samples: UnsafeBufferPointer(rebasing: o[r]), dataset: dataset, epoch: 0, rng: CounterRNG(seed: 1), parameters: p.baseAddress!)
+                }
+            }
+        }
+        let ws = computer.workspace
+        print("\nper micro-batch of \(microBatch), one thread (ms):   forward  backward")
+        var total = 0.0
+        for (i, layer) in net.layers.enumerated() {
+            let f = Double(ws.forwardNanoseconds[i]) / Double(rounds) / 1e6, b = Double(ws.backwardNanoseconds[i]) / Double(rounds) / 1e6
+            total += f + b
+            let name = "\(i) \(String(describing: type(of: layer))) \(layer.inputShape)->\(layer.outputShape)"
+            print(name.padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: "%8.3f  %8.3f", f, b))
+        }
+        print(String(format: "total %.3f ms per micro-batch -> %.0f images/s per thread", total, Double(microBatch) / total * 1000))
     }
 
     /// Time of the fixed-point accumulation per step as a share of the step, and its precision on one

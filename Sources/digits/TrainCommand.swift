@@ -13,14 +13,14 @@ struct Train: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "Run directory for model.digits, checkpoints/, metrics.jsonl, summary.json. Default: runs/<model>-<time>.")
     var out: String?
-    @Option(help: "Number of epochs.") var epochs: Int?
-    @Option(help: "Batch size (samples per optimizer step).") var batch: Int?
-    @Option(name: .customLong("micro-batch"), help: "Micro-batch size: the fixed unit of compute whose gradients are summed exactly.") var microBatch: Int?
-    @Option(help: "Learning rate.") var lr: Float?
-    @Option(help: "Random seed (weights, shuffles, dropout).") var seed: Int?
+    @Option(parsing: .unconditional, help: "Number of epochs.") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Batch size (samples per optimizer step).") var batch: Int?
+    @Option(name: .customLong("micro-batch"), parsing: .unconditional, help: "Micro-batch size: the fixed unit of compute whose gradients are summed exactly.") var microBatch: Int?
+    @Option(parsing: .unconditional, help: "Learning rate.") var lr: Float?
+    @Option(parsing: .unconditional, help: "Random seed (weights, shuffles, dropout).") var seed: Int?
     @Option(help: "Model: keras-example, pytorch-example, or a spec file (TOML/JSON).") var model: String?
-    @Option(help: "Compute threads (0 = one per core). Never changes the result.") var threads: Int?
-    @Option(help: "Early-stopping patience in epochs.") var patience: Int?
+    @Option(parsing: .unconditional, help: "Compute threads (0 = one per core). Never changes the result.") var threads: Int?
+    @Option(parsing: .unconditional, help: "Early-stopping patience in epochs.") var patience: Int?
     @Flag(name: .customLong("no-early-stopping"), help: "Train all epochs.") var noEarlyStopping = false
     @Flag(help: "Continue the run in --out from its newest intact checkpoint.") var resume = false
 

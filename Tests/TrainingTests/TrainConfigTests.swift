@@ -1,0 +1,86 @@
+import Foundation
+import XCTest
+@testable import Training
+
+final class TrainConfigTests: XCTestCase {
+    var packageRoot: String { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path }
+
+    func write(_ text: String) -> String {
+        let path = NSTemporaryDirectory() + "digits-config-\(UUID().uuidString).toml"
+        FileManager.default.createFile(atPath: path, contents: text.data(using: .utf8))
+        return path
+    }
+
+    /// The documented file states exactly the built-in defaults.
+    func testShippedConfigEqualsTheDefaults() throws {
+        XCTAssertEqual(try TrainConfig.load(path: packageRoot + "/Config/train.toml"), TrainConfig())
+    }
+
+    func testKeysOverrideDefaults() throws {
+        let c = try TrainConfig.load(path: write("""
+            [model]
+            preset = "pytorch-example"
+            [training]
+            epochs = 3
+            batch_size = 64
+            [optimizer]
+            learning_rate = 0.01
+            kind = "sgd"
+            """))
+        XCTAssertEqual(c.modelSpec, .pytorchExample)
+        XCTAssertEqual(c.training.epochs, 3)
+        XCTAssertEqual(c.training.batchSize, 64)
+        XCTAssertEqual(c.optimizer.learningRate, 0.01)
+        XCTAssertEqual(c.optimizer.kind, .sgd)
+    }
+
+    func testUnknownKeysAndSectionsAreNamed() {
+        XCTAssertThrowsError(try TrainConfig.load(path: write("[training]\nepochz = 3\n"))) {
+            XCTAssertTrue("\($0)".contains("unknown key 'training.epochz'"), "\($0)")
+        }
+        XCTAssertThrowsError(try TrainConfig.load(path: write("[trainning]\nepochs = 3\n"))) {
+            XCTAssertTrue("\($0)".contains("unknown section or key 'trainning'"), "\($0)")
+        }
+        XCTAssertThrowsError(try TrainConfig.load(path: write("[training]\nepochs = \"many\"\n"))) {
+            XCTAssertTrue("\($0)".contains("training.epochs must be an integer"), "\($0)")
+        }
+        XCTAssertThrowsError(try TrainConfig.load(path: write("[training\n"))) { XCTAssertTrue("\($0)".contains(".toml"), "\($0)") }
+    }
+
+    func testValidationNamesTheKey() {
+        var c = TrainConfig()
+        c.training.batchSize = -5
+        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("training.batch_size must be positive, found -5"), "\($0)") }
+        c = TrainConfig()
+        c.earlyStopping.monitor = "loss"
+        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("early_stopping.monitor"), "\($0)") }
+    }
+
+    func testModelSpecFromTOMLFile() throws {
+        let path = write("""
+            name = "tiny"
+            [[layers]]
+            type = "conv2d"
+            filters = 4
+            activation = "relu"
+            [[layers]]
+            type = "maxpool2d"
+            [[layers]]
+            type = "dense"
+            units = 10
+            """)
+        let spec = try TrainConfig.loadModelSpec(path)
+        XCTAssertEqual(spec.name, "tiny")
+        XCTAssertEqual(spec.layers.count, 3)
+        XCTAssertEqual(spec.layers[0].filters, 4)
+    }
+
+    func testRecipeHashIgnoresThreadsAndEpochsButNotTheSeed() {
+        var a = TrainConfig(), b = TrainConfig()
+        b.training.threads = 7
+        b.training.epochs = 99
+        XCTAssertEqual(a.recipeHash, b.recipeHash)
+        a.training.seed = 2
+        XCTAssertNotEqual(a.recipeHash, b.recipeHash)
+    }
+}
