@@ -26,6 +26,17 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "CSupport"),
+        .target(name: "WireProtocol", dependencies: ["TensorKit"], swiftSettings: kernelFlags),
+        .target(
+            name: "Cluster",
+            dependencies: [
+                "Training", "WireProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "TensorKit",
             dependencies: ["COpenBLAS"],
@@ -56,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "digits",
             dependencies: [
-                "Training",
+                "Training", "Cluster", "ZeroMQ", "CSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -66,6 +77,9 @@ let package = Package(
         .testTarget(name: "MNISTDataTests", dependencies: ["MNISTData"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MNISTData"]),
         .testTarget(name: "DigitsCLITests", dependencies: ["Training", "MNISTData"]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "MNISTData"]),
     ],
     swiftLanguageModes: [.v5]
 )

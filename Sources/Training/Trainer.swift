@@ -100,58 +100,97 @@ public final class Trainer {
                    parameters: parameters, optimizer: optimizer.state, bestParameters: bestParameters)
     }
 
-    /// Trains to the end (epochs or early stop), writing checkpoints, metrics.jsonl, model.digits
-    /// and summary.json into `run`.
+    /// One step of the plan: what to compute next.
+    public struct PlannedStep {
+        public let epoch: Int
+        public let stepInEpoch: Int
+        public let globalStep: Int
+        /// The epoch's sample order (dataset indices).
+        public let order: [Int]
+        /// Position ranges into `order`, one per micro-batch.
+        public let microBatches: [Range<Int>]
+        public var samples: Int { microBatches.reduce(0) { $0 + $1.count } }
+    }
+
+    var cachedOrder: (epoch: Int, order: [Int])?
+    let bar = ProgressBar()
+    public private(set) var runDirectory: RunDirectory?
+
+    /// The next step to compute, or nil when training is over (epochs done or stopped early).
+    public func nextStep() -> PlannedStep? {
+        guard !progress.finished, progress.epoch < config.training.epochs else { return nil }
+        let epoch = progress.epoch
+        if cachedOrder?.epoch != epoch { cachedOrder = (epoch, plan.order(epoch: epoch)) }
+        return PlannedStep(epoch: epoch, stepInEpoch: progress.stepInEpoch, globalStep: progress.globalStep,
+                           order: cachedOrder!.order, microBatches: plan.microBatches(step: progress.stepInEpoch))
+    }
+
+    /// Creates the run directory and logs the plan. Call before the first step.
+    public func begin(in run: RunDirectory, workers: Int? = nil) throws {
+        try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
+        self.runDirectory = run
+        let who = workers.map { "\($0) worker(s)" } ?? "\(threads) thread(s)"
+        logger.info("training \(model.spec.name) (\(model.parameterCount) parameters) on \(plan.samplesPerEpoch) images, validating on \(data.validationIndices.count); batch \(config.training.batchSize) = micro-batches of \(config.training.microBatch); \(who); seed \(config.training.seed)")
+    }
+
+    /// Applies a completed step: `meanGradient` is the exact mean over the step's samples;
+    /// `loss` and `correct` are summed over its micro-batches in micro-batch order. Runs the
+    /// epoch-end work (validation, early stopping, checkpoint, metrics) when the epoch is over.
+    public func completeStep(meanGradient: UnsafeBufferPointer<Float>, loss: Double, correct: Int, samples: Int, seconds: Double) throws {
+        guard let run = runDirectory else { preconditionFailure("begin(in:) must be called first") }
+        let steps = plan.stepsPerEpoch
+        parameters.withUnsafeMutableBufferPointer { p in
+            optimizer.apply(gradient: meanGradient, to: p, learningRate: config.optimizer.learningRate)
+        }
+        progress.stepInEpoch += 1
+        progress.globalStep += 1
+        progress.epochLossSum += loss
+        progress.epochCorrect += correct
+        progress.epochSamples += samples
+        progress.epochComputeSeconds += seconds
+        progress.trainSeconds += seconds
+        progress.trainImages += samples
+        bar.lastStepSeconds = bar.lastStepSeconds == 0 ? seconds : 0.9 * bar.lastStepSeconds + 0.1 * seconds
+        bar.update(epoch: progress.epoch + 1, epochs: config.training.epochs, step: progress.stepInEpoch, steps: steps,
+                   imagesPerSecond: Double(progress.epochSamples) / max(progress.epochComputeSeconds, 1e-9),
+                   loss: progress.epochLossSum / Double(max(progress.epochSamples, 1)),
+                   accuracy: Double(progress.epochCorrect) / Double(max(progress.epochSamples, 1)))
+        if config.checkpoints.everySteps > 0, progress.globalStep % config.checkpoints.everySteps == 0, progress.stepInEpoch < steps {
+            progress.elapsedSeconds = elapsed()
+            try run.checkpoints.save(checkpoint(), keepLast: config.checkpoints.keepLast, best: false)
+        }
+        if progress.stepInEpoch == steps {
+            bar.finishLine()
+            try finishEpoch(store: run.checkpoints, run: run, elapsed: elapsed)
+        }
+        try onStep?(progress.globalStep)
+    }
+
+    /// Wall time of earlier processes of this run plus this process's, from its start.
+    lazy var priorElapsed = progress.elapsedSeconds
+    func elapsed() -> Double { priorElapsed + Stopwatch.sinceProcessStart }
+
+    /// Trains to the end (epochs or early stop) with local threads, writing checkpoints,
+    /// metrics.jsonl, model.digits and summary.json into `run`.
     @discardableResult
     public func run(in run: RunDirectory) throws -> RunSummary {
-        try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
-        let store = run.checkpoints
-        // Wall time of earlier processes of this run plus this process's, from its start.
-        let priorElapsed = progress.elapsedSeconds
-        func elapsed() -> Double { priorElapsed + Stopwatch.sinceProcessStart }
+        try begin(in: run)
         let runner = StepRunner(model: model, microBatch: config.training.microBatch, batchSize: config.training.batchSize,
                                 threads: threads, normalization: config.normalization, labelSmoothing: config.labelSmoothing)
-        let bar = ProgressBar()
-        let epochs = config.training.epochs
-        let steps = plan.stepsPerEpoch
-        logger.info("training \(model.spec.name) (\(model.parameterCount) parameters) on \(plan.samplesPerEpoch) images, validating on \(data.validationIndices.count); batch \(config.training.batchSize) = micro-batches of \(config.training.microBatch); \(threads) thread(s); seed \(config.training.seed)")
-
-        while !progress.finished && progress.epoch < epochs {
-            let epoch = progress.epoch
-            let order = plan.order(epoch: epoch)
-            let lr = config.optimizer.learningRate
-            while progress.stepInEpoch < steps {
-                let stepStart = Stopwatch.now()
-                let (loss, correct, samples) = try runner.run(order: order, microBatches: plan.microBatches(step: progress.stepInEpoch),
-                                                              dataset: data.train, epoch: epoch, step: progress.stepInEpoch,
-                                                              rng: rng, parameters: parameters)
-                parameters.withUnsafeMutableBufferPointer { p in
-                    runner.meanGradient.withUnsafeBufferPointer { g in optimizer.apply(gradient: g, to: p, learningRate: lr) }
-                }
-                let stepSeconds = Stopwatch.seconds(since: stepStart)
-                progress.stepInEpoch += 1
-                progress.globalStep += 1
-                progress.epochLossSum += loss
-                progress.epochCorrect += correct
-                progress.epochSamples += samples
-                progress.epochComputeSeconds += stepSeconds
-                progress.trainSeconds += stepSeconds
-                progress.trainImages += samples
-                bar.lastStepSeconds = bar.lastStepSeconds == 0 ? stepSeconds : 0.9 * bar.lastStepSeconds + 0.1 * stepSeconds
-                bar.update(epoch: epoch + 1, epochs: epochs, step: progress.stepInEpoch, steps: steps,
-                           imagesPerSecond: Double(progress.epochSamples) / max(progress.epochComputeSeconds, 1e-9),
-                           loss: progress.epochLossSum / Double(max(progress.epochSamples, 1)),
-                           accuracy: Double(progress.epochCorrect) / Double(max(progress.epochSamples, 1)))
-                if config.checkpoints.everySteps > 0, progress.globalStep % config.checkpoints.everySteps == 0, progress.stepInEpoch < steps {
-                    progress.elapsedSeconds = elapsed()
-                    try store.save(checkpoint(), keepLast: config.checkpoints.keepLast, best: false)
-                }
-                try onStep?(progress.globalStep)
+        while let step = nextStep() {
+            let start = Stopwatch.now()
+            let (loss, correct, samples) = try runner.run(order: step.order, microBatches: step.microBatches, dataset: data.train,
+                                                          epoch: step.epoch, step: step.stepInEpoch, rng: rng, parameters: parameters)
+            try runner.meanGradient.withUnsafeBufferPointer {
+                try completeStep(meanGradient: $0, loss: loss, correct: correct, samples: samples, seconds: Stopwatch.seconds(since: start))
             }
-            bar.finishLine()
-            try finishEpoch(store: store, run: run, elapsed: elapsed)
         }
+        return try finish(workers: 1)
+    }
 
+    /// Final test evaluation and the run's output files.
+    public func finish(workers: Int) throws -> RunSummary {
+        guard let run = runDirectory else { preconditionFailure("begin(in:) must be called first") }
         // Final weights: the best epoch's if early stopping fired with restore_best.
         var final = parameters
         if progress.stoppedEarly, config.earlyStopping.restoreBest, !bestParameters.isEmpty { final = bestParameters }
@@ -167,7 +206,7 @@ public final class Trainer {
             stoppedEarly: progress.stoppedEarly, wallSeconds: progress.elapsedSeconds,
             trainImagesPerSecond: Double(progress.trainImages) / max(progress.trainSeconds, 1e-9),
             secondsTo99: progress.secondsTo99, weightsSHA256: hash, seed: config.training.seed,
-            batchSize: config.training.batchSize, microBatch: config.training.microBatch, threads: threads, workers: 1,
+            batchSize: config.training.batchSize, microBatch: config.training.microBatch, threads: threads, workers: workers,
             recipeHash: config.recipeHash, blasCore: BLAS.coreName, dataDirectory: data.directory, resumedFrom: resumedFrom)
         let modelFile = try ModelFile(spec: model.spec, normalization: config.normalization, weights: final, metadata: [
             "test_accuracy": String(format: "%.4f", test.accuracy), "epochs_run": "\(progress.history.count)",

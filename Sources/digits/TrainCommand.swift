@@ -2,105 +2,19 @@
 import ArgumentParser
 import Foundation
 import Logging
-import NeuralNet
 import Training
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Train a model in this process (threads across micro-batches).")
 
-    @Option(help: "Training config (TOML). Default: Config/train.toml if present, else built-in defaults.")
-    var config: String?
+    @OptionGroup var options: TrainOptions
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Run directory for model.digits, checkpoints/, metrics.jsonl, summary.json. Default: runs/<model>-<time>.")
-    var out: String?
-    @Option(parsing: .unconditional, help: "Number of epochs.") var epochs: Int?
-    @Option(parsing: .unconditional, help: "Batch size (samples per optimizer step).") var batch: Int?
-    @Option(name: .customLong("micro-batch"), parsing: .unconditional, help: "Micro-batch size: the fixed unit of compute whose gradients are summed exactly.") var microBatch: Int?
-    @Option(parsing: .unconditional, help: "Learning rate.") var lr: Float?
-    @Option(parsing: .unconditional, help: "Random seed (weights, shuffles, dropout).") var seed: Int?
-    @Option(help: "Model: keras-example, pytorch-example, or a spec file (TOML/JSON).") var model: String?
-    @Option(parsing: .unconditional, help: "Compute threads (0 = one per core). Never changes the result.") var threads: Int?
-    @Option(parsing: .unconditional, help: "Early-stopping patience in epochs.") var patience: Int?
-    @Flag(name: .customLong("no-early-stopping"), help: "Train all epochs.") var noEarlyStopping = false
-    @Flag(help: "Continue the run in --out from its newest intact checkpoint.") var resume = false
-
-    func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, found \(epochs)") }
-        if let batch, batch < 1 { throw ValidationError("--batch must be a positive number of samples, found \(batch)") }
-        if let microBatch, microBatch < 1 { throw ValidationError("--micro-batch must be positive, found \(microBatch)") }
-        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, found \(lr)") }
-        if let seed, seed < 0 { throw ValidationError("--seed must be >= 0, found \(seed)") }
-        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0, found \(threads)") }
-        if let patience, patience < 0 { throw ValidationError("--patience must be >= 0, found \(patience)") }
-        if resume && out == nil { throw ValidationError("--resume needs --out naming the run to continue") }
-    }
-
-    /// The config file, then flags on top.
-    func resolvedConfig() throws -> TrainConfig {
-        var c: TrainConfig
-        if let path = config {
-            c = try TrainConfig.load(path: path)
-        } else if FileManager.default.fileExists(atPath: "Config/train.toml") {
-            c = try TrainConfig.load(path: "Config/train.toml")
-        } else {
-            c = TrainConfig()
-        }
-        if let model {
-            c.model = model
-            c.modelSpec = try TrainConfig.loadModelSpec(model)
-        }
-        if let epochs { c.training.epochs = epochs }
-        if let batch { c.training.batchSize = batch }
-        if let microBatch { c.training.microBatch = microBatch }
-        if let lr { c.optimizer.learningRate = lr }
-        if let seed { c.training.seed = UInt64(seed) }
-        if let threads { c.training.threads = threads }
-        if let patience { c.earlyStopping.patience = patience }
-        if noEarlyStopping { c.earlyStopping.enabled = false }
-        try c.validate()
-        return c
-    }
 
     func run() throws {
         let logger = Logger(label: "digits.train")
-        let config = try resolvedConfig()
-        let outPath = out ?? "runs/\(config.modelSpec.name)-\(Self.timestamp())"
-        let run = RunDirectory(outPath)
-        let existing = run.checkpoints.list()
-        if !resume && (!existing.isEmpty || FileManager.default.fileExists(atPath: run.summary)) {
-            throw CLIError("\(outPath) already holds a run; pass --resume to continue it, or choose another --out")
-        }
-        let (location, train, test) = try dataOptions.load(classes: config.data.classes)
-        logger.info("data: \(location.directory) (\(location.source.rawValue)); \(train.count) training and \(test.count) test images")
-        let trainer = try Trainer(config: config, data: TrainingData(train: train, test: test, directory: location.directory, config: config),
-                                  logger: logger)
-        if resume {
-            guard let (checkpoint, path, skipped) = try run.checkpoints.latest() else {
-                throw CLIError("\(run.checkpoints.directory): no checkpoint to resume from")
-            }
-            for s in skipped { logger.warning("skipping unreadable checkpoint: \(s)") }
-            try trainer.resume(from: checkpoint, path: path)
-            logger.info("resuming from \(path) (epoch \(checkpoint.header.progress.epoch), step \(checkpoint.header.progress.globalStep))")
-        }
-        try writeConfig(config, to: run)
-        let summary = try trainer.run(in: run)
-        print(String(format: "test accuracy %.4f  loss %.4f  epochs %d%@  %.1f s  %.0f img/s",
-                     summary.testAccuracy, summary.testLoss, summary.epochsRun, summary.stoppedEarly ? " (stopped early)" : "",
-                     summary.wallSeconds, summary.trainImagesPerSecond))
-        print("weights_sha256 \(summary.weightsSHA256)")
-        print("wrote \(run.model), \(run.summary), \(run.metrics)")
-    }
-
-    func writeConfig(_ config: TrainConfig, to run: RunDirectory) throws {
-        try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try SealedFile.writeAtomically([UInt8](try encoder.encode(config)), to: run.config)
-    }
-
-    static func timestamp() -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        return f.string(from: Date())
+        let config = try options.resolvedConfig()
+        let run = try options.runDirectory(for: config)
+        let trainer = try options.makeTrainer(config: config, run: run, data: dataOptions, logger: logger)
+        printSummary(try trainer.run(in: run), run: run)
     }
 }

@@ -1,0 +1,335 @@
+// The coordinator as a state machine: it takes events (messages from workers, timer ticks) and
+// returns actions (messages to send, the end of the job). It owns the job's single source of
+// truth: membership, the step plan, the embedded parameter server, validation, early stopping
+// and checkpoints (through the same Trainer the single-process run uses, so results are identical).
+import Foundation
+import Logging
+import MNISTData
+import TensorKit
+import Training
+import WireProtocol
+
+public struct CoordinatorSettings: Sendable {
+    /// Workers that must be ready before the first step.
+    public var minWorkers: Int
+    public var heartbeatMilliseconds: UInt32 = 500
+    /// A worker silent this long is declared dead and its micro-batches are reassigned.
+    public var heartbeatDeadlineSeconds: Double = 5
+    /// How long to wait for `minWorkers` (and for any worker when all are gone).
+    public var joinDeadlineSeconds: Double = 120
+    /// A step open this long names and drops the workers still owing micro-batches.
+    public var stepDeadlineSeconds: Double = 120
+    /// The data endpoint of the embedded parameter server, as workers should dial it.
+    public var serverEndpoint: String
+    public init(minWorkers: Int, serverEndpoint: String) {
+        self.minWorkers = minWorkers
+        self.serverEndpoint = serverEndpoint
+    }
+}
+
+public enum CoordinatorAction: Equatable {
+    case sendControl(peer: [UInt8], frames: [[UInt8]])
+    case sendData(peer: [UInt8], frames: [[UInt8]])
+    case finished(RunSummary)
+    case failed(String)
+}
+
+public final class Coordinator {
+    public struct WorkerInfo {
+        public let id: UInt32
+        public var name: String
+        public var host: String
+        public var controlPeer: [UInt8]
+        public var dataPeer: [UInt8]?
+        public var ready = false
+        public var alive = true
+        public var lastSeen: UInt64
+        /// Micro-batch ids of the open step assigned to this worker.
+        public var assigned: [Int] = []
+        public var computed: UInt64 = 0
+    }
+
+    public enum Phase: Equatable { case waiting, training, finished }
+
+    public let trainer: Trainer
+    public let settings: CoordinatorSettings
+    public let jobID: UInt64
+    let logger: Logger
+    let configJSON: [UInt8]
+    let dataSHA256: String
+    public private(set) var phase: Phase = .waiting
+    public private(set) var workers: [UInt32: WorkerInfo] = [:]
+    var nextWorkerID: UInt32 = 1
+    public private(set) var view: UInt32 = 0
+    public let server: ParameterServer
+    var current: Trainer.PlannedStep?
+    var stepStarted: UInt64 = 0
+    var waitingSince: UInt64
+    var meanGradient: [Float]
+    /// Messages refused, by reason.
+    public private(set) var rejected: [String: Int] = [:]
+
+    public init(trainer: Trainer, settings: CoordinatorSettings, jobID: UInt64, logger: Logger, now: UInt64) throws {
+        self.trainer = trainer
+        self.settings = settings
+        self.jobID = jobID
+        self.logger = logger
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        configJSON = [UInt8](try encoder.encode(trainer.config))
+        dataSHA256 = Self.trainingSetSHA256(trainer.data.train)
+        server = ParameterServer(parameterCount: trainer.model.parameterCount)
+        meanGradient = [Float](repeating: 0, count: trainer.model.parameterCount)
+        waitingSince = now
+    }
+
+    /// SHA-256 over the training images then labels: what every worker must hold.
+    public static func trainingSetSHA256(_ d: Dataset) -> String {
+        SHA256Hex.of(d.images + d.labels)
+    }
+
+    var liveWorkers: [WorkerInfo] { workers.values.filter { $0.alive && $0.ready && $0.dataPeer != nil }.sorted { $0.id < $1.id } }
+
+    func envelope(_ m: Message, step: UInt64 = 0) -> [[UInt8]] {
+        WireCodec.encode(Envelope(jobID: jobID, sender: 0, step: step, message: m))
+    }
+
+    func reject(_ key: String, _ reason: String, peer: [UInt8], data: Bool) -> [CoordinatorAction] {
+        rejected[key, default: 0] += 1
+        logger.warning("rejected message: \(reason)")
+        let frames = envelope(.reject(Reject(reason: reason)))
+        return [data ? .sendData(peer: peer, frames: frames) : .sendControl(peer: peer, frames: frames)]
+    }
+
+    // MARK: - Control socket
+
+    public func control(peer: [UInt8], frames: [[UInt8]], now: UInt64) throws -> [CoordinatorAction] {
+        let e: Envelope
+        do { e = try WireCodec.decode(frames) } catch {
+            rejected["malformed", default: 0] += 1
+            logger.warning("rejected malformed control message: \(error)")
+            return []
+        }
+        if case .hello(let hello) = e.message, hello.role == .worker, hello.workerID == 0 {
+            return register(hello, peer: peer, now: now)
+        }
+        guard e.jobID == jobID else { return reject("wrong_job", "message for job \(e.jobID), this is job \(jobID)", peer: peer, data: false) }
+        guard var w = workers[e.sender], w.controlPeer == peer else {
+            return reject("unknown_sender", "unknown sender \(e.sender)", peer: peer, data: false)
+        }
+        w.lastSeen = now
+        workers[w.id] = w
+        switch e.message {
+        case .heartbeat(let h):
+            workers[w.id]?.computed = h.computed
+            return []
+        case .ready:
+            workers[w.id]?.ready = true
+            logger.info("worker \(w.id) (\(w.name)@\(w.host)) ready")
+            return try maybeStart(now: now)
+        case .shutdown(let s):
+            logger.info("worker \(w.id) (\(w.name)) left: \(s.reason)")
+            return try drop(w.id, reason: "left", now: now)
+        default:
+            return reject("unexpected", "unexpected \(e.message.type) on the control socket", peer: peer, data: false)
+        }
+    }
+
+    func register(_ hello: Hello, peer: [UInt8], now: UInt64) -> [CoordinatorAction] {
+        guard phase != .finished else { return [.sendControl(peer: peer, frames: envelope(.shutdown(Shutdown(reason: "job finished"))))] }
+        let id = nextWorkerID
+        nextWorkerID += 1
+        workers[id] = WorkerInfo(id: id, name: hello.name, host: hello.host, controlPeer: peer, lastSeen: now)
+        let ship = hello.localDataSHA256 != dataSHA256
+        logger.info("worker \(id) joined: \(hello.name)@\(hello.host) pid \(hello.pid)\(ship ? "; shipping the training set" : "; has the training set")")
+        let train = trainer.data.train
+        var actions: [CoordinatorAction] = [.sendControl(peer: peer, frames: envelope(.welcome(Welcome(
+            workerID: id, config: configJSON, serverEndpoints: [settings.serverEndpoint], heartbeatMilliseconds: settings.heartbeatMilliseconds,
+            shipsData: ship, dataSHA256: dataSHA256, trainCount: UInt32(train.count), rows: UInt32(train.rows), cols: UInt32(train.cols)))))]
+        if ship {
+            let chunk = 8 << 20
+            for (kind, bytes) in [(DataChunk.Kind.images, train.images), (.labels, train.labels)] {
+                var offset = 0
+                repeat {
+                    let end = min(offset + chunk, bytes.count)
+                    actions.append(.sendControl(peer: peer, frames: envelope(.dataChunk(DataChunk(
+                        kind: kind, offset: UInt64(offset), total: UInt64(bytes.count), bytes: Array(bytes[offset..<end]))))))
+                    offset = end
+                } while offset < bytes.count
+            }
+        }
+        return actions
+    }
+
+    // MARK: - Data socket (embedded parameter server)
+
+    public func data(peer: [UInt8], frames: [[UInt8]], now: UInt64) throws -> [CoordinatorAction] {
+        let e: Envelope
+        do { e = try WireCodec.decode(frames) } catch {
+            rejected["malformed", default: 0] += 1
+            logger.warning("rejected malformed data message: \(error)")
+            return []
+        }
+        guard e.jobID == jobID else { return reject("wrong_job", "message for job \(e.jobID), this is job \(jobID)", peer: peer, data: true) }
+        if case .hello(let hello) = e.message {
+            guard workers[hello.workerID] != nil, hello.workerID == e.sender else {
+                return reject("unknown_sender", "data hello from unknown worker \(hello.workerID)", peer: peer, data: true)
+            }
+            workers[hello.workerID]?.dataPeer = peer
+            return try maybeStart(now: now)
+        }
+        guard let w = workers[e.sender], w.dataPeer == peer, w.alive else {
+            return reject("unknown_sender", "unknown or dropped sender \(e.sender) on the data socket", peer: peer, data: true)
+        }
+        workers[w.id]?.lastSeen = now
+        guard case .gradientPush(let push) = e.message else {
+            return reject("unexpected", "unexpected \(e.message.type) on the data socket", peer: peer, data: true)
+        }
+        switch server.receive(push, step: e.step) {
+        case .accepted:
+            return []
+        case .duplicate:
+            logger.debug("dropped duplicate micro-batch \(push.microBatch) of step \(e.step) from worker \(w.id)")
+            return []
+        case .rejected(let reason):
+            rejected[reason.components(separatedBy: " ").first ?? reason, default: 0] += 1
+            logger.warning("rejected gradient from worker \(w.id): \(reason)")
+            return []
+        case .complete:
+            return try completeStep(now: now)
+        }
+    }
+
+    // MARK: - Steps
+
+    func maybeStart(now: UInt64) throws -> [CoordinatorAction] {
+        switch phase {
+        case .waiting:
+            guard liveWorkers.count >= settings.minWorkers else { return [] }
+            phase = .training
+            logger.info("\(liveWorkers.count) worker(s) ready; training starts")
+            return try beginStep(now: now)
+        case .training:
+            // A late joiner: it receives the next step's weights and assignment.
+            if current == nil { return try beginStep(now: now) }
+            return []
+        case .finished:
+            return []
+        }
+    }
+
+    func beginStep(now: UInt64) throws -> [CoordinatorAction] {
+        guard let step = trainer.nextStep() else { return try finish() }
+        let live = liveWorkers
+        guard !live.isEmpty else {
+            current = nil
+            waitingSince = now
+            logger.warning("no live workers; waiting up to \(Int(settings.joinDeadlineSeconds)) s for one to join")
+            return []
+        }
+        current = step
+        stepStarted = now
+        view += 1
+        server.begin(step: UInt64(step.globalStep), microBatches: step.microBatches.count)
+        for w in live { workers[w.id]?.assigned = [] }
+        for k in step.microBatches.indices { workers[live[k % live.count].id]?.assigned.append(k) }
+        let weights = envelope(.weights(Weights(offset: 0, values: trainer.parameters)), step: UInt64(step.globalStep))
+        var actions: [CoordinatorAction] = []
+        for w in live {
+            actions.append(.sendData(peer: w.dataPeer!, frames: weights))
+            actions.append(.sendControl(peer: w.controlPeer, frames: envelope(.assignment(Assignment(
+                epoch: UInt32(step.epoch), stepInEpoch: UInt32(step.stepInEpoch),
+                microBatches: workers[w.id]!.assigned.map(UInt32.init), view: view)), step: UInt64(step.globalStep))))
+        }
+        return actions
+    }
+
+    func completeStep(now: UInt64) throws -> [CoordinatorAction] {
+        let seconds = Double(now &- stepStarted) / 1e9
+        meanGradient.withUnsafeMutableBufferPointer { server.mean(into: $0) }
+        try meanGradient.withUnsafeBufferPointer {
+            try trainer.completeStep(meanGradient: $0, loss: server.lossSum, correct: server.correct, samples: server.samples, seconds: seconds)
+        }
+        current = nil
+        return try beginStep(now: now)
+    }
+
+    func finish() throws -> [CoordinatorAction] {
+        phase = .finished
+        let summary = try trainer.finish(workers: workers.values.filter { $0.ready }.count)
+        var actions: [CoordinatorAction] = workers.values.filter { $0.alive }.map {
+            .sendControl(peer: $0.controlPeer, frames: envelope(.shutdown(Shutdown(reason: "training finished"))))
+        }
+        actions.append(.finished(summary))
+        return actions
+    }
+
+    /// Removes a worker from the view and gives its missing micro-batches to the survivors.
+    func drop(_ id: UInt32, reason: String, now: UInt64) throws -> [CoordinatorAction] {
+        guard let w = workers[id], w.alive else { return [] }
+        workers[id]?.alive = false
+        guard phase == .training, let step = current else { return [] }
+        let missing = Set(server.missing)
+        let orphaned = w.assigned.filter { missing.contains($0) }
+        workers[id]?.assigned = []
+        guard !orphaned.isEmpty else { return [] }
+        let live = liveWorkers
+        guard !live.isEmpty else {
+            waitingSince = now
+            logger.warning("worker \(id) was the last one; waiting up to \(Int(settings.joinDeadlineSeconds)) s for a worker to join")
+            current = nil
+            return []
+        }
+        logger.warning("reassigning micro-batches \(orphaned) of step \(step.globalStep + 1) from worker \(id) to \(live.map(\.id))")
+        view += 1
+        var extra: [UInt32: [Int]] = [:]
+        for (j, k) in orphaned.enumerated() { extra[live[j % live.count].id, default: []].append(k) }
+        var actions: [CoordinatorAction] = []
+        for (wid, ids) in extra.sorted(by: { $0.key < $1.key }) {
+            workers[wid]?.assigned += ids
+            actions.append(.sendControl(peer: workers[wid]!.controlPeer, frames: envelope(.assignment(Assignment(
+                epoch: UInt32(step.epoch), stepInEpoch: UInt32(step.stepInEpoch), microBatches: ids.map(UInt32.init), view: view)),
+                step: UInt64(step.globalStep))))
+        }
+        return actions
+    }
+
+    // MARK: - Time
+
+    public func tick(now: UInt64) throws -> [CoordinatorAction] {
+        var actions: [CoordinatorAction] = []
+        let deadline = UInt64(settings.heartbeatDeadlineSeconds * 1e9)
+        for w in workers.values.sorted(by: { $0.id < $1.id }) where w.alive && now &- w.lastSeen > deadline {
+            let missed = Int(Double(now &- w.lastSeen) / 1e6 / Double(settings.heartbeatMilliseconds))
+            logger.error("worker \(w.id) (\(w.name)@\(w.host)) missed \(missed) heartbeats; dropping it")
+            actions += try drop(w.id, reason: "missed heartbeats", now: now)
+        }
+        switch phase {
+        case .waiting:
+            if Double(now &- waitingSince) / 1e9 > settings.joinDeadlineSeconds {
+                phase = .finished
+                return actions + [.failed("expected \(settings.minWorkers) worker(s), \(liveWorkers.count) ready after \(Int(settings.joinDeadlineSeconds)) s")]
+            }
+        case .training:
+            if current == nil {
+                if !liveWorkers.isEmpty {
+                    actions += try beginStep(now: now)
+                } else if Double(now &- waitingSince) / 1e9 > settings.joinDeadlineSeconds {
+                    phase = .finished
+                    return actions + [.failed("no live workers for \(Int(settings.joinDeadlineSeconds)) s; the last checkpoint is in \(trainer.runDirectory?.path ?? "the run directory"); continue with --resume")]
+                }
+            } else if Double(now &- stepStarted) / 1e9 > settings.stepDeadlineSeconds, let step = current {
+                let missing = Set(server.missing)
+                let owing = workers.values.filter { $0.alive && !$0.assigned.filter(missing.contains).isEmpty }.sorted { $0.id < $1.id }
+                for w in owing {
+                    logger.error("worker \(w.id) (\(w.name)@\(w.host)) has not sent micro-batches \(w.assigned.filter(missing.contains)) of step \(step.globalStep + 1) within \(Int(settings.stepDeadlineSeconds)) s; dropping it")
+                    actions += try drop(w.id, reason: "step deadline", now: now)
+                }
+                stepStarted = now
+            }
+        case .finished:
+            break
+        }
+        return actions
+    }
+}

@@ -1,0 +1,85 @@
+// The parameter server's step accumulator: sums micro-batch gradients exactly (fixed point),
+// counts each micro-batch id once, and reports when step t is complete. Pure state, no I/O.
+import TensorKit
+import WireProtocol
+
+public final class ParameterServer {
+    public let parameterCount: Int
+    /// Global step being accumulated (valid while `active`).
+    public private(set) var step: UInt64 = 0
+    public private(set) var active = false
+    var expected = 0
+    var counted: [Bool] = []
+    var losses: [Double] = []
+    var corrects: [Int] = []
+    var sum: GradientSum
+    /// Rejected pushes by reason (for logs and metrics).
+    public private(set) var rejections: [String: Int] = [:]
+
+    public init(parameterCount: Int) {
+        self.parameterCount = parameterCount
+        sum = GradientSum(count: parameterCount)
+    }
+
+    /// Starts accumulating step `step`, made of `microBatches` micro-batches.
+    public func begin(step: UInt64, microBatches: Int) {
+        self.step = step
+        expected = microBatches
+        counted = [Bool](repeating: false, count: microBatches)
+        losses = [Double](repeating: 0, count: microBatches)
+        corrects = [Int](repeating: 0, count: microBatches)
+        sum.reset()
+        active = true
+    }
+
+    public enum PushResult: Equatable {
+        case accepted
+        /// The step's last micro-batch arrived.
+        case complete
+        case duplicate
+        case rejected(String)
+    }
+
+    /// Adds one micro-batch gradient, or refuses it with a reason (leaving the state unchanged).
+    public func receive(_ push: GradientPush, step: UInt64) -> PushResult {
+        func reject(_ reason: String, key: String) -> PushResult {
+            rejections[key, default: 0] += 1
+            return .rejected(reason)
+        }
+        guard active else { return reject("no step is open (got step \(step))", key: "no_open_step") }
+        guard step == self.step else {
+            return reject(step < self.step ? "stale step \(step) (accepting \(self.step))" : "future step \(step) (accepting \(self.step))",
+                          key: step < self.step ? "stale_step" : "future_step")
+        }
+        let k = Int(push.microBatch)
+        guard k < expected else { return reject("micro-batch \(k) out of range (step has \(expected))", key: "bad_micro_batch") }
+        guard push.offset == 0, push.values.count == parameterCount else {
+            return reject("gradient covers [\(push.offset), +\(push.values.count)), expected [0, +\(parameterCount))", key: "bad_size")
+        }
+        guard !counted[k] else {
+            rejections["duplicate", default: 0] += 1
+            return .duplicate
+        }
+        guard push.loss.isFinite else { return reject("non-finite loss", key: "non_finite") }
+        let ok = push.values.withUnsafeBufferPointer { sum.add($0, samples: Int(push.samples)) }
+        guard ok else { return reject("non-finite gradient in micro-batch \(k)", key: "non_finite") }
+        counted[k] = true
+        losses[k] = push.loss
+        corrects[k] = Int(push.correct)
+        if counted.allSatisfy({ $0 }) {
+            active = false
+            return .complete
+        }
+        return .accepted
+    }
+
+    /// Micro-batch ids of the open step not yet received.
+    public var missing: [Int] { active ? counted.indices.filter { !counted[$0] } : [] }
+
+    /// The exact mean gradient of the completed step.
+    public func mean(into out: UnsafeMutableBufferPointer<Float>) { sum.mean(into: out) }
+    /// Loss summed in micro-batch order (the same order as the single-process trainer).
+    public var lossSum: Double { losses.reduce(0, +) }
+    public var correct: Int { corrects.reduce(0, +) }
+    public var samples: Int { sum.sampleCount }
+}

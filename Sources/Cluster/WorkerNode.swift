@@ -1,0 +1,245 @@
+// A worker: joins the coordinator, receives (or loads) the training set, then for each step
+// takes the weights from the parameter server and its assigned micro-batches from the
+// coordinator, computes each micro-batch gradient and pushes it. The loop around it does the I/O.
+import Foundation
+import Logging
+import MNISTData
+import NeuralNet
+import TensorKit
+import Training
+import WireProtocol
+
+public enum WorkerAction: Equatable {
+    case sendControl([[UInt8]])
+    case sendData([[UInt8]])
+    /// Dial the parameter-server data endpoints.
+    case connectData([String])
+    case exit(code: Int32, reason: String)
+}
+
+public final class WorkerNode {
+    public enum State: Equatable { case joining, receivingData, ready, finished }
+
+    let name: String
+    let host: String
+    let localData: Dataset?
+    let logger: Logger
+    public private(set) var state: State = .joining
+    public private(set) var id: UInt32 = 0
+    var jobID: UInt64 = 0
+    var welcome: Welcome?
+    var images: [UInt8] = []
+    var labels: [UInt8] = []
+    var received = [DataChunk.Kind: Int]()
+    var lastHello: UInt64 = 0
+    var lastHeartbeat: UInt64 = 0
+    public private(set) var lastHeard: UInt64
+    public var silenceDeadlineSeconds: Double = 120
+
+    var config: TrainConfig?
+    var dataset: Dataset?
+    var plan: EpochPlan?
+    var computer: MicroBatchComputer?
+    var rng = CounterRNG(seed: 0)
+    var cachedOrder: (epoch: Int, order: [Int])?
+    var weightsStep: UInt64?
+    var weights: [Float] = []
+    /// Pending work: (global step, epoch, step in epoch, micro-batch id).
+    var queue: [(step: UInt64, epoch: Int, stepInEpoch: Int, microBatch: Int)] = []
+    public private(set) var computed: UInt64 = 0
+
+    public init(name: String, host: String, localData: Dataset?, logger: Logger, now: UInt64) {
+        self.name = name
+        self.host = host
+        self.localData = localData
+        self.logger = logger
+        lastHeard = now
+    }
+
+    func envelope(_ m: Message, step: UInt64 = 0) -> [[UInt8]] {
+        WireCodec.encode(Envelope(jobID: jobID, sender: id, step: step, message: m))
+    }
+
+    func hello() -> WorkerAction {
+        let sha = localData.map { Coordinator.trainingSetSHA256($0) } ?? ""
+        return .sendControl(envelope(.hello(Hello(role: .worker, name: name, host: host, pid: UInt32(getpid()), localDataSHA256: sha))))
+    }
+
+    public func start(now: UInt64) -> [WorkerAction] {
+        lastHello = now
+        return [hello()]
+    }
+
+    public func control(_ frames: [[UInt8]], now: UInt64) throws -> [WorkerAction] {
+        let e: Envelope
+        do { e = try WireCodec.decode(frames) } catch {
+            logger.warning("ignored malformed message from the coordinator: \(error)")
+            return []
+        }
+        lastHeard = now
+        if case .welcome(let w) = e.message {
+            guard state == .joining else { return [] }
+            return try welcomed(w, jobID: e.jobID)
+        }
+        guard e.jobID == jobID else {
+            logger.warning("ignored message for job \(e.jobID) (this worker is in job \(jobID))")
+            return []
+        }
+        switch e.message {
+        case .dataChunk(let chunk):
+            return try receiveChunk(chunk)
+        case .assignment(let a):
+            guard state == .ready else { return [] }
+            if let ws = weightsStep, e.step < ws { return [] }  // stale
+            queue.removeAll { $0.step < e.step }
+            for k in a.microBatches {
+                queue.append((e.step, Int(a.epoch), Int(a.stepInEpoch), Int(k)))
+            }
+            return []
+        case .shutdown(let s):
+            state = .finished
+            return [.exit(code: 0, reason: s.reason)]
+        case .reject(let r):
+            logger.error("the coordinator refused a message: \(r.reason)")
+            return []
+        default:
+            logger.warning("ignored unexpected \(e.message.type) from the coordinator")
+            return []
+        }
+    }
+
+    public func data(_ frames: [[UInt8]], now: UInt64) throws -> [WorkerAction] {
+        let e: Envelope
+        do { e = try WireCodec.decode(frames) } catch {
+            logger.warning("ignored malformed message from the parameter server: \(error)")
+            return []
+        }
+        guard e.jobID == jobID else { return [] }
+        lastHeard = now
+        switch e.message {
+        case .weights(let w):
+            guard w.offset == 0, w.values.count == computer?.model.parameterCount else {
+                logger.warning("ignored weights of the wrong size (\(w.values.count))")
+                return []
+            }
+            weights = w.values
+            weightsStep = e.step
+            queue.removeAll { $0.step < e.step }
+        case .reject(let r):
+            logger.error("the parameter server refused a message: \(r.reason)")
+        default:
+            logger.warning("ignored unexpected \(e.message.type) from the parameter server")
+        }
+        return []
+    }
+
+    func welcomed(_ w: Welcome, jobID: UInt64) throws -> [WorkerAction] {
+        self.jobID = jobID
+        id = w.workerID
+        welcome = w
+        let config: TrainConfig
+        do { config = try JSONDecoder().decode(TrainConfig.self, from: Data(w.config)) } catch {
+            return [.exit(code: 2, reason: "the coordinator's config is not readable by this worker (version mismatch?): \(error)")]
+        }
+        self.config = config
+        logger.info("joined job \(String(jobID, radix: 16)) as worker \(id); model \(config.modelSpec.name)")
+        var actions: [WorkerAction] = [.connectData(w.serverEndpoints),
+                                       .sendData(envelope(.hello(Hello(role: .worker, name: name, host: host, pid: UInt32(getpid()), workerID: id))))]
+        if w.shipsData {
+            state = .receivingData
+            images = [UInt8](repeating: 0, count: Int(w.trainCount) * Int(w.rows * w.cols))
+            labels = [UInt8](repeating: 0, count: Int(w.trainCount))
+        } else if let local = localData {
+            actions += try becomeReady(with: local)
+        } else {
+            return [.exit(code: 2, reason: "the coordinator expects local data but this worker has none")]
+        }
+        return actions
+    }
+
+    func receiveChunk(_ c: DataChunk) throws -> [WorkerAction] {
+        guard state == .receivingData else { return [] }
+        let target = c.kind == .images ? images.count : labels.count
+        guard c.total == UInt64(target), c.offset + UInt64(c.bytes.count) <= c.total else {
+            return [.exit(code: 2, reason: "data chunk does not fit the announced training set (\(c.total) vs \(target) bytes)")]
+        }
+        if c.kind == .images {
+            images.replaceSubrange(Int(c.offset)..<(Int(c.offset) + c.bytes.count), with: c.bytes)
+        } else {
+            labels.replaceSubrange(Int(c.offset)..<(Int(c.offset) + c.bytes.count), with: c.bytes)
+        }
+        received[c.kind, default: 0] += c.bytes.count
+        guard received[.images, default: 0] >= images.count, received[.labels, default: 0] >= labels.count, let w = welcome, let config else { return [] }
+        let dataset = try Dataset(images: images, labels: labels, rows: Int(w.rows), cols: Int(w.cols), classes: config.data.classes, name: "shipped training set")
+        images = []
+        labels = []
+        return try becomeReady(with: dataset)
+    }
+
+    func becomeReady(with dataset: Dataset) throws -> [WorkerAction] {
+        guard let w = welcome, let config else { return [] }
+        let sha = Coordinator.trainingSetSHA256(dataset)
+        guard sha == w.dataSHA256 else {
+            return [.exit(code: 2, reason: "training set checksum \(sha.prefix(12)) differs from the coordinator's \(w.dataSHA256.prefix(12))")]
+        }
+        let model = try Sequential(spec: config.modelSpec)
+        let split = ValidationSplit.stratified(labels: dataset.labels, classes: config.data.classes,
+                                               fraction: config.data.validationFraction, seed: config.training.seed)
+        plan = EpochPlan(trainIndices: split.train, batchSize: config.training.batchSize, microBatch: config.training.microBatch, seed: config.training.seed)
+        computer = MicroBatchComputer(model: model, capacity: config.training.microBatch, normalization: config.normalization,
+                                      labelSmoothing: config.labelSmoothing)
+        rng = CounterRNG(seed: config.training.seed)
+        self.dataset = dataset
+        state = .ready
+        logger.info("worker \(id) ready: \(dataset.count) training images, \(model.parameterCount) parameters")
+        return [.sendControl(envelope(.ready(Ready(workerID: id))))]
+    }
+
+    /// True if a micro-batch can be computed now (its step's weights are here).
+    public var hasWork: Bool {
+        guard state == .ready, let ws = weightsStep else { return false }
+        return queue.contains { $0.step == ws }
+    }
+
+    /// Computes one assigned micro-batch and returns its push.
+    public func computeNext() -> [WorkerAction] {
+        guard let ws = weightsStep, let i = queue.firstIndex(where: { $0.step == ws }),
+              let plan, let computer, let dataset else { return [] }
+        let job = queue.remove(at: i)
+        if cachedOrder?.epoch != job.epoch { cachedOrder = (job.epoch, plan.order(epoch: job.epoch)) }
+        let ranges = plan.microBatches(step: job.stepInEpoch)
+        guard job.microBatch < ranges.count else {
+            logger.warning("ignored assignment of micro-batch \(job.microBatch) (step has \(ranges.count))")
+            return []
+        }
+        let r = ranges[job.microBatch]
+        let (loss, correct) = cachedOrder!.order.withUnsafeBufferPointer { order in
+            weights.withUnsafeBufferPointer { w in
+                computer.compute(samples: UnsafeBufferPointer(rebasing: order[r]), dataset: dataset, epoch: job.epoch, rng: rng,
+                                 parameters: w.baseAddress!)
+            }
+        }
+        computed += 1
+        let gradient = Array(UnsafeBufferPointer(start: computer.workspace.gradients, count: computer.model.parameterCount))
+        return [.sendData(envelope(.gradientPush(GradientPush(microBatch: UInt32(job.microBatch), samples: UInt32(r.count), loss: loss,
+                                                             correct: UInt32(correct), offset: 0, values: gradient)), step: job.step))]
+    }
+
+    public func tick(now: UInt64) -> [WorkerAction] {
+        var actions: [WorkerAction] = []
+        if state == .joining, now &- lastHello > 2_000_000_000 {
+            lastHello = now
+            logger.info("no answer from the coordinator yet; saying hello again")
+            actions.append(hello())
+        }
+        if state == .ready || state == .receivingData, let w = welcome, now &- lastHeartbeat >= UInt64(w.heartbeatMilliseconds) * 1_000_000 {
+            lastHeartbeat = now
+            actions.append(.sendControl(envelope(.heartbeat(Heartbeat(workerID: id, computed: computed)))))
+        }
+        if state != .finished, Double(now &- lastHeard) / 1e9 > silenceDeadlineSeconds {
+            state = .finished
+            actions.append(.exit(code: 3, reason: "nothing heard from the coordinator for \(Int(silenceDeadlineSeconds)) s"))
+        }
+        return actions
+    }
+}

@@ -1,0 +1,156 @@
+// The messages of the Digits cluster protocol (docs/PROTOCOL.md). Each travels as one ZeroMQ
+// multipart message: [header (40 bytes)] [body] [payload frames...]. No I/O here.
+
+public enum MessageType: UInt16, Sendable, CaseIterable {
+    case hello = 1, welcome = 2, dataChunk = 3, ready = 4, assignment = 5, weights = 6
+    case gradientPush = 7, heartbeat = 8, shutdown = 9, reject = 10
+}
+
+public enum Role: UInt8, Sendable, Equatable {
+    case worker = 1, server = 2
+}
+
+/// Worker -> coordinator (and worker -> server, to announce its data connection).
+public struct Hello: Equatable, Sendable {
+    public var role: Role
+    public var name: String
+    public var host: String
+    public var pid: UInt32
+    /// Worker id already assigned (data connection), 0 on first contact.
+    public var workerID: UInt32
+    /// SHA-256 of the training set the worker could load itself ("" = none; ship it).
+    public var localDataSHA256: String
+    public init(role: Role, name: String, host: String, pid: UInt32, workerID: UInt32 = 0, localDataSHA256: String = "") {
+        self.role = role; self.name = name; self.host = host; self.pid = pid; self.workerID = workerID; self.localDataSHA256 = localDataSHA256
+    }
+}
+
+/// Coordinator -> worker: identity, job and config.
+public struct Welcome: Equatable, Sendable {
+    public var workerID: UInt32
+    /// The training config as JSON (opaque to the protocol).
+    public var config: [UInt8]
+    /// Data endpoints of the parameter-server shards, in key-range order.
+    public var serverEndpoints: [String]
+    public var heartbeatMilliseconds: UInt32
+    /// True if the coordinator will send the training set in DataChunks.
+    public var shipsData: Bool
+    /// SHA-256 of the training set (images then labels) the worker must end up with.
+    public var dataSHA256: String
+    public var trainCount: UInt32
+    public var rows: UInt32
+    public var cols: UInt32
+    public init(workerID: UInt32, config: [UInt8], serverEndpoints: [String], heartbeatMilliseconds: UInt32, shipsData: Bool,
+                dataSHA256: String, trainCount: UInt32, rows: UInt32, cols: UInt32) {
+        self.workerID = workerID; self.config = config; self.serverEndpoints = serverEndpoints
+        self.heartbeatMilliseconds = heartbeatMilliseconds; self.shipsData = shipsData; self.dataSHA256 = dataSHA256
+        self.trainCount = trainCount; self.rows = rows; self.cols = cols
+    }
+}
+
+/// Coordinator -> worker: a piece of the training set. Payload: one frame of raw bytes.
+public struct DataChunk: Equatable, Sendable {
+    public enum Kind: UInt8, Sendable { case images = 1, labels = 2 }
+    public var kind: Kind
+    public var offset: UInt64
+    public var total: UInt64
+    public var bytes: [UInt8]
+    public init(kind: Kind, offset: UInt64, total: UInt64, bytes: [UInt8]) {
+        self.kind = kind; self.offset = offset; self.total = total; self.bytes = bytes
+    }
+}
+
+/// Worker -> coordinator: data loaded and verified, model built; ready for assignments.
+public struct Ready: Equatable, Sendable {
+    public var workerID: UInt32
+    public init(workerID: UInt32) { self.workerID = workerID }
+}
+
+/// Coordinator -> worker: compute these micro-batches of step `step` (header) in `epoch`.
+public struct Assignment: Equatable, Sendable {
+    public var epoch: UInt32
+    public var stepInEpoch: UInt32
+    public var microBatches: [UInt32]
+    /// Membership view version this assignment belongs to.
+    public var view: UInt32
+    public init(epoch: UInt32, stepInEpoch: UInt32, microBatches: [UInt32], view: UInt32) {
+        self.epoch = epoch; self.stepInEpoch = stepInEpoch; self.microBatches = microBatches; self.view = view
+    }
+}
+
+/// Server -> worker: the weights in force for step `step` (header) for keys [offset, offset+count).
+public struct Weights: Equatable, Sendable {
+    public var offset: UInt64
+    public var values: [Float]
+    public init(offset: UInt64, values: [Float]) { self.offset = offset; self.values = values }
+}
+
+/// Worker -> server: one micro-batch's gradient (sum over its samples) for the server's key range.
+public struct GradientPush: Equatable, Sendable {
+    public var microBatch: UInt32
+    public var samples: UInt32
+    public var loss: Double
+    public var correct: UInt32
+    public var offset: UInt64
+    public var values: [Float]
+    public init(microBatch: UInt32, samples: UInt32, loss: Double, correct: UInt32, offset: UInt64, values: [Float]) {
+        self.microBatch = microBatch; self.samples = samples; self.loss = loss; self.correct = correct; self.offset = offset; self.values = values
+    }
+}
+
+public struct Heartbeat: Equatable, Sendable {
+    public var workerID: UInt32
+    /// Micro-batches computed so far (progress indicator).
+    public var computed: UInt64
+    public init(workerID: UInt32, computed: UInt64) { self.workerID = workerID; self.computed = computed }
+}
+
+public struct Shutdown: Equatable, Sendable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+}
+
+/// A refusal with the reason, so a misconfigured peer learns why.
+public struct Reject: Equatable, Sendable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+}
+
+public enum Message: Equatable, Sendable {
+    case hello(Hello)
+    case welcome(Welcome)
+    case dataChunk(DataChunk)
+    case ready(Ready)
+    case assignment(Assignment)
+    case weights(Weights)
+    case gradientPush(GradientPush)
+    case heartbeat(Heartbeat)
+    case shutdown(Shutdown)
+    case reject(Reject)
+
+    public var type: MessageType {
+        switch self {
+        case .hello: return .hello
+        case .welcome: return .welcome
+        case .dataChunk: return .dataChunk
+        case .ready: return .ready
+        case .assignment: return .assignment
+        case .weights: return .weights
+        case .gradientPush: return .gradientPush
+        case .heartbeat: return .heartbeat
+        case .shutdown: return .shutdown
+        case .reject: return .reject
+        }
+    }
+}
+
+/// A message with its header fields.
+public struct Envelope: Equatable, Sendable {
+    public var jobID: UInt64
+    public var sender: UInt32
+    public var step: UInt64
+    public var message: Message
+    public init(jobID: UInt64, sender: UInt32, step: UInt64, message: Message) {
+        self.jobID = jobID; self.sender = sender; self.step = step; self.message = message
+    }
+}

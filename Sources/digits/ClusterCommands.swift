@@ -1,0 +1,202 @@
+// `digits coordinator`, `digits worker` and `digits cluster`: the role state machines of the
+// Cluster target driven by single-threaded zmq_poll loops. This file is where ZeroMQ meets them.
+import ArgumentParser
+import CSupport
+import Cluster
+import Foundation
+import Logging
+import MNISTData
+import Training
+import WireProtocol
+import ZeroMQ
+
+func nowNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+struct ClusterTimingOptions: ParsableArguments {
+    @Option(name: .customLong("heartbeat-ms"), help: "Worker heartbeat interval (milliseconds).") var heartbeatMilliseconds: Int = 500
+    @Option(name: .customLong("heartbeat-deadline"), help: "Seconds of silence after which a worker is dropped and its micro-batches reassigned.") var heartbeatDeadline: Double = 5
+    @Option(name: .customLong("join-deadline"), help: "Seconds to wait for the expected workers to join (and for any worker when none is left).") var joinDeadline: Double = 120
+    @Option(name: .customLong("step-deadline"), help: "Seconds a step may stay open before workers owing micro-batches are dropped.") var stepDeadline: Double = 120
+}
+
+struct CoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "coordinator",
+        abstract: "Run the coordinator with its embedded parameter server; workers connect to it.")
+
+    @Option(help: "Control endpoint workers dial (port 0 lets the OS pick; the bound address is printed).") var bind: String = "tcp://0.0.0.0:5555"
+    @Option(name: .customLong("data-bind"), help: "Endpoint of the embedded parameter server (gradients and weights).") var dataBind: String?
+    @Option(help: "Workers that must be ready before training starts.") var workers: Int = 1
+    @Option(name: .customLong("endpoint-file"), help: "Write the bound endpoints (JSON) to this file once listening.") var endpointFile: String?
+    @Flag(name: .customLong("exit-with-parent"), help: "Exit when the launching process dies (used by digits cluster).") var exitWithParent = false
+    @OptionGroup var timing: ClusterTimingOptions
+    @OptionGroup var options: TrainOptions
+    @OptionGroup var dataOptions: DataOptions
+
+    func validate() throws {
+        if workers < 1 { throw ValidationError("--workers must be at least 1, found \(workers)") }
+    }
+
+    func run() throws {
+        if exitWithParent { _ = digits_set_parent_death_signal(SIGTERM) }
+        StopSignal.install()
+        let logger = Logger(label: "digits.coordinator")
+        let config = try options.resolvedConfig()
+        let run = try options.runDirectory(for: config)
+        let trainer = try options.makeTrainer(config: config, run: run, data: dataOptions, logger: logger)
+
+        let context = ZMQContext()
+        let control = try ZMQSocket(context: context, type: .router)
+        let data = try ZMQSocket(context: context, type: .router)
+        try control.setMaxMessageSize(Int64(WireCodec.maxBody + 4096))
+        try data.setMaxMessageSize(Int64(WireCodec.maxPayloadFrame + WireCodec.maxBody + 4096))
+        let controlEndpoint = try control.bind(bind)
+        let dataEndpoint = try data.bind(dataBind ?? Self.sameHost(as: bind, port: 0))
+        logger.info("coordinator listening on \(controlEndpoint) (parameter server on \(dataEndpoint)); waiting for \(workers) worker(s)")
+        if let endpointFile {
+            let json = "{\"control\": \"\(controlEndpoint)\", \"data\": \"\(dataEndpoint)\"}\n"
+            try SealedFile.writeAtomically(Array(json.utf8), to: endpointFile)
+        }
+
+        var settings = CoordinatorSettings(minWorkers: workers, serverEndpoint: dataEndpoint)
+        settings.heartbeatMilliseconds = UInt32(timing.heartbeatMilliseconds)
+        settings.heartbeatDeadlineSeconds = timing.heartbeatDeadline
+        settings.joinDeadlineSeconds = timing.joinDeadline
+        settings.stepDeadlineSeconds = timing.stepDeadline
+        let jobID = UInt64.random(in: 1...UInt64.max)
+        let coordinator = try Coordinator(trainer: trainer, settings: settings, jobID: jobID, logger: logger, now: nowNanoseconds())
+        try trainer.begin(in: run, workers: workers)
+
+        func perform(_ actions: [CoordinatorAction]) throws {
+            for action in actions {
+                switch action {
+                case .sendControl(let peer, let frames):
+                    do { try control.send([peer] + frames) } catch { logger.warning("send to a worker failed: \(error)") }
+                case .sendData(let peer, let frames):
+                    do { try data.send([peer] + frames) } catch { logger.warning("send to a worker failed: \(error)") }
+                case .finished(let summary):
+                    // Let the shutdown messages leave before the sockets close.
+                    Thread.sleep(forTimeInterval: 0.2)
+                    printSummary(summary, run: run)
+                    throw ExitCode.success
+                case .failed(let message):
+                    throw CLIError(message)
+                }
+            }
+        }
+
+        while true {
+            if let sig = StopSignal.requested {
+                logger.warning("stopping on signal \(sig); the last checkpoint stays in \(run.checkpoints.directory)")
+                for w in coordinator.workers.values where w.alive {
+                    try? control.send([w.controlPeer] + WireCodec.encode(Envelope(jobID: jobID, sender: 0, step: 0, message: .shutdown(Shutdown(reason: "coordinator stopped")))))
+                }
+                Thread.sleep(forTimeInterval: 0.1)
+                throw ExitCode(130)
+            }
+            let readable = try zmqPoll([control, data], timeoutMilliseconds: 50)
+            if readable[1] {
+                while let frames = try data.receive(), frames.count >= 2 {
+                    try perform(try coordinator.data(peer: frames[0], frames: Array(frames.dropFirst()), now: nowNanoseconds()))
+                }
+            }
+            if readable[0] {
+                while let frames = try control.receive(), frames.count >= 2 {
+                    try perform(try coordinator.control(peer: frames[0], frames: Array(frames.dropFirst()), now: nowNanoseconds()))
+                }
+            }
+            try perform(try coordinator.tick(now: nowNanoseconds()))
+        }
+    }
+
+    /// "tcp://HOST:PORT" -> "tcp://HOST:port"; ipc/inproc endpoints get a sibling name.
+    static func sameHost(as endpoint: String, port: Int) -> String {
+        if endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") {
+            return String(endpoint[..<colon]) + ":\(port)"
+        }
+        return endpoint + "-data"
+    }
+}
+
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "worker",
+        abstract: "Join a coordinator and compute micro-batch gradients for it.")
+
+    @Option(help: "The coordinator's control endpoint, e.g. tcp://HOST:5555.") var coordinator: String
+    @Option(help: "A name for logs and the status page.") var name: String?
+    @Option(help: "Load the training set from this directory instead of receiving it from the coordinator.") var data: String?
+    @Option(name: .customLong("silence-deadline"), help: "Exit if the coordinator is silent this many seconds.") var silenceDeadline: Double = 120
+    @Flag(name: .customLong("exit-with-parent"), help: "Exit when the launching process dies (used by digits cluster).") var exitWithParent = false
+
+    func run() throws {
+        if exitWithParent { _ = digits_set_parent_death_signal(SIGTERM) }
+        StopSignal.install()
+        let host = ProcessInfo.processInfo.hostName
+        let name = self.name ?? "\(host)-\(getpid())"
+        let logger = Logger(label: "digits.worker")
+        var local: Dataset?
+        if let data {
+            local = try MNISTFiles.load(directory: try DataLocator.resolve(flag: data).directory).train
+        }
+        let node = WorkerNode(name: name, host: host, localData: local, logger: logger, now: nowNanoseconds())
+        node.silenceDeadlineSeconds = silenceDeadline
+
+        let context = ZMQContext()
+        let control = try ZMQSocket(context: context, type: .dealer)
+        try control.setMaxMessageSize(Int64(WireCodec.maxPayloadFrame + WireCodec.maxBody + 4096))
+        try control.setReconnectInterval(milliseconds: 100, max: 2000)
+        try control.connect(coordinator)
+        var dataSockets: [ZMQSocket] = []
+        logger.info("worker \(name) dialing \(coordinator)")
+
+        func perform(_ actions: [WorkerAction]) throws {
+            for action in actions {
+                switch action {
+                case .sendControl(let frames):
+                    try control.send(frames, dontWait: false)
+                case .sendData(let frames):
+                    for s in dataSockets { try s.send(frames, dontWait: false) }
+                case .connectData(let endpoints):
+                    for endpoint in endpoints {
+                        let s = try ZMQSocket(context: context, type: .dealer)
+                        try s.setMaxMessageSize(Int64(WireCodec.maxPayloadFrame + WireCodec.maxBody + 4096))
+                        try s.connect(Self.reachable(endpoint, via: coordinator))
+                        dataSockets.append(s)
+                    }
+                case .exit(let code, let reason):
+                    if code == 0 { logger.info("worker \(name) done: \(reason)") } else { throw CLIError("worker \(name): \(reason)") }
+                    throw ExitCode(code)
+                }
+            }
+        }
+
+        try perform(node.start(now: nowNanoseconds()))
+        while true {
+            if StopSignal.requested != nil {
+                if node.id != 0 {
+                    try? control.send(WireCodec.encode(Envelope(jobID: 0, sender: node.id, step: 0, message: .shutdown(Shutdown(reason: "worker stopped")))))
+                }
+                logger.info("worker \(name) stopping on signal")
+                throw ExitCode(0)
+            }
+            let polled = dataSockets  // the control socket may add data sockets below
+            let readable = try zmqPoll([control] + polled, timeoutMilliseconds: node.hasWork ? 0 : 50)
+            if readable[0] {
+                while let frames = try control.receive() { try perform(try node.control(frames, now: nowNanoseconds())) }
+            }
+            for (i, s) in polled.enumerated() where readable[i + 1] {
+                while let frames = try s.receive() { try perform(try node.data(frames, now: nowNanoseconds())) }
+            }
+            try perform(node.tick(now: nowNanoseconds()))
+            if node.hasWork { try perform(node.computeNext()) }
+        }
+    }
+
+    /// A server endpoint bound to a wildcard address is dialed on the coordinator's host.
+    static func reachable(_ endpoint: String, via coordinator: String) -> String {
+        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return endpoint }
+        let host = endpoint[endpoint.index(endpoint.startIndex, offsetBy: 6)..<colon]
+        guard host == "0.0.0.0" || host == "*" || host == "[::]",
+              coordinator.hasPrefix("tcp://"), let c = coordinator.lastIndex(of: ":") else { return endpoint }
+        return String(coordinator[..<c]) + String(endpoint[colon...])
+    }
+}
