@@ -25,7 +25,7 @@ public enum WireCodec {
             body.u32(m.heartbeatMilliseconds); body.bool(m.shipsData); body.string(m.dataSHA256)
             body.u32(m.trainCount); body.u32(m.rows); body.u32(m.cols)
         case .dataChunk(let m):
-            body.u8(m.kind.rawValue); body.u64(m.offset); body.u64(m.total)
+            body.u8(m.kind.rawValue); body.u64(m.offset); body.u64(m.total); body.u64(UInt64(m.bytes.count))
             payload = [m.bytes]
         case .ready(let m):
             body.u32(m.workerID)
@@ -109,8 +109,11 @@ public enum WireCodec {
         case .dataChunk:
             let rawKind = try r.u8("kind")
             guard let kind = DataChunk.Kind(rawValue: rawKind) else { throw DecodeError("unknown data chunk kind \(rawKind)") }
-            let offset = try r.u64("offset"), total = try r.u64("total")
+            let offset = try r.u64("offset"), total = try r.u64("total"), length = try r.u64("length")
             try expectPayload(1)
+            guard UInt64(payload[0].count) == length else {
+                throw DecodeError("data chunk announces \(length) bytes, payload has \(payload[0].count)")
+            }
             guard offset <= total, UInt64(payload[0].count) <= total - offset else {
                 throw DecodeError("data chunk [\(offset), +\(payload[0].count)) runs past its total \(total)")
             }

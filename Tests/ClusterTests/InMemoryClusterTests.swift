@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+import MNISTData
+import NeuralNet
+import Training
+import WireProtocol
+import XCTest
+@testable import Cluster
+
+/// The coordinator and workers wired together in memory (no sockets): the state machines alone
+/// must train the same bits as the single-process Trainer, whatever the worker count and faults.
+final class InMemoryClusterTests: XCTestCase {
+    static let train = SyntheticData.dataset(count: 480, seed: 1, name: "train")
+    static let test = SyntheticData.dataset(count: 100, seed: 2, name: "test")
+
+    func config() -> TrainConfig {
+        var c = TrainConfig()
+        c.modelSpec = ModelSpec(name: "small", layers: [.conv(4), .pool(), .flatten, .dropout(0.2), .dense(10, activation: "softmax")])
+        c.model = "small"
+        c.training.epochs = 2
+        c.training.batchSize = 48  // 432 training samples: 9 steps per epoch, 6 micro-batches each
+        c.training.microBatch = 8
+        c.training.threads = 1
+        c.optimizer.learningRate = 0.01
+        return c
+    }
+
+    func trainer(_ c: TrainConfig) throws -> Trainer {
+        try Trainer(config: c, data: TrainingData(train: Self.train, test: Self.test, directory: "synthetic", config: c), logger: Logger(label: "test"))
+    }
+
+    func tempRun() -> RunDirectory { RunDirectory(NSTemporaryDirectory() + "digits-cluster-\(UUID().uuidString)") }
+
+    /// Routes messages between one coordinator and `n` workers until the job finishes.
+    /// `fault(step, round)` may return a worker index to kill at that point.
+    func runCluster(workers n: Int, kill: (victim: Int, atPush: Int)? = nil, duplicate: Bool = false) throws -> RunSummary {
+        var clock: UInt64 = 1_000_000_000
+        let logger = Logger(label: "test")
+        let t = try trainer(config())
+        var settings = CoordinatorSettings(minWorkers: n, serverEndpoint: "inproc://server")
+        settings.heartbeatDeadlineSeconds = 1
+        let coordinator = try Coordinator(trainer: t, settings: settings, jobID: 42, logger: logger, now: clock)
+        try t.begin(in: tempRun(), workers: n)
+        let nodes = (0..<n).map { WorkerNode(name: "w\($0)", host: "memory", localData: nil, logger: logger, now: clock) }
+        var alive = [Bool](repeating: true, count: n)
+        var control: [(from: Int, frames: [[UInt8]])] = []
+        var data: [(from: Int, frames: [[UInt8]])] = []
+        var toWorkerControl = [[[[UInt8]]]](repeating: [], count: n)
+        var toWorkerData = [[[[UInt8]]]](repeating: [], count: n)
+        func peer(_ i: Int) -> [UInt8] { [UInt8(i)] }
+        func handle(_ i: Int, _ actions: [WorkerAction]) {
+            for a in actions {
+                switch a {
+                case .sendControl(let f): control.append((i, f))
+                case .sendData(let f): data.append((i, f))
+                case .connectData: break
+                case .exit: alive[i] = false
+                }
+            }
+        }
+        var summary: RunSummary?
+        func perform(_ actions: [CoordinatorAction]) {
+            for a in actions {
+                switch a {
+                case .sendControl(let p, let f): toWorkerControl[Int(p[0])].append(f)
+                case .sendData(let p, let f): toWorkerData[Int(p[0])].append(f)
+                case .finished(let s): summary = s
+                case .failed(let m): XCTFail(m)
+                }
+            }
+        }
+        for i in 0..<n { handle(i, nodes[i].start(now: clock)) }
+        var pushes = 0
+        var rounds = 0
+        while summary == nil {
+            rounds += 1
+            XCTAssertLessThan(rounds, 100_000, "no progress")
+            if rounds >= 100_000 { break }
+            clock += 1_000_000  // 1 ms per round
+            for (i, f) in control where alive[i] { perform(try coordinator.control(peer: peer(i), frames: f, now: clock)) }
+            control.removeAll()
+            for (i, f) in data where alive[i] {
+                perform(try coordinator.data(peer: peer(i), frames: f, now: clock))
+                if duplicate { perform(try coordinator.data(peer: peer(i), frames: f, now: clock)) }
+            }
+            data.removeAll()
+            for i in 0..<n where alive[i] {
+                for f in toWorkerControl[i] { handle(i, try nodes[i].control(f, now: clock)) }
+                for f in toWorkerData[i] { handle(i, try nodes[i].data(f, now: clock)) }
+                toWorkerControl[i].removeAll(); toWorkerData[i].removeAll()
+                if nodes[i].hasWork {
+                    handle(i, nodes[i].computeNext())
+                    pushes += 1
+                    if let kill, kill.victim == i, pushes >= kill.atPush { alive[i] = false }  // dies silently (kill -9)
+                }
+                handle(i, nodes[i].tick(now: clock))
+            }
+            perform(try coordinator.tick(now: clock))
+        }
+        return try XCTUnwrap(summary)
+    }
+
+    func testAnyWorkerCountGivesTheSingleProcessWeights() throws {
+        let reference = try trainer(config()).run(in: tempRun())
+        for n in [1, 2, 3] {
+            XCTAssertEqual(try runCluster(workers: n).weightsSHA256, reference.weightsSHA256, "\(n) worker(s)")
+        }
+    }
+
+    func testAWorkerKilledMidStepChangesNothing() throws {
+        let reference = try trainer(config()).run(in: tempRun())
+        // Worker 1 dies after its 40th micro-batch (mid-epoch, mid-step): its missing micro-batches
+        // are reassigned after the heartbeat deadline.
+        let summary = try runCluster(workers: 3, kill: (victim: 1, atPush: 40))
+        XCTAssertEqual(summary.weightsSHA256, reference.weightsSHA256)
+    }
+
+    func testDuplicatePushesAreCountedOnce() throws {
+        let reference = try trainer(config()).run(in: tempRun())
+        XCTAssertEqual(try runCluster(workers: 2, duplicate: true).weightsSHA256, reference.weightsSHA256)
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import XCTest
+
+/// The real cluster: separate processes talking over ZeroMQ on loopback.
+final class ClusterCLITests: XCTestCase {
+    static let recipe = ["--epochs", "2", "--batch", "32", "--micro-batch", "8", "--model", "keras-example", "--seed", "3"]
+
+    func summary(_ dir: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as! [String: Any]
+    }
+
+    func testClusterWeightsEqualSingleProcessWeightsForAnyWorkerCount() throws {
+        let data = try SyntheticData.writeDirectory(train: 400, test: 100)
+        let out = CLI.tempDirectory("cluster")
+        let single = try CLI.run(["train", "--data", data, "--out", out + "/train", "--threads", "2"] + Self.recipe)
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let reference = try summary(out + "/train")["weights_sha256"] as! String
+        for n in [1, 2, 3] {
+            let r = try CLI.run(["cluster", "--workers", "\(n)", "--data", data, "--out", out + "/c\(n)", "--join-deadline", "60"] + Self.recipe,
+                                timeout: 300)
+            XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+            XCTAssertTrue(r.stdout.contains("[coordinator]") && r.stdout.contains("[worker \(n)]"), "log lines carry role prefixes")
+            let s = try summary(out + "/c\(n)")
+            XCTAssertEqual(s["weights_sha256"] as? String, reference, "--workers \(n)")
+            XCTAssertEqual(s["workers"] as? Int, n)
+            for f in ["model.digits", "metrics.jsonl", "checkpoints"] {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/c\(n)/" + f), f)
+            }
+        }
+    }
+
+    /// Processes whose command line mentions `needle`.
+    static func processes(mentioning needle: String) -> [Int32] {
+        let me = getpid()
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }.filter { pid in
+            guard pid != me, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).contains(needle)
+        }
+    }
+
+    /// Starts `digits cluster` in the background; returns the process and its output file.
+    func startCluster(_ args: [String]) throws -> (Process, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["cluster"] + args
+        let log = NSTemporaryDirectory() + "digits-cluster-log-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardError = p.standardOutput
+        try p.run()
+        return (p, log)
+    }
+
+    func waitFor(_ text: String, in log: String, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let s = try? String(contentsOfFile: log, encoding: .utf8), s.contains(text) { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
+    func testStoppingTheLauncherLeavesNoProcess() throws {
+        let data = try SyntheticData.writeDirectory(train: 4000, test: 100)
+        for sig in [SIGTERM, SIGKILL] {
+            let out = CLI.tempDirectory("stop") + "/run"
+            let (p, log) = try startCluster(["--workers", "2", "--data", data, "--out", out, "--epochs", "50", "--batch", "32"])
+            XCTAssertTrue(waitFor("training starts", in: log, seconds: 120), (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+            XCTAssertEqual(Self.processes(mentioning: out).count, 2, "the launcher and its coordinator run")
+            kill(p.processIdentifier, sig)
+            p.waitUntilExit()
+            let deadline = Date().addingTimeInterval(15)
+            var left: [Int32] = []
+            repeat {
+                Thread.sleep(forTimeInterval: 0.1)
+                left = Self.processes(mentioning: out) + Self.processes(mentioning: "--exit-with-parent").filter { pid in
+                    // workers of this launcher: their parent was the launcher
+                    (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: " ").dropFirst(3).first == Substring("\(p.processIdentifier)")
+                }
+            } while !left.isEmpty && Date() < deadline
+            XCTAssertEqual(left, [], "signal \(sig): processes left behind")
+            for pid in left { kill(pid, SIGKILL) }
+        }
+    }
+
+    func testAWorkerKilledWithSIGKILLDoesNotChangeTheResult() throws {
+        let data = try SyntheticData.writeDirectory(train: 1200, test: 100)
+        let out = CLI.tempDirectory("kill9")
+        let recipe = ["--epochs", "2", "--batch", "48", "--micro-batch", "8", "--model", "keras-example", "--seed", "5"]
+        XCTAssertEqual(try CLI.run(["train", "--data", data, "--out", out + "/train"] + recipe).status, 0)
+        let reference = try summary(out + "/train")["weights_sha256"] as! String
+        let (p, log) = try startCluster(["--workers", "3", "--data", data, "--out", out + "/c", "--heartbeat-deadline", "1.5"] + recipe)
+        XCTAssertTrue(waitFor("training starts", in: log, seconds: 120))
+        Thread.sleep(forTimeInterval: 0.5)
+        let victims = Self.processes(mentioning: "--name worker-2 --exit-with-parent")
+        XCTAssertEqual(victims.count, 1)
+        for v in victims { kill(v, SIGKILL) }
+        p.waitUntilExit()
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("missed") && text.contains("dropping it"), "the dead worker is named: \(text.suffix(2000))")
+        XCTAssertEqual(try summary(out + "/c")["weights_sha256"] as? String, reference)
+    }
+}

@@ -1,0 +1,86 @@
+import XCTest
+@testable import WireProtocol
+
+final class CodecTests: XCTestCase {
+    static let samples: [Message] = [
+        .hello(Hello(role: .worker, name: "w1", host: "h", pid: 42, workerID: 0, localDataSHA256: "ab")),
+        .welcome(Welcome(workerID: 3, config: Array("{}".utf8), serverEndpoints: ["tcp://a:1", "tcp://b:2"], heartbeatMilliseconds: 500,
+                         shipsData: true, dataSHA256: "ff", trainCount: 10, rows: 28, cols: 28)),
+        .dataChunk(DataChunk(kind: .images, offset: 4, total: 10, bytes: [1, 2, 3])),
+        .ready(Ready(workerID: 3)),
+        .assignment(Assignment(epoch: 1, stepInEpoch: 2, microBatches: [0, 3, 5], view: 9)),
+        .weights(Weights(offset: 0, values: [1.5, -2, .pi])),
+        .gradientPush(GradientPush(microBatch: 4, samples: 16, loss: 0.25, correct: 12, offset: 0, values: [0.1, 0.2])),
+        .heartbeat(Heartbeat(workerID: 3, computed: 99)),
+        .shutdown(Shutdown(reason: "done")),
+        .reject(Reject(reason: "nope")),
+    ]
+
+    func testEveryMessageRoundTrips() throws {
+        XCTAssertEqual(Set(Self.samples.map(\.type.rawValue)), Set(MessageType.allCases.map(\.rawValue)), "a message type lacks a sample")
+        for m in Self.samples {
+            let e = Envelope(jobID: 0xDEAD_BEEF, sender: 7, step: 123_456_789, message: m)
+            XCTAssertEqual(try WireCodec.decode(WireCodec.encode(e)), e)
+        }
+    }
+
+    func testEveryTruncationIsRejected() {
+        for m in Self.samples {
+            let frames = WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: m))
+            for (f, frame) in frames.enumerated() {
+                for n in 0..<frame.count {
+                    var cut = frames
+                    cut[f] = Array(frame[0..<n])
+                    XCTAssertThrowsError(try WireCodec.decode(cut), "\(m.type) frame \(f) cut at \(n)")
+                }
+            }
+            XCTAssertThrowsError(try WireCodec.decode(Array(frames.dropLast())), "\(m.type) missing a frame")
+            XCTAssertThrowsError(try WireCodec.decode(frames + [[0]]), "\(m.type) with an extra frame")
+        }
+    }
+
+    func testWrongVersionMagicTypeAndSizesAreRejectedWithAReason() {
+        var frames = WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: .ready(Ready(workerID: 1))))
+        var bad = frames
+        bad[0][4] = 2
+        XCTAssertThrowsError(try WireCodec.decode(bad)) { XCTAssertEqual("\($0)", "protocol version 2 is not supported (expected 1)") }
+        bad = frames
+        bad[0][0] = 0x58
+        XCTAssertThrowsError(try WireCodec.decode(bad)) { XCTAssertEqual("\($0)", "not a Digits message (bad magic)") }
+        bad = frames
+        bad[0][6] = 0xEE
+        XCTAssertThrowsError(try WireCodec.decode(bad)) { XCTAssertTrue("\($0)".contains("unknown message type"), "\($0)") }
+        frames = WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: .weights(Weights(offset: 0, values: [1, 2]))))
+        bad = frames
+        bad[2] += [0, 0, 0, 0]
+        XCTAssertThrowsError(try WireCodec.decode(bad)) { XCTAssertTrue("\($0)".contains("expected 2 Float32 values"), "\($0)") }
+        XCTAssertThrowsError(try WireCodec.decode([[UInt8](repeating: 0, count: 40)]))
+        XCTAssertThrowsError(try WireCodec.decode([]))
+    }
+
+    func testOversizedAnnouncementsAreRejectedBeforeAllocation() {
+        var w = ByteWriter()
+        w.u32(1); w.u32(2); w.u32(3); w.u32(UInt32.max)  // an assignment claiming 4 billion micro-batches
+        var header = WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: .assignment(Assignment(epoch: 0, stepInEpoch: 0, microBatches: [], view: 0))))[0]
+        header[32..<36] = ArraySlice(withUnsafeBytes(of: UInt32(w.bytes.count).littleEndian) { Array($0) })
+        XCTAssertThrowsError(try WireCodec.decode([header, w.bytes])) { XCTAssertTrue("\($0)".contains("exceeds the limit"), "\($0)") }
+    }
+
+    /// Random garbage never crashes the decoder (a cheap in-test fuzz; libFuzzer runs longer).
+    func testRandomBytesNeverCrash() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state }
+        let valid = Self.samples.map { WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: $0)) }
+        for i in 0..<20_000 {
+            var frames = valid[i % valid.count]
+            let f = Int(next() % UInt64(frames.count))
+            if !frames[f].isEmpty {
+                for _ in 0..<(1 + Int(next() % 4)) {
+                    let p = Int(next() % UInt64(frames[f].count))
+                    frames[f][p] = UInt8(truncatingIfNeeded: next())
+                }
+            }
+            _ = try? WireCodec.decode(frames)
+        }
+    }
+}
