@@ -1,8 +1,10 @@
 # Two commands on a fresh Debian/Ubuntu machine with Swift installed:
-#   make demo   installs system packages, finds (or downloads) MNIST, builds release, trains, evaluates
+#   make demo   installs system packages, finds (or downloads) MNIST, builds release, trains on a
+#               local cluster (a coordinator and WORKERS worker processes over ZeroMQ), evaluates
 #   make test   installs what the tests need and runs the whole suite
 SHELL := /bin/bash
 RUN ?= runs/demo
+WORKERS ?= 2
 ARGS ?=
 
 .PHONY: demo test deps build release bench clean
@@ -15,7 +17,8 @@ release: deps
 
 demo: release
 	.build/release/digits data show
-	.build/release/digits train --out $(RUN) $(ARGS)
+	rm -rf $(RUN)
+	.build/release/digits cluster --workers $(WORKERS) --out $(RUN) $(ARGS)
 	.build/release/digits evaluate --model $(RUN)/model.digits
 
 test: deps

@@ -75,11 +75,12 @@ let package = Package(
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "MNISTDataTests", dependencies: ["MNISTData"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "MNISTData"]),
-        .testTarget(name: "DigitsCLITests", dependencies: ["Training", "MNISTData"]),
+        .target(name: "TestSupport", dependencies: ["MNISTData"], path: "Tests/TestSupport"),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "MNISTData", "TestSupport"]),
+        .testTarget(name: "DigitsCLITests", dependencies: ["Training", "MNISTData", "TestSupport"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "MNISTData"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "MNISTData", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -161,6 +161,10 @@ extension TrainConfig {
         do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw ConfigError("\(path): \(e.description) (\(e.source))")
         }
+        if ClusterConfig.isClusterFile(table) {
+            // A cluster file: its training recipe is the file it names (or the defaults).
+            return try ClusterConfig.load(path: path).trainConfig.map { try load(path: $0) } ?? TrainConfig()
+        }
         var config = TrainConfig()
         let known = ["model", "data", "training", "optimizer", "early_stopping", "checkpoint", "evaluation"]
         for key in table.keys where !known.contains(key) {

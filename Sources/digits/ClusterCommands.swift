@@ -13,19 +13,44 @@ import ZeroMQ
 func nowNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
 struct ClusterTimingOptions: ParsableArguments {
-    @Option(name: .customLong("heartbeat-ms"), help: "Worker heartbeat interval (milliseconds).") var heartbeatMilliseconds: Int = 500
-    @Option(name: .customLong("heartbeat-deadline"), help: "Seconds of silence after which a worker is dropped and its micro-batches reassigned.") var heartbeatDeadline: Double = 5
-    @Option(name: .customLong("join-deadline"), help: "Seconds to wait for the expected workers to join (and for any worker when none is left).") var joinDeadline: Double = 120
-    @Option(name: .customLong("step-deadline"), help: "Seconds a step may stay open before workers owing micro-batches are dropped.") var stepDeadline: Double = 120
+    @Option(name: .customLong("heartbeat-ms"), help: "Worker heartbeat interval in milliseconds (default 500).") var heartbeatMilliseconds: Int?
+    @Option(name: .customLong("heartbeat-deadline"), help: "Seconds of silence after which a worker is dropped and its micro-batches reassigned (default 5).") var heartbeatDeadline: Double?
+    @Option(name: .customLong("join-deadline"), help: "Seconds to wait for the expected workers to join, and for any worker when none is left (default 120).") var joinDeadline: Double?
+    @Option(name: .customLong("step-deadline"), help: "Seconds a step may stay open before workers owing micro-batches are dropped (default 120).") var stepDeadline: Double?
+
+    func validate() throws {
+        if let h = heartbeatMilliseconds, h < 10 { throw ValidationError("--heartbeat-ms must be at least 10, found \(h)") }
+        for (name, v) in [("--heartbeat-deadline", heartbeatDeadline), ("--join-deadline", joinDeadline), ("--step-deadline", stepDeadline)] {
+            if let v, !(v > 0) { throw ValidationError("\(name) must be positive, found \(v)") }
+        }
+    }
+
+    /// Flags over the cluster file over the defaults.
+    func resolved(_ file: ClusterConfig?) -> (heartbeatMilliseconds: Int, heartbeatDeadline: Double, joinDeadline: Double, stepDeadline: Double) {
+        (heartbeatMilliseconds ?? file?.heartbeatMilliseconds ?? 500, heartbeatDeadline ?? file?.heartbeatDeadline ?? 5,
+         joinDeadline ?? file?.joinDeadline ?? 120, stepDeadline ?? file?.stepDeadline ?? 120)
+    }
+
+    func arguments(_ file: ClusterConfig?) -> [String] {
+        let t = resolved(file)
+        return ["--heartbeat-ms", "\(t.heartbeatMilliseconds)", "--heartbeat-deadline", "\(t.heartbeatDeadline)",
+                "--join-deadline", "\(t.joinDeadline)", "--step-deadline", "\(t.stepDeadline)"]
+    }
+}
+
+/// The cluster file named by --config, if it is one.
+func clusterFile(_ path: String?) throws -> ClusterConfig? {
+    guard let path, ClusterConfig.isClusterFile(path: path) else { return nil }
+    return try ClusterConfig.load(path: path)
 }
 
 struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "coordinator",
         abstract: "Run the coordinator with its embedded parameter server; workers connect to it.")
 
-    @Option(help: "Control endpoint workers dial (port 0 lets the OS pick; the bound address is printed).") var bind: String = "tcp://0.0.0.0:5555"
-    @Option(name: .customLong("data-bind"), help: "Endpoint of the embedded parameter server (gradients and weights).") var dataBind: String?
-    @Option(help: "Workers that must be ready before training starts.") var workers: Int = 1
+    @Option(help: "Control endpoint workers dial (default tcp://0.0.0.0:5555; port 0 lets the OS pick, the bound address is printed).") var bind: String?
+    @Option(name: .customLong("data-bind"), help: "Endpoint of the embedded parameter server (gradients and weights; default: the control host, port chosen by the OS).") var dataBind: String?
+    @Option(help: "Workers that must be ready before training starts (default 1).") var workers: Int?
     @Option(name: .customLong("endpoint-file"), help: "Write the bound endpoints (JSON) to this file once listening.") var endpointFile: String?
     @Flag(name: .customLong("exit-with-parent"), help: "Exit when the launching process dies (used by digits cluster).") var exitWithParent = false
     @OptionGroup var timing: ClusterTimingOptions
@@ -33,13 +58,18 @@ struct CoordinatorCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
-        if workers < 1 { throw ValidationError("--workers must be at least 1, found \(workers)") }
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1, found \(workers)") }
     }
 
     func run() throws {
         if exitWithParent { _ = digits_set_parent_death_signal(SIGTERM) }
         StopSignal.install()
         let logger = Logger(label: "digits.coordinator")
+        let file = try clusterFile(options.config)
+        let bind = self.bind ?? file?.bind ?? "tcp://0.0.0.0:5555"
+        let dataBind = self.dataBind ?? file?.dataBind
+        let workers = self.workers ?? file?.workers ?? 1
+        let timing = self.timing.resolved(file)
         let config = try options.resolvedConfig()
         let run = try options.runDirectory(for: config)
         let trainer = try options.makeTrainer(config: config, run: run, data: dataOptions, logger: logger)
@@ -121,7 +151,8 @@ struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "worker",
         abstract: "Join a coordinator and compute micro-batch gradients for it.")
 
-    @Option(help: "The coordinator's control endpoint, e.g. tcp://HOST:5555.") var coordinator: String
+    @Option(help: "The coordinator's control endpoint, e.g. tcp://HOST:5555.") var coordinator: String?
+    @Option(help: "A cluster file (Config/cluster.toml) whose [worker] coordinator is used when --coordinator is absent.") var config: String?
     @Option(help: "A name for logs and the status page.") var name: String?
     @Option(help: "Load the training set from this directory instead of receiving it from the coordinator.") var data: String?
     @Option(name: .customLong("silence-deadline"), help: "Exit if the coordinator is silent this many seconds.") var silenceDeadline: Double = 120
@@ -130,6 +161,9 @@ struct WorkerCommand: ParsableCommand {
     func run() throws {
         if exitWithParent { _ = digits_set_parent_death_signal(SIGTERM) }
         StopSignal.install()
+        guard let coordinator = try coordinator ?? clusterFile(config)?.coordinator else {
+            throw CLIError("give the coordinator's endpoint: --coordinator tcp://HOST:PORT (or --config with a [worker] coordinator)")
+        }
         let host = ProcessInfo.processInfo.hostName
         let name = self.name ?? "\(host)-\(getpid())"
         let logger = Logger(label: "digits.worker")

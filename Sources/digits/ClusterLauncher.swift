@@ -90,8 +90,7 @@ struct ClusterCommand: ParsableCommand {
         try? FileManager.default.removeItem(atPath: endpointFile)
         defer { try? FileManager.default.removeItem(atPath: endpointFile) }
 
-        let timingArgs = ["--heartbeat-ms", "\(timing.heartbeatMilliseconds)", "--heartbeat-deadline", "\(timing.heartbeatDeadline)",
-                          "--join-deadline", "\(timing.joinDeadline)", "--step-deadline", "\(timing.stepDeadline)"]
+        let timingArgs = timing.arguments(try clusterFile(options.config))
         let coordinator = PrefixedChild(prefix: "coordinator", executable: exe, arguments:
             ["coordinator", "--bind", bind, "--workers", "\(workers)", "--endpoint-file", endpointFile, "--exit-with-parent", "--data", dataDir]
             + timingArgs + options.arguments)

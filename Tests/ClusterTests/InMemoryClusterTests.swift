@@ -4,6 +4,7 @@ import MNISTData
 import NeuralNet
 import Training
 import WireProtocol
+import TestSupport
 import XCTest
 @testable import Cluster
 

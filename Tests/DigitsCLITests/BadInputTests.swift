@@ -1,5 +1,6 @@
 import Foundation
 import MNISTData
+import TestSupport
 import XCTest
 
 /// Bad input gets a one-line error naming the problem, a non-zero exit, and changes nothing.

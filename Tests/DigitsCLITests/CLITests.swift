@@ -1,5 +1,6 @@
 import Foundation
 import MNISTData
+import TestSupport
 import XCTest
 
 final class CLITests: XCTestCase {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The real cluster: separate processes talking over ZeroMQ on loopback.

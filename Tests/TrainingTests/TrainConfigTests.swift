@@ -83,4 +83,19 @@ final class TrainConfigTests: XCTestCase {
         a.training.seed = 2
         XCTAssertNotEqual(a.recipeHash, b.recipeHash)
     }
+
+    func testShippedClusterConfigNamesTheTrainingRecipeAndDocumentsTheDefaults() throws {
+        let path = packageRoot + "/Config/cluster.toml"
+        XCTAssertTrue(ClusterConfig.isClusterFile(path: path))
+        XCTAssertEqual(try TrainConfig.load(path: path), TrainConfig())
+        let c = try ClusterConfig.load(path: path)
+        XCTAssertEqual(c.trainConfig, packageRoot + "/Config/train.toml")
+        XCTAssertEqual(c.workers, 2)
+        XCTAssertEqual(c.heartbeatMilliseconds, 500)
+        XCTAssertEqual(c.heartbeatDeadline, 5)
+        XCTAssertFalse(ClusterConfig.isClusterFile(path: packageRoot + "/Config/train.toml"))
+        XCTAssertThrowsError(try ClusterConfig.load(path: write("[timing]\nheartbeat = 3\n"))) {
+            XCTAssertTrue("\($0)".contains("unknown key 'timing.heartbeat'"), "\($0)")
+        }
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MNISTData
 import NeuralNet
+import TestSupport
 import XCTest
 @testable import Training
 

@@ -1,10 +1,11 @@
+// Small generated datasets for tests (never commit real data).
 import Foundation
 import MNISTData
 import TensorKit
 
 /// A small learnable dataset: class c draws a bright 6x6 block at a class-specific place, plus noise.
-enum SyntheticData {
-    static func dataset(count: Int, seed: UInt64, name: String) -> Dataset {
+public enum SyntheticData {
+    public static func dataset(count: Int, seed: UInt64, name: String) -> Dataset {
         let rng = CounterRNG(seed: seed)
         var images = [UInt8](repeating: 0, count: count * 784)
         var labels = [UInt8](repeating: 0, count: count)
@@ -25,7 +26,7 @@ enum SyntheticData {
     }
 
     /// Writes the four MNIST files (gzip) for `train` and `test` samples into a new temp directory.
-    static func writeDirectory(train: Int, test: Int, seed: UInt64 = 1) throws -> String {
+    public static func writeDirectory(train: Int, test: Int, seed: UInt64 = 1) throws -> String {
         let dir = NSTemporaryDirectory() + "digits-synthetic-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for (set, count, imagesName, labelsName) in [
