@@ -34,6 +34,30 @@ public enum CoordinatorAction: Equatable {
     case failed(String)
 }
 
+/// Where step time goes: compute on the critical path (the busiest worker's compute) versus
+/// communication and waiting (everything else between opening a step and completing it).
+public struct StepTiming: Equatable, Sendable {
+    public var steps = 0
+    public var wallSeconds = 0.0
+    public var computeSeconds = 0.0
+
+    mutating func add(wall: Double, compute: Double) {
+        steps += 1
+        wallSeconds += wall
+        computeSeconds += min(compute, wall)
+    }
+
+    public var communicationAndWaitSeconds: Double { wallSeconds - computeSeconds }
+
+    public var report: String {
+        guard steps > 0 else { return "no steps" }
+        let ms = 1000 / Double(steps)
+        return String(format: "%.2f ms/step = compute %.2f ms + communication/waiting %.2f ms (%.1f%%)",
+                      wallSeconds * ms, computeSeconds * ms, communicationAndWaitSeconds * ms,
+                      100 * communicationAndWaitSeconds / max(wallSeconds, 1e-12))
+    }
+}
+
 public final class Coordinator {
     public struct WorkerInfo {
         public let id: UInt32
@@ -66,6 +90,9 @@ public final class Coordinator {
     var stepStarted: UInt64 = 0
     var waitingSince: UInt64
     var meanGradient: [Float]
+    /// Compute seconds per worker in the open step, and run totals of the step-time split.
+    var stepCompute: [UInt32: Double] = [:]
+    public private(set) var timing = StepTiming()
     /// Messages refused, by reason.
     public private(set) var rejected: [String: Int] = [:]
 
@@ -185,7 +212,9 @@ public final class Coordinator {
         guard case .gradientPush(let push) = e.message else {
             return reject("unexpected", "unexpected \(e.message.type) on the data socket", peer: peer, data: true)
         }
-        switch server.receive(push, step: e.step) {
+        let result = server.receive(push, step: e.step)
+        if result == .accepted || result == .complete { stepCompute[w.id, default: 0] += push.computeSeconds }
+        switch result {
         case .accepted:
             return []
         case .duplicate:
@@ -229,6 +258,7 @@ public final class Coordinator {
         }
         current = step
         stepStarted = now
+        stepCompute = [:]
         view += 1
         server.begin(step: UInt64(step.globalStep), microBatches: step.microBatches.count)
         for w in live { workers[w.id]?.assigned = [] }
@@ -246,6 +276,10 @@ public final class Coordinator {
 
     func completeStep(now: UInt64) throws -> [CoordinatorAction] {
         let seconds = Double(now &- stepStarted) / 1e9
+        timing.add(wall: seconds, compute: stepCompute.values.max() ?? 0)
+        if let step = current, step.stepInEpoch + 1 == trainer.plan.stepsPerEpoch {
+            logger.info("epoch \(step.epoch + 1) steps: \(timing.report)")
+        }
         meanGradient.withUnsafeMutableBufferPointer { server.mean(into: $0) }
         try meanGradient.withUnsafeBufferPointer {
             try trainer.completeStep(meanGradient: $0, loss: server.lossSum, correct: server.correct, samples: server.samples, seconds: seconds)

@@ -213,6 +213,7 @@ public final class WorkerNode {
             return []
         }
         let r = ranges[job.microBatch]
+        let start = DispatchTime.now().uptimeNanoseconds
         let (loss, correct) = cachedOrder!.order.withUnsafeBufferPointer { order in
             weights.withUnsafeBufferPointer { w in
                 computer.compute(samples: UnsafeBufferPointer(rebasing: order[r]), dataset: dataset, epoch: job.epoch, rng: rng,
@@ -220,9 +221,11 @@ public final class WorkerNode {
             }
         }
         computed += 1
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let gradient = Array(UnsafeBufferPointer(start: computer.workspace.gradients, count: computer.model.parameterCount))
         return [.sendData(envelope(.gradientPush(GradientPush(microBatch: UInt32(job.microBatch), samples: UInt32(r.count), loss: loss,
-                                                             correct: UInt32(correct), offset: 0, values: gradient)), step: job.step))]
+                                                             correct: UInt32(correct), computeSeconds: seconds, offset: 0, values: gradient)),
+                                       step: job.step))]
     }
 
     public func tick(now: UInt64) -> [WorkerAction] {

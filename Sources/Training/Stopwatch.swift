@@ -10,3 +10,12 @@ public enum Stopwatch {
 
     public static var sinceProcessStart: Double { seconds(since: processStart) }
 }
+
+/// Peak resident memory of this process.
+public enum ResourceUsage {
+    public static func peakRSSMegabytes() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+}

@@ -35,7 +35,7 @@ public enum WireCodec {
             body.u64(m.offset); body.u64(UInt64(m.values.count))
             payload = [FloatFrame.encode(m.values)]
         case .gradientPush(let m):
-            body.u32(m.microBatch); body.u32(m.samples); body.f64(m.loss); body.u32(m.correct); body.u64(m.offset)
+            body.u32(m.microBatch); body.u32(m.samples); body.f64(m.loss); body.u32(m.correct); body.f64(m.computeSeconds); body.u64(m.offset)
             body.u64(UInt64(m.values.count))
             payload = [FloatFrame.encode(m.values)]
         case .heartbeat(let m):
@@ -133,10 +133,11 @@ public enum WireCodec {
             message = .weights(Weights(offset: offset, values: try FloatFrame.decode(payload[0], expected: Int(count), what: "weights")))
         case .gradientPush:
             let mb = try r.u32("micro-batch"), samples = try r.u32("samples"), loss = try r.f64("loss"), correct = try r.u32("correct")
+            let computeSeconds = try r.f64("compute seconds")
             let offset = try r.u64("offset"), count = try r.u64("count")
             guard count <= UInt64(maxFloats) else { throw DecodeError("gradient count \(count) exceeds the limit") }
             try expectPayload(1)
-            message = .gradientPush(GradientPush(microBatch: mb, samples: samples, loss: loss, correct: correct, offset: offset,
+            message = .gradientPush(GradientPush(microBatch: mb, samples: samples, loss: loss, correct: correct, computeSeconds: computeSeconds, offset: offset,
                                                  values: try FloatFrame.decode(payload[0], expected: Int(count), what: "gradient")))
         case .heartbeat:
             message = .heartbeat(Heartbeat(workerID: try r.u32("worker id"), computed: try r.u64("computed")))

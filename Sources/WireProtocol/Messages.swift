@@ -91,10 +91,13 @@ public struct GradientPush: Equatable, Sendable {
     public var samples: UInt32
     public var loss: Double
     public var correct: UInt32
+    /// Seconds the worker spent computing this micro-batch (for the compute/communication split).
+    public var computeSeconds: Double
     public var offset: UInt64
     public var values: [Float]
-    public init(microBatch: UInt32, samples: UInt32, loss: Double, correct: UInt32, offset: UInt64, values: [Float]) {
-        self.microBatch = microBatch; self.samples = samples; self.loss = loss; self.correct = correct; self.offset = offset; self.values = values
+    public init(microBatch: UInt32, samples: UInt32, loss: Double, correct: UInt32, computeSeconds: Double = 0, offset: UInt64, values: [Float]) {
+        self.microBatch = microBatch; self.samples = samples; self.loss = loss; self.correct = correct
+        self.computeSeconds = computeSeconds; self.offset = offset; self.values = values
     }
 }
 

@@ -197,9 +197,5 @@ struct Bench: ParsableCommand {
         return (0..<threads).reduce(0) { $0 + flops[$1] / elapsed[$1] } / 1e9
     }
 
-    static func peakRSSMegabytes() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
-    }
+    static func peakRSSMegabytes() -> Double { ResourceUsage.peakRSSMegabytes() }
 }

@@ -106,6 +106,7 @@ struct CoordinatorCommand: ParsableCommand {
                 case .finished(let summary):
                     // Let the shutdown messages leave before the sockets close.
                     Thread.sleep(forTimeInterval: 0.2)
+                    logger.info("steps: \(coordinator.timing.report); coordinator peak RSS \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB")
                     printSummary(summary, run: run)
                     throw ExitCode.success
                 case .failed(let message):
@@ -197,7 +198,11 @@ struct WorkerCommand: ParsableCommand {
                         dataSockets.append(s)
                     }
                 case .exit(let code, let reason):
-                    if code == 0 { logger.info("worker \(name) done: \(reason)") } else { throw CLIError("worker \(name): \(reason)") }
+                    if code == 0 {
+                        logger.info("worker \(name) done: \(reason); \(node.computed) micro-batches, peak RSS \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB")
+                    } else {
+                        throw CLIError("worker \(name): \(reason)")
+                    }
                     throw ExitCode(code)
                 }
             }
