@@ -102,4 +102,27 @@ final class ClusterCLITests: XCTestCase {
         XCTAssertTrue(text.contains("missed") && text.contains("dropping it"), "the dead worker is named: \(text.suffix(2000))")
         XCTAssertEqual(try summary(out + "/c")["weights_sha256"] as? String, reference)
     }
+
+    /// Coordinator and workers in separate network namespaces joined by veth pairs (root only).
+    func testClusterAcrossNetworkNamespacesMatchesLoopback() throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip") else {
+            throw XCTSkip("needs root and iproute2")
+        }
+        let data = try SyntheticData.writeDirectory(train: 2000, test: 100)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.packageRoot.path + "/scripts/netns-test.sh")
+        p.arguments = ["--bin", CLI.binary, "--data", data, "--", "--epochs", "1", "--batch", "32", "--micro-batch", "8", "--seed", "4"]
+        let log = NSTemporaryDirectory() + "digits-netns-\(UUID().uuidString).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardError = p.standardOutput
+        try p.run()
+        let deadline = Date().addingTimeInterval(600)
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        if p.isRunning { p.terminate() }
+        p.waitUntilExit()
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("netns-test: PASS"), text)
+    }
 }
