@@ -5,6 +5,7 @@
 import Foundation
 import Logging
 import MNISTData
+import NeuralNet
 import TensorKit
 import Training
 import WireProtocol
@@ -21,9 +22,13 @@ public struct CoordinatorSettings: Sendable {
     public var stepDeadlineSeconds: Double = 120
     /// The data endpoint of the embedded parameter server, as workers should dial it.
     public var serverEndpoint: String
-    public init(minWorkers: Int, serverEndpoint: String) {
+    /// Parameter-server shards: 1 = embedded in the coordinator; K >= 2 = K standalone
+    /// `digits server` processes, each owning a contiguous key range and its optimizer state.
+    public var servers: Int = 1
+    public init(minWorkers: Int, serverEndpoint: String, servers: Int = 1) {
         self.minWorkers = minWorkers
         self.serverEndpoint = serverEndpoint
+        self.servers = servers
     }
 }
 
@@ -75,6 +80,14 @@ public final class Coordinator {
 
     public enum Phase: Equatable { case waiting, training, finished }
 
+    public struct ShardInfo {
+        public let shard: Int
+        public var peer: [UInt8]
+        public var endpoint: String
+        public var name: String
+        public var lastSeen: UInt64
+    }
+
     public let trainer: Trainer
     public let settings: CoordinatorSettings
     public let jobID: UInt64
@@ -90,6 +103,12 @@ public final class Coordinator {
     var stepStarted: UInt64 = 0
     var waitingSince: UInt64
     var meanGradient: [Float]
+    /// Standalone parameter-server shards (empty when the server is embedded).
+    public private(set) var shards: [ShardInfo] = []
+    var shardsReady = false
+    var pendingHellos: [(peer: [UInt8], hello: Hello)] = []
+    var stepDone: [Int: StepDone] = [:]
+    var sharded: Bool { settings.servers > 1 }
     /// Compute seconds per worker in the open step, and run totals of the step-time split.
     var stepCompute: [UInt32: Double] = [:]
     public private(set) var timing = StepTiming()
@@ -115,7 +134,9 @@ public final class Coordinator {
         SHA256Hex.of(d.images + d.labels)
     }
 
-    var liveWorkers: [WorkerInfo] { workers.values.filter { $0.alive && $0.ready && $0.dataPeer != nil }.sorted { $0.id < $1.id } }
+    var liveWorkers: [WorkerInfo] {
+        workers.values.filter { $0.alive && $0.ready && ($0.dataPeer != nil || sharded) }.sorted { $0.id < $1.id }
+    }
 
     func envelope(_ m: Message, step: UInt64 = 0) -> [[UInt8]] {
         WireCodec.encode(Envelope(jobID: jobID, sender: 0, step: step, message: m))
@@ -138,9 +159,29 @@ public final class Coordinator {
             return []
         }
         if case .hello(let hello) = e.message, hello.role == .worker, hello.workerID == 0 {
+            if sharded && !shardsReady {
+                pendingHellos.removeAll { $0.peer == peer }
+                pendingHellos.append((peer, hello))
+                return []
+            }
             return register(hello, peer: peer, now: now)
         }
+        if case .hello(let hello) = e.message, hello.role == .server {
+            return registerShard(hello, peer: peer, now: now)
+        }
         guard e.jobID == jobID else { return reject("wrong_job", "message for job \(e.jobID), this is job \(jobID)", peer: peer, data: false) }
+        if e.sender & 0x8000_0000 != 0 {
+            let s = Int(e.sender & 0x7FFF_FFFF)
+            guard s < shards.count, shards[s].peer == peer else {
+                return reject("unknown_sender", "unknown server shard \(s)", peer: peer, data: false)
+            }
+            shards[s].lastSeen = now
+            switch e.message {
+            case .heartbeat: return []
+            case .stepDone(let d): return try shardDone(s, d, step: e.step, now: now)
+            default: return reject("unexpected", "unexpected \(e.message.type) from server shard \(s)", peer: peer, data: false)
+            }
+        }
         guard var w = workers[e.sender], w.controlPeer == peer else {
             return reject("unknown_sender", "unknown sender \(e.sender)", peer: peer, data: false)
         }
@@ -162,6 +203,71 @@ public final class Coordinator {
         }
     }
 
+    func registerShard(_ hello: Hello, peer: [UInt8], now: UInt64) -> [CoordinatorAction] {
+        guard sharded else { return reject("unexpected", "this coordinator embeds its parameter server (--servers 1)", peer: peer, data: false) }
+        if let i = shards.firstIndex(where: { $0.peer == peer }) {  // a repeated hello
+            return shardsReady ? [.sendControl(peer: peer, frames: shardInit(i))] : []
+        }
+        guard shards.count < settings.servers else {
+            return reject("unexpected", "all \(settings.servers) parameter-server shards are registered", peer: peer, data: false)
+        }
+        shards.append(ShardInfo(shard: shards.count, peer: peer, endpoint: hello.endpoint, name: hello.name, lastSeen: now))
+        logger.info("parameter-server shard \(shards.count)/\(settings.servers) joined: \(hello.name)@\(hello.host) at \(hello.endpoint)")
+        guard shards.count == settings.servers else { return [] }
+        shardsReady = true
+        var actions: [CoordinatorAction] = shards.indices.map { .sendControl(peer: shards[$0].peer, frames: shardInit($0)) }
+        for (p, h) in pendingHellos { actions += register(h, peer: p, now: now) }
+        pendingHellos = []
+        return actions
+    }
+
+    func shardInit(_ s: Int) -> [[UInt8]] {
+        let range = KeyRanges.range(shard: s, of: settings.servers, parameters: trainer.model.parameterCount)
+        let state = trainer.optimizer.state
+        let encoder = JSONEncoder()
+        let optimizer = (try? encoder.encode(trainer.config.optimizer)).map { [UInt8]($0) } ?? []
+        return envelope(.shardInit(ShardInit(
+            shard: UInt32(s), shards: UInt32(settings.servers), offset: UInt64(range.lowerBound), optimizerStep: UInt64(state.step),
+            optimizer: optimizer, parameters: Array(trainer.parameters[range]), first: Array(state.first[range]),
+            second: state.second.isEmpty ? [] : Array(state.second[range]))))
+    }
+
+    func shardDone(_ s: Int, _ d: StepDone, step: UInt64, now: UInt64) throws -> [CoordinatorAction] {
+        guard let current, step == UInt64(current.globalStep), stepDone[s] == nil else {
+            return reject("stale_step", "step done for step \(step) from shard \(s) is not expected", peer: shards[s].peer, data: false)
+        }
+        let range = KeyRanges.range(shard: s, of: settings.servers, parameters: trainer.model.parameterCount)
+        guard d.parameters.count == range.count else {
+            return reject("bad_size", "shard \(s) returned \(d.parameters.count) parameters, owns \(range.count)", peer: shards[s].peer, data: false)
+        }
+        stepDone[s] = d
+        guard stepDone.count == settings.servers else { return [] }
+        var parameters = trainer.parameters
+        var state: OptimizerState? = nil
+        if stepDone.values.allSatisfy({ $0.first != nil }) {
+            var st = trainer.optimizer.state
+            st.step += 1
+            for (i, done) in stepDone {
+                let r = KeyRanges.range(shard: i, of: settings.servers, parameters: trainer.model.parameterCount)
+                st.first.replaceSubrange(r, with: done.first!)
+                if !st.second.isEmpty { st.second.replaceSubrange(r, with: done.second!) }
+            }
+            state = st
+        }
+        for (i, done) in stepDone {
+            parameters.replaceSubrange(KeyRanges.range(shard: i, of: settings.servers, parameters: trainer.model.parameterCount), with: done.parameters)
+        }
+        let first = stepDone[0]!
+        let seconds = Double(now &- stepStarted) / 1e9
+        timing.add(wall: seconds, compute: first.computeSeconds / Double(max(liveWorkers.count, 1)))
+        stepDone = [:]
+        try trainer.completeStep(updatedParameters: parameters, optimizerState: state, loss: first.loss, correct: Int(first.correct),
+                                 samples: Int(first.samples), seconds: seconds)
+        if current.stepInEpoch + 1 == trainer.plan.stepsPerEpoch { logger.info("epoch \(current.epoch + 1) steps: \(timing.report)") }
+        self.current = nil
+        return try beginStep(now: now)
+    }
+
     func register(_ hello: Hello, peer: [UInt8], now: UInt64) -> [CoordinatorAction] {
         guard phase != .finished else { return [.sendControl(peer: peer, frames: envelope(.shutdown(Shutdown(reason: "job finished"))))] }
         let id = nextWorkerID
@@ -171,7 +277,8 @@ public final class Coordinator {
         logger.info("worker \(id) joined: \(hello.name)@\(hello.host) pid \(hello.pid)\(ship ? "; shipping the training set" : "; has the training set")")
         let train = trainer.data.train
         var actions: [CoordinatorAction] = [.sendControl(peer: peer, frames: envelope(.welcome(Welcome(
-            workerID: id, config: configJSON, serverEndpoints: [settings.serverEndpoint], heartbeatMilliseconds: settings.heartbeatMilliseconds,
+            workerID: id, config: configJSON, serverEndpoints: sharded ? shards.map(\.endpoint) : [settings.serverEndpoint],
+            heartbeatMilliseconds: settings.heartbeatMilliseconds,
             shipsData: ship, dataSHA256: dataSHA256, trainCount: UInt32(train.count), rows: UInt32(train.rows), cols: UInt32(train.cols)))))]
         if ship {
             let chunk = 8 << 20
@@ -259,14 +366,22 @@ public final class Coordinator {
         current = step
         stepStarted = now
         stepCompute = [:]
+        stepDone = [:]
         view += 1
-        server.begin(step: UInt64(step.globalStep), microBatches: step.microBatches.count)
         for w in live { workers[w.id]?.assigned = [] }
         for k in step.microBatches.indices { workers[live[k % live.count].id]?.assigned.append(k) }
-        let weights = envelope(.weights(Weights(offset: 0, values: trainer.parameters)), step: UInt64(step.globalStep))
         var actions: [CoordinatorAction] = []
+        if sharded {
+            let begin = envelope(.beginStep(BeginStep(microBatches: UInt32(step.microBatches.count), learningRate: trainer.config.optimizer.learningRate,
+                                                      wantState: trainer.needsOptimizerState, workers: live.map(\.id))),
+                                 step: UInt64(step.globalStep))
+            for shard in shards { actions.append(.sendControl(peer: shard.peer, frames: begin)) }
+        } else {
+            server.begin(step: UInt64(step.globalStep), microBatches: step.microBatches.count)
+        }
+        let weights = sharded ? [] : envelope(.weights(Weights(offset: 0, values: trainer.parameters)), step: UInt64(step.globalStep))
         for w in live {
-            actions.append(.sendData(peer: w.dataPeer!, frames: weights))
+            if !sharded { actions.append(.sendData(peer: w.dataPeer!, frames: weights)) }
             actions.append(.sendControl(peer: w.controlPeer, frames: envelope(.assignment(Assignment(
                 epoch: UInt32(step.epoch), stepInEpoch: UInt32(step.stepInEpoch),
                 microBatches: workers[w.id]!.assigned.map(UInt32.init), view: view)), step: UInt64(step.globalStep))))
@@ -294,6 +409,7 @@ public final class Coordinator {
         var actions: [CoordinatorAction] = workers.values.filter { $0.alive }.map {
             .sendControl(peer: $0.controlPeer, frames: envelope(.shutdown(Shutdown(reason: "training finished"))))
         }
+        for shard in shards { actions.append(.sendControl(peer: shard.peer, frames: envelope(.shutdown(Shutdown(reason: "training finished"))))) }
         actions.append(.finished(summary))
         return actions
     }
@@ -303,7 +419,8 @@ public final class Coordinator {
         guard let w = workers[id], w.alive else { return [] }
         workers[id]?.alive = false
         guard phase == .training, let step = current else { return [] }
-        let missing = Set(server.missing)
+        // Standalone shards drop duplicates by micro-batch id, so everything assigned is handed on.
+        let missing = sharded ? Set(w.assigned) : Set(server.missing)
         let orphaned = w.assigned.filter { missing.contains($0) }
         workers[id]?.assigned = []
         guard !orphaned.isEmpty else { return [] }
@@ -338,6 +455,10 @@ public final class Coordinator {
             logger.error("worker \(w.id) (\(w.name)@\(w.host)) missed \(missed) heartbeats; dropping it")
             actions += try drop(w.id, reason: "missed heartbeats", now: now)
         }
+        for shard in shards where now &- shard.lastSeen > deadline {
+            phase = .finished
+            return actions + [.failed("parameter-server shard \(shard.shard + 1) (\(shard.name) at \(shard.endpoint)) missed heartbeats; the last checkpoint is in \(trainer.runDirectory?.path ?? "the run directory"); restart with --resume")]
+        }
         switch phase {
         case .waiting:
             if Double(now &- waitingSince) / 1e9 > settings.joinDeadlineSeconds {
@@ -352,6 +473,9 @@ public final class Coordinator {
                     phase = .finished
                     return actions + [.failed("no live workers for \(Int(settings.joinDeadlineSeconds)) s; the last checkpoint is in \(trainer.runDirectory?.path ?? "the run directory"); continue with --resume")]
                 }
+            } else if sharded, Double(now &- stepStarted) / 1e9 > settings.stepDeadlineSeconds, let step = current {
+                logger.error("step \(step.globalStep + 1) has been open \(Int(settings.stepDeadlineSeconds)) s; shards not done: \(shards.map(\.shard).filter { stepDone[$0] == nil }.map { $0 + 1 })")
+                stepStarted = now
             } else if Double(now &- stepStarted) / 1e9 > settings.stepDeadlineSeconds, let step = current {
                 let missing = Set(server.missing)
                 let owing = workers.values.filter { $0.alive && !$0.assigned.filter(missing.contains).isEmpty }.sorted { $0.id < $1.id }

@@ -5,6 +5,8 @@ import WireProtocol
 
 public final class ParameterServer {
     public let parameterCount: Int
+    /// First key of the range this server owns (0 for the whole vector).
+    public let offset: Int
     /// Global step being accumulated (valid while `active`).
     public private(set) var step: UInt64 = 0
     public private(set) var active = false
@@ -16,8 +18,9 @@ public final class ParameterServer {
     /// Rejected pushes by reason (for logs and metrics).
     public private(set) var rejections: [String: Int] = [:]
 
-    public init(parameterCount: Int) {
+    public init(parameterCount: Int, offset: Int = 0) {
         self.parameterCount = parameterCount
+        self.offset = offset
         sum = GradientSum(count: parameterCount)
     }
 
@@ -53,8 +56,8 @@ public final class ParameterServer {
         }
         let k = Int(push.microBatch)
         guard k < expected else { return reject("micro-batch \(k) out of range (step has \(expected))", key: "bad_micro_batch") }
-        guard push.offset == 0, push.values.count == parameterCount else {
-            return reject("gradient covers [\(push.offset), +\(push.values.count)), expected [0, +\(parameterCount))", key: "bad_size")
+        guard push.offset == UInt64(offset), push.values.count == parameterCount else {
+            return reject("gradient covers [\(push.offset), +\(push.values.count)), expected [\(offset), +\(parameterCount))", key: "bad_size")
         }
         guard !counted[k] else {
             rejections["duplicate", default: 0] += 1

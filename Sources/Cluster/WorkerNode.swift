@@ -11,7 +11,10 @@ import WireProtocol
 
 public enum WorkerAction: Equatable {
     case sendControl([[UInt8]])
-    case sendData([[UInt8]])
+    /// To parameter-server shard `shard` (the index into the Welcome's endpoints).
+    case sendData(shard: Int, frames: [[UInt8]])
+    /// To every parameter-server shard.
+    case sendDataAll([[UInt8]])
     /// Dial the parameter-server data endpoints.
     case connectData([String])
     case exit(code: Int32, reason: String)
@@ -44,6 +47,9 @@ public final class WorkerNode {
     var cachedOrder: (epoch: Int, order: [Int])?
     var weightsStep: UInt64?
     var weights: [Float] = []
+    /// Weights of a newer step being assembled from the shards' slices.
+    var incoming: (step: UInt64, values: [Float], filled: Int)?
+    var shardRanges: [Range<Int>] = []
     /// Pending work: (global step, epoch, step in epoch, micro-batch id).
     var queue: [(step: UInt64, epoch: Int, stepInEpoch: Int, microBatch: Int)] = []
     public private(set) var computed: UInt64 = 0
@@ -118,13 +124,21 @@ public final class WorkerNode {
         lastHeard = now
         switch e.message {
         case .weights(let w):
-            guard w.offset == 0, w.values.count == computer?.model.parameterCount else {
-                logger.warning("ignored weights of the wrong size (\(w.values.count))")
+            guard let i = shardRanges.firstIndex(where: { $0.lowerBound == Int(w.offset) }), shardRanges[i].count == w.values.count,
+                  let count = computer?.model.parameterCount else {
+                logger.warning("ignored weights for keys [\(w.offset), +\(w.values.count)) that match no shard")
                 return []
             }
-            weights = w.values
-            weightsStep = e.step
-            queue.removeAll { $0.step < e.step }
+            if let ws = weightsStep, e.step <= ws { return [] }
+            if incoming == nil || incoming!.step != e.step { incoming = (e.step, [Float](repeating: 0, count: count), 0) }
+            incoming!.values.replaceSubrange(shardRanges[i], with: w.values)
+            incoming!.filled += w.values.count
+            if incoming!.filled == count {
+                weights = incoming!.values
+                weightsStep = e.step
+                incoming = nil
+                queue.removeAll { $0.step < e.step }
+            }
         case .reject(let r):
             logger.error("the parameter server refused a message: \(r.reason)")
         default:
@@ -144,7 +158,7 @@ public final class WorkerNode {
         self.config = config
         logger.info("joined job \(String(jobID, radix: 16)) as worker \(id); model \(config.modelSpec.name)")
         var actions: [WorkerAction] = [.connectData(w.serverEndpoints),
-                                       .sendData(envelope(.hello(Hello(role: .worker, name: name, host: host, pid: UInt32(getpid()), workerID: id))))]
+                                       .sendDataAll(envelope(.hello(Hello(role: .worker, name: name, host: host, pid: UInt32(getpid()), workerID: id))))]
         if w.shipsData {
             state = .receivingData
             images = [UInt8](repeating: 0, count: Int(w.trainCount) * Int(w.rows * w.cols))
@@ -183,6 +197,8 @@ public final class WorkerNode {
             return [.exit(code: 2, reason: "training set checksum \(sha.prefix(12)) differs from the coordinator's \(w.dataSHA256.prefix(12))")]
         }
         let model = try Sequential(spec: config.modelSpec)
+        let shards = w.serverEndpoints.count
+        shardRanges = (0..<shards).map { KeyRanges.range(shard: $0, of: shards, parameters: model.parameterCount) }
         let split = ValidationSplit.stratified(labels: dataset.labels, classes: config.data.classes,
                                                fraction: config.data.validationFraction, seed: config.training.seed)
         plan = EpochPlan(trainIndices: split.train, batchSize: config.training.batchSize, microBatch: config.training.microBatch, seed: config.training.seed)
@@ -222,10 +238,12 @@ public final class WorkerNode {
         }
         computed += 1
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let gradient = Array(UnsafeBufferPointer(start: computer.workspace.gradients, count: computer.model.parameterCount))
-        return [.sendData(envelope(.gradientPush(GradientPush(microBatch: UInt32(job.microBatch), samples: UInt32(r.count), loss: loss,
-                                                             correct: UInt32(correct), computeSeconds: seconds, offset: 0, values: gradient)),
-                                       step: job.step))]
+        return shardRanges.enumerated().map { s, range in
+            let slice = Array(UnsafeBufferPointer(start: computer.workspace.gradients + range.lowerBound, count: range.count))
+            return .sendData(shard: s, frames: envelope(.gradientPush(GradientPush(
+                microBatch: UInt32(job.microBatch), samples: UInt32(r.count), loss: loss, correct: UInt32(correct),
+                computeSeconds: seconds, offset: UInt64(range.lowerBound), values: slice)), step: job.step))
+        }
     }
 
     public func tick(now: UInt64) -> [WorkerAction] {

@@ -137,11 +137,34 @@ public final class Trainer {
     /// `loss` and `correct` are summed over its micro-batches in micro-batch order. Runs the
     /// epoch-end work (validation, early stopping, checkpoint, metrics) when the epoch is over.
     public func completeStep(meanGradient: UnsafeBufferPointer<Float>, loss: Double, correct: Int, samples: Int, seconds: Double) throws {
-        guard let run = runDirectory else { preconditionFailure("begin(in:) must be called first") }
-        let steps = plan.stepsPerEpoch
         parameters.withUnsafeMutableBufferPointer { p in
             optimizer.apply(gradient: meanGradient, to: p, learningRate: config.optimizer.learningRate)
         }
+        try recordStep(loss: loss, correct: correct, samples: samples, seconds: seconds)
+    }
+
+    /// Records a step whose update was applied elsewhere (parameter-server shards): the new
+    /// weights, and the optimizer moments when `needsOptimizerState` asked for them.
+    public func completeStep(updatedParameters: [Float], optimizerState: OptimizerState?, loss: Double, correct: Int, samples: Int,
+                             seconds: Double) throws {
+        precondition(updatedParameters.count == parameters.count)
+        parameters = updatedParameters
+        var state = optimizer.state
+        if let optimizerState { state = optimizerState } else { state.step += 1 }
+        optimizer = Optimizer(config: config.optimizer, state: state)
+        try recordStep(loss: loss, correct: correct, samples: samples, seconds: seconds)
+    }
+
+    /// True if completing the next step writes a checkpoint (so remote shards must return their
+    /// optimizer moments with it).
+    public var needsOptimizerState: Bool {
+        progress.stepInEpoch + 1 == plan.stepsPerEpoch
+            || (config.checkpoints.everySteps > 0 && (progress.globalStep + 1) % config.checkpoints.everySteps == 0)
+    }
+
+    func recordStep(loss: Double, correct: Int, samples: Int, seconds: Double) throws {
+        guard let run = runDirectory else { preconditionFailure("begin(in:) must be called first") }
+        let steps = plan.stepsPerEpoch
         progress.stepInEpoch += 1
         progress.globalStep += 1
         progress.epochLossSum += loss

@@ -18,7 +18,7 @@ public enum WireCodec {
         switch e.message {
         case .hello(let m):
             body.u8(m.role.rawValue); body.string(m.name); body.string(m.host); body.u32(m.pid); body.u32(m.workerID)
-            body.string(m.localDataSHA256)
+            body.string(m.localDataSHA256); body.string(m.endpoint)
         case .welcome(let m):
             body.u32(m.workerID); body.blob(m.config); body.u32(UInt32(m.serverEndpoints.count))
             for s in m.serverEndpoints { body.string(s) }
@@ -44,6 +44,20 @@ public enum WireCodec {
             body.string(m.reason)
         case .reject(let m):
             body.string(m.reason)
+        case .shardInit(let m):
+            body.u32(m.shard); body.u32(m.shards); body.u64(m.offset); body.u64(m.optimizerStep); body.blob(m.optimizer)
+            body.u64(UInt64(m.parameters.count)); body.u64(UInt64(m.first.count)); body.u64(UInt64(m.second.count))
+            payload = [FloatFrame.encode(m.parameters), FloatFrame.encode(m.first), FloatFrame.encode(m.second)]
+        case .beginStep(let m):
+            body.u32(m.microBatches); body.u32(m.learningRate.bitPattern); body.bool(m.wantState); body.u32Array(m.workers)
+        case .stepDone(let m):
+            body.u32(m.shard); body.f64(m.loss); body.u64(m.correct); body.u64(m.samples); body.f64(m.computeSeconds)
+            body.u64(UInt64(m.parameters.count)); body.bool(m.first != nil)
+            payload = [FloatFrame.encode(m.parameters)]
+            if let f = m.first, let sec = m.second {
+                body.u64(UInt64(f.count)); body.u64(UInt64(sec.count))
+                payload += [FloatFrame.encode(f), FloatFrame.encode(sec)]
+            }
         }
         var header = ByteWriter()
         for b in magic { header.u8(b) }
@@ -93,7 +107,7 @@ public enum WireCodec {
             guard let role = Role(rawValue: rawRole) else { throw DecodeError("unknown role \(rawRole)") }
             message = .hello(Hello(role: role, name: try r.string("name", max: 256), host: try r.string("host", max: 256),
                                    pid: try r.u32("pid"), workerID: try r.u32("worker id"),
-                                   localDataSHA256: try r.string("data sha256", max: 64)))
+                                   localDataSHA256: try r.string("data sha256", max: 64), endpoint: try r.string("endpoint", max: 512)))
             try expectPayload(0)
         case .welcome:
             let id = try r.u32("worker id")
@@ -148,6 +162,40 @@ public enum WireCodec {
         case .reject:
             message = .reject(Reject(reason: try r.string("reason")))
             try expectPayload(0)
+        case .shardInit:
+            let shard = try r.u32("shard"), shards = try r.u32("shards")
+            guard shards >= 1 && shards <= 64 && shard < shards else { throw DecodeError("shard \(shard) of \(shards) is not valid") }
+            let offset = try r.u64("offset"), step = try r.u64("optimizer step"), optimizer = try r.blob("optimizer", max: 65536)
+            let n = try r.u64("count"), n1 = try r.u64("first count"), n2 = try r.u64("second count")
+            guard n <= UInt64(maxFloats), n1 == n, n2 == n || n2 == 0 else { throw DecodeError("shard arrays of \(n), \(n1), \(n2) values do not fit") }
+            try expectPayload(3)
+            message = .shardInit(ShardInit(shard: shard, shards: shards, offset: offset, optimizerStep: step, optimizer: optimizer,
+                                           parameters: try FloatFrame.decode(payload[0], expected: Int(n), what: "shard parameters"),
+                                           first: try FloatFrame.decode(payload[1], expected: Int(n1), what: "first moment"),
+                                           second: try FloatFrame.decode(payload[2], expected: Int(n2), what: "second moment")))
+        case .beginStep:
+            let mb = try r.u32("micro-batches"), lr = Float(bitPattern: try r.u32("learning rate")), want = try r.bool("want state")
+            let workers = try r.u32Array("workers", max: 65536)
+            guard mb >= 1 && Int(mb) <= maxMicroBatches, lr.isFinite && lr > 0 else { throw DecodeError("begin step with \(mb) micro-batches and learning rate \(lr) is not valid") }
+            message = .beginStep(BeginStep(microBatches: mb, learningRate: lr, wantState: want, workers: workers))
+            try expectPayload(0)
+        case .stepDone:
+            let shard = try r.u32("shard"), loss = try r.f64("loss"), correct = try r.u64("correct"), samples = try r.u64("samples")
+            let seconds = try r.f64("compute seconds"), n = try r.u64("count"), hasState = try r.bool("has state")
+            guard n <= UInt64(maxFloats) else { throw DecodeError("step done with \(n) values exceeds the limit") }
+            var first: [Float]?, second: [Float]?
+            if hasState {
+                let n1 = try r.u64("first count"), n2 = try r.u64("second count")
+                guard n1 == n, n2 == n || n2 == 0 else { throw DecodeError("moment arrays of \(n1) and \(n2) values do not match \(n)") }
+                try expectPayload(3)
+                first = try FloatFrame.decode(payload[1], expected: Int(n1), what: "first moment")
+                second = try FloatFrame.decode(payload[2], expected: Int(n2), what: "second moment")
+            } else {
+                try expectPayload(1)
+            }
+            message = .stepDone(StepDone(shard: shard, loss: loss, correct: correct, samples: samples, computeSeconds: seconds,
+                                         parameters: try FloatFrame.decode(payload[0], expected: Int(n), what: "shard parameters"),
+                                         first: first, second: second))
         }
         try r.finish("\(type) body")
         return Envelope(jobID: jobID, sender: sender, step: step, message: message)

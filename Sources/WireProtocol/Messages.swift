@@ -4,6 +4,63 @@
 public enum MessageType: UInt16, Sendable, CaseIterable {
     case hello = 1, welcome = 2, dataChunk = 3, ready = 4, assignment = 5, weights = 6
     case gradientPush = 7, heartbeat = 8, shutdown = 9, reject = 10
+    case shardInit = 11, beginStep = 12, stepDone = 13
+}
+
+/// Shard s of K owns keys [floor(s·P/K), floor((s+1)·P/K)) of the flat parameter vector.
+public enum KeyRanges {
+    public static func range(shard s: Int, of k: Int, parameters p: Int) -> Range<Int> {
+        (s * p / k)..<((s + 1) * p / k)
+    }
+}
+
+/// Coordinator -> standalone server: the shard's key range and its starting state.
+/// Payload: parameters, Adam first moment, second moment (empty frame for SGD) of the range.
+public struct ShardInit: Equatable, Sendable {
+    public var shard: UInt32
+    public var shards: UInt32
+    public var offset: UInt64
+    public var optimizerStep: UInt64
+    /// The optimizer config as JSON (opaque to the protocol).
+    public var optimizer: [UInt8]
+    public var parameters: [Float]
+    public var first: [Float]
+    public var second: [Float]
+    public init(shard: UInt32, shards: UInt32, offset: UInt64, optimizerStep: UInt64, optimizer: [UInt8],
+                parameters: [Float], first: [Float], second: [Float]) {
+        self.shard = shard; self.shards = shards; self.offset = offset; self.optimizerStep = optimizerStep
+        self.optimizer = optimizer; self.parameters = parameters; self.first = first; self.second = second
+    }
+}
+
+/// Coordinator -> standalone server: open step `step` (header); send its weights to `workers`.
+public struct BeginStep: Equatable, Sendable {
+    public var microBatches: UInt32
+    public var learningRate: Float
+    /// Return the optimizer moments with StepDone (the coordinator will checkpoint).
+    public var wantState: Bool
+    public var workers: [UInt32]
+    public init(microBatches: UInt32, learningRate: Float, wantState: Bool, workers: [UInt32]) {
+        self.microBatches = microBatches; self.learningRate = learningRate; self.wantState = wantState; self.workers = workers
+    }
+}
+
+/// Standalone server -> coordinator: step `step` (header) is applied on this shard.
+/// Payload: the updated parameters of the range, then (if asked) the two moment arrays.
+public struct StepDone: Equatable, Sendable {
+    public var shard: UInt32
+    public var loss: Double
+    public var correct: UInt64
+    public var samples: UInt64
+    public var computeSeconds: Double
+    public var parameters: [Float]
+    public var first: [Float]?
+    public var second: [Float]?
+    public init(shard: UInt32, loss: Double, correct: UInt64, samples: UInt64, computeSeconds: Double, parameters: [Float],
+                first: [Float]?, second: [Float]?) {
+        self.shard = shard; self.loss = loss; self.correct = correct; self.samples = samples; self.computeSeconds = computeSeconds
+        self.parameters = parameters; self.first = first; self.second = second
+    }
 }
 
 public enum Role: UInt8, Sendable, Equatable {
@@ -20,8 +77,11 @@ public struct Hello: Equatable, Sendable {
     public var workerID: UInt32
     /// SHA-256 of the training set the worker could load itself ("" = none; ship it).
     public var localDataSHA256: String
-    public init(role: Role, name: String, host: String, pid: UInt32, workerID: UInt32 = 0, localDataSHA256: String = "") {
+    /// A server's data endpoint (where workers dial it); "" for workers.
+    public var endpoint: String
+    public init(role: Role, name: String, host: String, pid: UInt32, workerID: UInt32 = 0, localDataSHA256: String = "", endpoint: String = "") {
         self.role = role; self.name = name; self.host = host; self.pid = pid; self.workerID = workerID; self.localDataSHA256 = localDataSHA256
+        self.endpoint = endpoint
     }
 }
 
@@ -130,6 +190,9 @@ public enum Message: Equatable, Sendable {
     case heartbeat(Heartbeat)
     case shutdown(Shutdown)
     case reject(Reject)
+    case shardInit(ShardInit)
+    case beginStep(BeginStep)
+    case stepDone(StepDone)
 
     public var type: MessageType {
         switch self {
@@ -143,6 +206,9 @@ public enum Message: Equatable, Sendable {
         case .heartbeat: return .heartbeat
         case .shutdown: return .shutdown
         case .reject: return .reject
+        case .shardInit: return .shardInit
+        case .beginStep: return .beginStep
+        case .stepDone: return .stepDone
         }
     }
 }

@@ -51,6 +51,7 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Control endpoint workers dial (default tcp://0.0.0.0:5555; port 0 lets the OS pick, the bound address is printed).") var bind: String?
     @Option(name: .customLong("data-bind"), help: "Endpoint of the embedded parameter server (gradients and weights; default: the control host, port chosen by the OS).") var dataBind: String?
     @Option(help: "Workers that must be ready before training starts (default 1).") var workers: Int?
+    @Option(help: "Parameter-server shards: 1 = embedded in this process (default); K >= 2 = K `digits server` processes.") var servers: Int = 1
     @Option(name: .customLong("endpoint-file"), help: "Write the bound endpoints (JSON) to this file once listening.") var endpointFile: String?
     @Flag(name: .customLong("exit-with-parent"), help: "Exit when the launching process dies (used by digits cluster).") var exitWithParent = false
     @OptionGroup var timing: ClusterTimingOptions
@@ -59,6 +60,7 @@ struct CoordinatorCommand: ParsableCommand {
 
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1, found \(workers)") }
+        if servers < 1 || servers > 64 { throw ValidationError("--servers must be in 1...64, found \(servers)") }
     }
 
     func run() throws {
@@ -81,13 +83,13 @@ struct CoordinatorCommand: ParsableCommand {
         try data.setMaxMessageSize(Int64(WireCodec.maxPayloadFrame + WireCodec.maxBody + 4096))
         let controlEndpoint = try control.bind(bind)
         let dataEndpoint = try data.bind(dataBind ?? Self.sameHost(as: bind, port: 0))
-        logger.info("coordinator listening on \(controlEndpoint) (parameter server on \(dataEndpoint)); waiting for \(workers) worker(s)")
+        logger.info("coordinator listening on \(controlEndpoint) (\(servers == 1 ? "parameter server on \(dataEndpoint)" : "\(servers) parameter-server shards")); waiting for \(workers) worker(s)")
         if let endpointFile {
             let json = "{\"control\": \"\(controlEndpoint)\", \"data\": \"\(dataEndpoint)\"}\n"
             try SealedFile.writeAtomically(Array(json.utf8), to: endpointFile)
         }
 
-        var settings = CoordinatorSettings(minWorkers: workers, serverEndpoint: dataEndpoint)
+        var settings = CoordinatorSettings(minWorkers: workers, serverEndpoint: dataEndpoint, servers: servers)
         settings.heartbeatMilliseconds = UInt32(timing.heartbeatMilliseconds)
         settings.heartbeatDeadlineSeconds = timing.heartbeatDeadline
         settings.joinDeadlineSeconds = timing.joinDeadline
@@ -118,9 +120,9 @@ struct CoordinatorCommand: ParsableCommand {
         while true {
             if let sig = StopSignal.requested {
                 logger.warning("stopping on signal \(sig); the last checkpoint stays in \(run.checkpoints.directory)")
-                for w in coordinator.workers.values where w.alive {
-                    try? control.send([w.controlPeer] + WireCodec.encode(Envelope(jobID: jobID, sender: 0, step: 0, message: .shutdown(Shutdown(reason: "coordinator stopped")))))
-                }
+                let bye = WireCodec.encode(Envelope(jobID: jobID, sender: 0, step: 0, message: .shutdown(Shutdown(reason: "coordinator stopped"))))
+                for w in coordinator.workers.values where w.alive { try? control.send([w.controlPeer] + bye) }
+                for shard in coordinator.shards { try? control.send([shard.peer] + bye) }
                 Thread.sleep(forTimeInterval: 0.1)
                 throw ExitCode(130)
             }
@@ -188,7 +190,9 @@ struct WorkerCommand: ParsableCommand {
                 switch action {
                 case .sendControl(let frames):
                     try control.send(frames, dontWait: false)
-                case .sendData(let frames):
+                case .sendData(let shard, let frames):
+                    try dataSockets[shard].send(frames, dontWait: false)
+                case .sendDataAll(let frames):
                     for s in dataSockets { try s.send(frames, dontWait: false) }
                 case .connectData(let endpoints):
                     for endpoint in endpoints {
@@ -237,5 +241,72 @@ struct WorkerCommand: ParsableCommand {
         guard host == "0.0.0.0" || host == "*" || host == "[::]",
               coordinator.hasPrefix("tcp://"), let c = coordinator.lastIndex(of: ":") else { return endpoint }
         return String(coordinator[..<c]) + String(endpoint[colon...])
+    }
+}
+
+struct ServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "server",
+        abstract: "Run one parameter-server shard as its own process (for a coordinator started with --servers K).")
+
+    @Option(help: "The coordinator's control endpoint, e.g. tcp://HOST:5555.") var coordinator: String
+    @Option(help: "Endpoint workers dial for weights and gradients (port 0: the OS picks).") var bind: String = "tcp://0.0.0.0:0"
+    @Option(help: "Host name or address workers should dial when --bind uses a wildcard address (default: the coordinator's host).") var advertise: String?
+    @Option(help: "A name for logs.") var name: String?
+    @Option(name: .customLong("silence-deadline"), help: "Exit if the coordinator is silent this many seconds.") var silenceDeadline: Double = 120
+    @Flag(name: .customLong("exit-with-parent"), help: "Exit when the launching process dies (used by digits cluster).") var exitWithParent = false
+
+    func run() throws {
+        if exitWithParent { _ = digits_set_parent_death_signal(SIGTERM) }
+        StopSignal.install()
+        let host = ProcessInfo.processInfo.hostName
+        let name = self.name ?? "server-\(host)-\(getpid())"
+        let logger = Logger(label: "digits.server")
+        let context = ZMQContext()
+        let control = try ZMQSocket(context: context, type: .dealer)
+        try control.setMaxMessageSize(Int64(4 * WireCodec.maxPayloadFrame))
+        try control.setReconnectInterval(milliseconds: 100, max: 2000)
+        let data = try ZMQSocket(context: context, type: .router)
+        try data.setMaxMessageSize(Int64(WireCodec.maxPayloadFrame + WireCodec.maxBody + 4096))
+        var endpoint = try data.bind(bind)
+        if let advertise, let colon = endpoint.lastIndex(of: ":") { endpoint = "tcp://\(advertise)" + endpoint[colon...] }
+        endpoint = WorkerCommand.reachable(endpoint, via: coordinator)
+        try control.connect(coordinator)
+        logger.info("parameter server \(name) on \(endpoint), dialing \(coordinator)")
+        let node = ShardServer(name: name, host: host, endpoint: endpoint, logger: logger, now: nowNanoseconds())
+        node.silenceDeadlineSeconds = silenceDeadline
+
+        func perform(_ actions: [ShardAction]) throws {
+            for action in actions {
+                switch action {
+                case .sendControl(let frames): try control.send(frames, dontWait: false)
+                case .sendData(let peer, let frames):
+                    do { try data.send([peer] + frames) } catch { logger.warning("send to a worker failed: \(error)") }
+                case .exit(let code, let reason):
+                    if code == 0 {
+                        logger.info("parameter server \(name) done: \(reason); peak RSS \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB")
+                        throw ExitCode.success
+                    }
+                    throw CLIError("parameter server \(name): \(reason)")
+                }
+            }
+        }
+
+        try perform(node.start(now: nowNanoseconds()))
+        while true {
+            if StopSignal.requested != nil {
+                logger.info("parameter server \(name) stopping on signal")
+                throw ExitCode(0)
+            }
+            let readable = try zmqPoll([control, data], timeoutMilliseconds: 50)
+            if readable[0] {
+                while let frames = try control.receive() { try perform(node.control(frames, now: nowNanoseconds())) }
+            }
+            if readable[1] {
+                while let frames = try data.receive(), frames.count >= 2 {
+                    try perform(node.data(peer: frames[0], frames: Array(frames.dropFirst()), now: nowNanoseconds()))
+                }
+            }
+            try perform(node.tick(now: nowNanoseconds()))
+        }
     }
 }

@@ -67,6 +67,7 @@ struct ClusterCommand: ParsableCommand {
         abstract: "Run a coordinator and N workers on this machine (a local multi-process cluster over ZeroMQ).")
 
     @Option(help: "Number of worker processes.") var workers: Int = 2
+    @Option(help: "Parameter-server shards: 1 = embedded in the coordinator (default); K >= 2 = K `digits server` processes.") var servers: Int = 1
     @Option(help: "Coordinator control endpoint (port 0: the OS picks a free port).") var bind: String = "tcp://127.0.0.1:0"
     @Flag(name: .customLong("workers-load-data"), help: "Workers load the data files themselves instead of receiving the training set.") var workersLoadData = false
     @Option(name: .customLong("stop-timeout"), help: "Seconds children get to exit after SIGTERM before SIGKILL.") var stopTimeout: Double = 5
@@ -76,6 +77,13 @@ struct ClusterCommand: ParsableCommand {
 
     func validate() throws {
         if workers < 1 { throw ValidationError("--workers must be at least 1, found \(workers)") }
+        if servers < 1 || servers > 64 { throw ValidationError("--servers must be in 1...64, found \(servers)") }
+    }
+
+    /// Servers listen on the coordinator's host with an OS-chosen port.
+    static func loopbackBind(_ bind: String) -> String {
+        guard bind.hasPrefix("tcp://"), let colon = bind.lastIndex(of: ":") else { return "tcp://127.0.0.1:0" }
+        return String(bind[..<colon]) + ":0"
     }
 
     func run() throws {
@@ -92,7 +100,8 @@ struct ClusterCommand: ParsableCommand {
 
         let timingArgs = timing.arguments(try clusterFile(options.config))
         let coordinator = PrefixedChild(prefix: "coordinator", executable: exe, arguments:
-            ["coordinator", "--bind", bind, "--workers", "\(workers)", "--endpoint-file", endpointFile, "--exit-with-parent", "--data", dataDir]
+            ["coordinator", "--bind", bind, "--workers", "\(workers)", "--servers", "\(servers)", "--endpoint-file", endpointFile,
+             "--exit-with-parent", "--data", dataDir]
             + timingArgs + options.arguments)
         try coordinator.start()
         var children = [coordinator]
@@ -128,7 +137,15 @@ struct ClusterCommand: ParsableCommand {
                 Thread.sleep(forTimeInterval: 0.05)
             }
         }
-        print("cluster: coordinator at \(control!); starting \(workers) worker(s)")
+        print("cluster: coordinator at \(control!); starting \(workers) worker(s)\(servers > 1 ? " and \(servers) parameter-server shards" : "")")
+        if servers > 1 {
+            for i in 1...servers {
+                let s = PrefixedChild(prefix: "server \(i)", executable: exe, arguments:
+                    ["server", "--coordinator", control!, "--bind", Self.loopbackBind(bind), "--name", "server-\(i)", "--exit-with-parent"])
+                try s.start()
+                children.append(s)
+            }
+        }
         for i in 1...workers {
             var args = ["worker", "--coordinator", control!, "--name", "worker-\(i)", "--exit-with-parent"]
             if workersLoadData { args += ["--data", dataDir] }

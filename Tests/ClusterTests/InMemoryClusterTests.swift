@@ -53,7 +53,8 @@ final class InMemoryClusterTests: XCTestCase {
             for a in actions {
                 switch a {
                 case .sendControl(let f): control.append((i, f))
-                case .sendData(let f): data.append((i, f))
+                case .sendData(_, let f): data.append((i, f))
+                case .sendDataAll(let f): data.append((i, f))
                 case .connectData: break
                 case .exit: alive[i] = false
                 }

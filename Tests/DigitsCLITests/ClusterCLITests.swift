@@ -28,6 +28,12 @@ final class ClusterCLITests: XCTestCase {
                 XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/c\(n)/" + f), f)
             }
         }
+        // Two standalone parameter-server shards, each owning half of the keys and their Adam state.
+        let sharded = try CLI.run(["cluster", "--workers", "2", "--servers", "2", "--data", data, "--out", out + "/s2", "--join-deadline", "60",
+                                   "--checkpoint-every", "7"] + Self.recipe, timeout: 300)
+        XCTAssertEqual(sharded.status, 0, sharded.stdout + sharded.stderr)
+        XCTAssertTrue(sharded.stdout.contains("[server 2]"), sharded.stdout)
+        XCTAssertEqual(try summary(out + "/s2")["weights_sha256"] as? String, reference, "--workers 2 --servers 2")
     }
 
     /// Processes whose command line mentions `needle`.

@@ -14,6 +14,10 @@ final class CodecTests: XCTestCase {
         .heartbeat(Heartbeat(workerID: 3, computed: 99)),
         .shutdown(Shutdown(reason: "done")),
         .reject(Reject(reason: "nope")),
+        .shardInit(ShardInit(shard: 1, shards: 2, offset: 3, optimizerStep: 9, optimizer: Array("{}".utf8), parameters: [1, 2], first: [3, 4], second: [5, 6])),
+        .beginStep(BeginStep(microBatches: 8, learningRate: 0.001, wantState: true, workers: [1, 2, 5])),
+        .stepDone(StepDone(shard: 1, loss: 2.5, correct: 7, samples: 16, computeSeconds: 0.01, parameters: [1, 2], first: [3, 4], second: [5, 6])),
+        .stepDone(StepDone(shard: 0, loss: 2.5, correct: 7, samples: 16, computeSeconds: 0.01, parameters: [1, 2], first: nil, second: nil)),
     ]
 
     func testEveryMessageRoundTrips() throws {
