@@ -109,6 +109,9 @@ public final class Coordinator {
     var pendingHellos: [(peer: [UInt8], hello: Hello)] = []
     var stepDone: [Int: StepDone] = [:]
     var sharded: Bool { settings.servers > 1 }
+    /// Async mode (see `AsyncState`): each micro-batch is applied on arrival.
+    var isAsync: Bool { trainer.config.training.mode == "async" }
+    var async = AsyncState()
     /// Compute seconds per worker in the open step, and run totals of the step-time split.
     var stepCompute: [UInt32: Double] = [:]
     public private(set) var timing = StepTiming()
@@ -319,6 +322,7 @@ public final class Coordinator {
         guard case .gradientPush(let push) = e.message else {
             return reject("unexpected", "unexpected \(e.message.type) on the data socket", peer: peer, data: true)
         }
+        if isAsync { return try asyncPush(push, version: e.step, from: w.id, now: now) }
         let result = server.receive(push, step: e.step)
         if result == .accepted || result == .complete { stepCompute[w.id, default: 0] += push.computeSeconds }
         switch result {
@@ -343,9 +347,11 @@ public final class Coordinator {
         case .waiting:
             guard liveWorkers.count >= settings.minWorkers else { return [] }
             phase = .training
-            logger.info("\(liveWorkers.count) worker(s) ready; training starts")
+            logger.info("\(liveWorkers.count) worker(s) ready; training starts\(isAsync ? " (ASYNC mode, staleness \(trainer.config.training.staleness): results are not reproducible)" : "")")
+            if isAsync { return try asyncBeginEpoch(now: now) }
             return try beginStep(now: now)
         case .training:
+            if isAsync { return asyncDispatch(now: now) }
             // A late joiner: it receives the next step's weights and assignment.
             if current == nil { return try beginStep(now: now) }
             return []
@@ -418,6 +424,10 @@ public final class Coordinator {
     func drop(_ id: UInt32, reason: String, now: UInt64) throws -> [CoordinatorAction] {
         guard let w = workers[id], w.alive else { return [] }
         workers[id]?.alive = false
+        if isAsync {
+            if let o = async.outstanding.removeValue(forKey: id) { async.queue.insert((o.stepInEpoch, o.microBatch), at: 0) }
+            return phase == .training ? asyncDispatch(now: now) : []
+        }
         guard phase == .training, let step = current else { return [] }
         // Standalone shards drop duplicates by micro-batch id, so everything assigned is handed on.
         let missing = sharded ? Set(w.assigned) : Set(server.missing)
@@ -465,6 +475,12 @@ public final class Coordinator {
                 phase = .finished
                 return actions + [.failed("expected \(settings.minWorkers) worker(s), \(liveWorkers.count) ready after \(Int(settings.joinDeadlineSeconds)) s")]
             }
+        case .training where isAsync:
+            if liveWorkers.isEmpty, Double(now &- waitingSince) / 1e9 > settings.joinDeadlineSeconds {
+                phase = .finished
+                return actions + [.failed("no live workers for \(Int(settings.joinDeadlineSeconds)) s")]
+            }
+            if !liveWorkers.isEmpty { waitingSince = now }
         case .training:
             if current == nil {
                 if !liveWorkers.isEmpty {
@@ -489,5 +505,131 @@ public final class Coordinator {
             break
         }
         return actions
+    }
+}
+
+// MARK: - Asynchronous mode
+
+/// Async bookkeeping: the epoch's micro-batches still to hand out, one outstanding micro-batch
+/// per worker (with the weights version it was given), and per-step tallies so the Trainer
+/// records whole steps in order.
+struct AsyncState {
+    var parameters: [Float] = []
+    var optimizer: Optimizer?
+    var version: UInt64 = 0
+    var epoch = -1
+    var queue: [(stepInEpoch: Int, microBatch: Int)] = []
+    var outstanding: [UInt32: (stepInEpoch: Int, microBatch: Int, version: UInt64)] = [:]
+    var remaining: [Int: Int] = [:]
+    var losses: [Int: [Double]] = [:]
+    var corrects: [Int: [Int]] = [:]
+    var samples: [Int: Int] = [:]
+    var nextToRecord = 0
+    var lastRecorded: UInt64 = 0
+    var compute = 0.0
+    var sum: GradientSum?
+    var stale = 0
+}
+
+extension Coordinator {
+    /// Queues every micro-batch of the epoch in plan order (from where the Trainer stands).
+    func asyncBeginEpoch(now: UInt64) throws -> [CoordinatorAction] {
+        guard let step = trainer.nextStep() else { return try finish() }
+        let plan = trainer.plan
+        async.parameters = trainer.parameters
+        async.optimizer = Optimizer(config: trainer.config.optimizer, state: trainer.optimizer.state)
+        async.sum = async.sum ?? GradientSum(count: trainer.model.parameterCount)
+        async.epoch = step.epoch
+        async.queue = []
+        async.remaining = [:]
+        async.losses = [:]
+        async.corrects = [:]
+        async.samples = [:]
+        for s in step.stepInEpoch..<plan.stepsPerEpoch {
+            let n = plan.microBatches(step: s).count
+            async.remaining[s] = n
+            async.losses[s] = [Double](repeating: 0, count: n)
+            async.corrects[s] = [Int](repeating: 0, count: n)
+            async.samples[s] = 0
+            for k in 0..<n { async.queue.append((s, k)) }
+        }
+        async.nextToRecord = step.stepInEpoch
+        async.lastRecorded = now
+        return asyncDispatch(now: now)
+    }
+
+    /// Gives every idle live worker the current weights and its next micro-batch.
+    func asyncDispatch(now: UInt64) -> [CoordinatorAction] {
+        var actions: [CoordinatorAction] = []
+        for w in liveWorkers where async.outstanding[w.id] == nil {
+            guard !async.queue.isEmpty else { break }
+            let (s, k) = async.queue.removeFirst()
+            async.outstanding[w.id] = (s, k, async.version)
+            actions.append(.sendData(peer: w.dataPeer!, frames: envelope(.weights(Weights(offset: 0, values: async.parameters)), step: async.version)))
+            actions.append(.sendControl(peer: w.controlPeer, frames: envelope(.assignment(Assignment(
+                epoch: UInt32(async.epoch), stepInEpoch: UInt32(s), microBatches: [UInt32(k)], view: view)), step: async.version)))
+        }
+        return actions
+    }
+
+    func asyncPush(_ push: GradientPush, version: UInt64, from id: UInt32, now: UInt64) throws -> [CoordinatorAction] {
+        guard let o = async.outstanding[id], Int(push.microBatch) == o.microBatch, version == o.version else {
+            rejected["unexpected", default: 0] += 1
+            logger.warning("rejected gradient from worker \(id): micro-batch \(push.microBatch) at version \(version) was not assigned to it")
+            return []
+        }
+        async.outstanding[id] = nil
+        guard push.offset == 0, push.values.count == trainer.model.parameterCount, push.loss.isFinite else {
+            async.queue.insert((o.stepInEpoch, o.microBatch), at: 0)
+            return reject("bad_size", "gradient of \(push.values.count) values at offset \(push.offset)", peer: workers[id]!.dataPeer!, data: true)
+                + asyncDispatch(now: now)
+        }
+        if async.version - o.version > UInt64(trainer.config.training.staleness) {
+            async.stale += 1
+            async.queue.insert((o.stepInEpoch, o.microBatch), at: 0)  // recompute on fresh weights
+            return asyncDispatch(now: now)
+        }
+        var sum = async.sum!
+        sum.reset()
+        let finite = push.values.withUnsafeBufferPointer { sum.add($0, samples: Int(push.samples)) }
+        guard finite else {
+            async.queue.insert((o.stepInEpoch, o.microBatch), at: 0)
+            logger.warning("rejected non-finite gradient from worker \(id)")
+            return asyncDispatch(now: now)
+        }
+        var mean = [Float](repeating: 0, count: trainer.model.parameterCount)
+        mean.withUnsafeMutableBufferPointer { sum.mean(into: $0) }
+        async.sum = sum
+        var optimizer = async.optimizer!
+        let lr = trainer.config.optimizer.learningRate
+        async.parameters.withUnsafeMutableBufferPointer { p in
+            mean.withUnsafeBufferPointer { optimizer.apply(gradient: $0, to: p, learningRate: lr) }
+        }
+        async.optimizer = optimizer
+        async.version += 1
+        async.compute += push.computeSeconds
+        let s = o.stepInEpoch
+        async.losses[s]![o.microBatch] = push.loss
+        async.corrects[s]![o.microBatch] = Int(push.correct)
+        async.samples[s]! += Int(push.samples)
+        async.remaining[s]! -= 1
+        // Record finished steps in plan order (the last one of the epoch runs validation).
+        while let left = async.remaining[async.nextToRecord], left == 0 {
+            let r = async.nextToRecord
+            let seconds = Double(now &- async.lastRecorded) / 1e9
+            timing.add(wall: seconds, compute: async.compute / Double(max(liveWorkers.count, 1)))
+            async.compute = 0
+            async.lastRecorded = now
+            async.nextToRecord += 1
+            try trainer.completeStep(updatedParameters: async.parameters, optimizerState: async.optimizer!.state,
+                                     loss: async.losses[r]!.reduce(0, +), correct: async.corrects[r]!.reduce(0, +),
+                                     samples: async.samples[r]!, seconds: seconds)
+            if r + 1 == trainer.plan.stepsPerEpoch {
+                logger.info("epoch \(async.epoch + 1) (async): \(timing.report); \(async.stale) stale gradients recomputed")
+                async.stale = 0
+                return try asyncBeginEpoch(now: now)
+            }
+        }
+        return asyncDispatch(now: now)
     }
 }

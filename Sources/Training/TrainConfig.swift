@@ -24,6 +24,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var seed: UInt64 = 1
         /// Compute threads in this process (0 = one per core). Never changes the result.
         public var threads: Int = 0
+        /// "sync" (default: exact, deterministic) or "async" (cluster only: each micro-batch is
+        /// applied on arrival; faster under stragglers, NOT reproducible).
+        public var mode: String = "sync"
+        /// Async mode: a gradient computed on weights more than this many updates old is redone.
+        public var staleness: Int = 4
     }
     public struct EarlyStopping: Codable, Equatable, Sendable {
         public var enabled: Bool = true
@@ -67,6 +72,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try check(training.microBatch >= 1, "training.micro_batch must be positive, found \(training.microBatch)")
         try check(training.microBatch <= training.batchSize, "training.micro_batch (\(training.microBatch)) must not exceed training.batch_size (\(training.batchSize))")
         try check(training.threads >= 0, "training.threads must be 0 (all cores) or positive, found \(training.threads)")
+        try check(["sync", "async"].contains(training.mode), "training.mode must be 'sync' or 'async', found '\(training.mode)'")
+        try check(training.staleness >= 0, "training.staleness must be >= 0, found \(training.staleness)")
         try check(data.validationFraction >= 0 && data.validationFraction < 1, "data.validation_fraction must be in [0, 1), found \(data.validationFraction)")
         try check(["unit", "standard"].contains(data.normalization), "data.normalization must be 'unit' or 'standard', found '\(data.normalization)'")
         try check(data.classes >= 2 && data.classes <= 256, "data.classes must be in 2...256, found \(data.classes)")
@@ -91,11 +98,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         struct Recipe: Codable {
             var model: ModelSpec, data: DataSettings, batchSize: Int, microBatch: Int, seed: UInt64
             var optimizer: OptimizerConfig, labelSmoothing: Float, earlyStopping: EarlyStopping, evaluationBatch: Int
+            var mode: String, staleness: Int
         }
         // The evaluation batch fixes how validation losses are grouped, which early stopping reads.
         let recipe = Recipe(model: modelSpec, data: data, batchSize: training.batchSize, microBatch: training.microBatch,
                             seed: training.seed, optimizer: optimizer, labelSmoothing: labelSmoothing,
-                            earlyStopping: earlyStopping, evaluationBatch: evaluation.batch)
+                            earlyStopping: earlyStopping, evaluationBatch: evaluation.batch,
+                            mode: training.mode, staleness: training.mode == "async" ? training.staleness : 0)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let bytes = (try? encoder.encode(recipe)) ?? Data()
@@ -198,6 +207,8 @@ extension TrainConfig {
                 config.training.seed = UInt64(v)
             }
             if let v = try r.int("threads") { config.training.threads = v }
+            if let v = try r.string("mode") { config.training.mode = v }
+            if let v = try r.int("staleness") { config.training.staleness = v }
             try r.finish()
         }
         if var r = try section("optimizer") {

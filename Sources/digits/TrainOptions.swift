@@ -17,6 +17,8 @@ struct TrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Compute threads in this process (0 = one per core). Never changes the result.") var threads: Int?
     @Option(parsing: .unconditional, help: "Early-stopping patience in epochs.") var patience: Int?
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Also checkpoint every N steps (0 = epoch ends only).") var checkpointEvery: Int?
+    @Option(help: "sync (exact, reproducible; default) or async (cluster only: apply each micro-batch on arrival; NOT reproducible).") var mode: String?
+    @Option(parsing: .unconditional, help: "Async mode: maximum staleness, in updates, of the weights a gradient was computed on.") var staleness: Int?
     @Flag(name: .customLong("no-early-stopping"), help: "Train all epochs.") var noEarlyStopping = false
     @Flag(help: "Continue the run in --out from its newest intact checkpoint.") var resume = false
 
@@ -54,6 +56,8 @@ struct TrainOptions: ParsableArguments {
         if let threads { c.training.threads = threads }
         if let patience { c.earlyStopping.patience = patience }
         if let checkpointEvery { c.checkpoints.everySteps = checkpointEvery }
+        if let mode { c.training.mode = mode }
+        if let staleness { c.training.staleness = staleness }
         if noEarlyStopping { c.earlyStopping.enabled = false }
         try c.validate()
         return c
@@ -65,7 +69,7 @@ struct TrainOptions: ParsableArguments {
         func add(_ name: String, _ value: CustomStringConvertible?) { if let value { a += ["--\(name)", "\(value)"] } }
         add("config", config); add("out", out); add("epochs", epochs); add("batch", batch); add("micro-batch", microBatch)
         add("lr", lr); add("seed", seed); add("model", model); add("threads", threads); add("patience", patience)
-        add("checkpoint-every", checkpointEvery)
+        add("checkpoint-every", checkpointEvery); add("mode", mode); add("staleness", staleness)
         if noEarlyStopping { a.append("--no-early-stopping") }
         if resume { a.append("--resume") }
         return a

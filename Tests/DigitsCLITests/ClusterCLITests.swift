@@ -131,4 +131,21 @@ final class ClusterCLITests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 0, text)
         XCTAssertTrue(text.contains("netns-test: PASS"), text)
     }
+
+    /// Async mode: never the default, not reproducible, but it must train and finish cleanly.
+    func testAsyncModeTrainsAndIsRefusedWhereItCannotRun() throws {
+        let data = try SyntheticData.writeDirectory(train: 600, test: 100)
+        let out = CLI.tempDirectory("async")
+        let r = try CLI.run(["cluster", "--workers", "2", "--mode", "async", "--staleness", "2", "--data", data, "--out", out + "/a",
+                             "--epochs", "2", "--batch", "32", "--micro-batch", "8", "--lr", "0.003"], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("ASYNC mode"), "the log says results are not reproducible")
+        XCTAssertGreaterThan(try summary(out + "/a")["test_accuracy"] as! Double, 0.5)
+        let single = try CLI.run(["train", "--mode", "async", "--data", data, "--out", out + "/t"])
+        XCTAssertNotEqual(single.status, 0)
+        XCTAssertTrue(single.stderr.contains("needs a cluster"), single.stderr)
+        let sharded = try CLI.run(["cluster", "--workers", "1", "--servers", "2", "--mode", "async", "--data", data, "--out", out + "/s"])
+        XCTAssertNotEqual(sharded.status, 0)
+        XCTAssertTrue((sharded.stdout + sharded.stderr).contains("--servers 1"), sharded.stdout + sharded.stderr)
+    }
 }
