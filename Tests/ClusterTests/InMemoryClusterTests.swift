@@ -34,7 +34,8 @@ final class InMemoryClusterTests: XCTestCase {
 
     /// Routes messages between one coordinator and `n` workers until the job finishes.
     /// `fault(step, round)` may return a worker index to kill at that point.
-    func runCluster(workers n: Int, kill: (victim: Int, atPush: Int)? = nil, duplicate: Bool = false) throws -> RunSummary {
+    func runCluster(workers n: Int, kill: (victim: Int, atPush: Int)? = nil, duplicate: Bool = false,
+                    hostile: ((Coordinator, UInt64) throws -> Void)? = nil) throws -> RunSummary {
         var clock: UInt64 = 1_000_000_000
         let logger = Logger(label: "test")
         let t = try trainer(config())
@@ -98,6 +99,7 @@ final class InMemoryClusterTests: XCTestCase {
                 handle(i, nodes[i].tick(now: clock))
             }
             perform(try coordinator.tick(now: clock))
+            if rounds % 7 == 0 { try hostile?(coordinator, clock) }
         }
         return try XCTUnwrap(summary)
     }
@@ -120,5 +122,44 @@ final class InMemoryClusterTests: XCTestCase {
     func testDuplicatePushesAreCountedOnce() throws {
         let reference = try trainer(config()).run(in: tempRun())
         XCTAssertEqual(try runCluster(workers: 2, duplicate: true).weightsSHA256, reference.weightsSHA256)
+    }
+
+    /// Every kind of hostile message is refused with a counted reason, and the run's weights do
+    /// not change.
+    func testHostileMessagesAreRejectedAndChangeNothing() throws {
+        let reference = try trainer(config()).run(in: tempRun())
+        var counts: [String: Int] = [:]
+        let summary = try runCluster(workers: 2, hostile: { c, now in
+            let job = c.jobID
+            func push(_ step: UInt64, sender: UInt32, values: [Float], mb: UInt32 = 0) -> [[UInt8]] {
+                WireCodec.encode(Envelope(jobID: job, sender: sender, step: step, message: .gradientPush(GradientPush(
+                    microBatch: mb, samples: 8, loss: 1, correct: 0, offset: 0, values: values))))
+            }
+            let p = c.trainer.model.parameterCount
+            let step = UInt64(c.trainer.progress.globalStep)
+            let peer1: [UInt8] = [0]  // worker 0's peer in this harness (its id is 1)
+            // garbage, a truncated header, a wrong version
+            _ = try c.data(peer: peer1, frames: [[1, 2, 3]], now: now)
+            _ = try c.control(peer: [9], frames: [Array(repeating: 0xFF, count: 40), []], now: now)
+            var v2 = push(step, sender: 1, values: [Float](repeating: 0, count: p))
+            v2[0][4] = 2
+            _ = try c.data(peer: peer1, frames: v2, now: now)
+            // wrong job, unknown sender, sender on the wrong peer
+            _ = try c.data(peer: peer1, frames: WireCodec.encode(Envelope(jobID: job &+ 1, sender: 1, step: step, message: .heartbeat(Heartbeat(workerID: 1, computed: 0)))), now: now)
+            _ = try c.data(peer: [77], frames: push(step, sender: 99, values: [Float](repeating: 0, count: p)), now: now)
+            _ = try c.control(peer: [77], frames: WireCodec.encode(Envelope(jobID: job, sender: 1, step: 0, message: .ready(Ready(workerID: 1)))), now: now)
+            // wrong tensor size, NaN, Inf, stale and future steps, micro-batch out of range
+            _ = try c.data(peer: peer1, frames: push(step, sender: 1, values: [Float](repeating: 0, count: p - 1)), now: now)
+            _ = try c.data(peer: peer1, frames: push(step, sender: 1, values: [Float](repeating: .nan, count: p), mb: 1), now: now)
+            _ = try c.data(peer: peer1, frames: push(step, sender: 1, values: [Float](repeating: .infinity, count: p), mb: 1), now: now)
+            if step > 0 { _ = try c.data(peer: peer1, frames: push(step - 1, sender: 1, values: [Float](repeating: 1, count: p)), now: now) }
+            _ = try c.data(peer: peer1, frames: push(step + 1, sender: 1, values: [Float](repeating: 1, count: p)), now: now)
+            _ = try c.data(peer: peer1, frames: push(step, sender: 1, values: [Float](repeating: 1, count: p), mb: 999), now: now)
+            counts = c.rejected.merging(c.server.rejections) { $0 + $1 }
+        })
+        XCTAssertEqual(summary.weightsSHA256, reference.weightsSHA256, "hostile traffic must not change the result")
+        for key in ["malformed", "wrong_job", "unknown_sender", "bad_size", "non_finite", "future_step", "bad_micro_batch"] {
+            XCTAssertGreaterThan(counts[key] ?? 0, 0, "no rejection counted for \(key): \(counts)")
+        }
     }
 }

@@ -91,9 +91,10 @@ final class ClusterCLITests: XCTestCase {
     }
 
     func testAWorkerKilledWithSIGKILLDoesNotChangeTheResult() throws {
-        let data = try SyntheticData.writeDirectory(train: 1200, test: 100)
+        // Long enough (about 180 steps) that the kill lands mid-training on any machine.
+        let data = try SyntheticData.writeDirectory(train: 2400, test: 100)
         let out = CLI.tempDirectory("kill9")
-        let recipe = ["--epochs", "2", "--batch", "48", "--micro-batch", "8", "--model", "keras-example", "--seed", "5"]
+        let recipe = ["--epochs", "4", "--batch", "48", "--micro-batch", "8", "--model", "keras-example", "--seed", "5", "--no-early-stopping"]
         XCTAssertEqual(try CLI.run(["train", "--data", data, "--out", out + "/train"] + recipe).status, 0)
         let reference = try summary(out + "/train")["weights_sha256"] as! String
         let (p, log) = try startCluster(["--workers", "3", "--data", data, "--out", out + "/c", "--heartbeat-deadline", "1.5"] + recipe)
@@ -105,7 +106,10 @@ final class ClusterCLITests: XCTestCase {
         p.waitUntilExit()
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         XCTAssertEqual(p.terminationStatus, 0, text)
-        XCTAssertTrue(text.contains("missed") && text.contains("dropping it"), "the dead worker is named: \(text.suffix(2000))")
+        XCTAssertTrue(text.contains("(worker-2@") && text.contains("missed") && text.contains("dropping it"),
+                      "the dead worker is named: \(text.suffix(2000))")
+        XCTAssertFalse(text.contains("epoch 4/4") && text.range(of: "epoch 4/4")!.lowerBound < text.range(of: "dropping it")!.lowerBound,
+                       "the kill must land before training ends")
         XCTAssertEqual(try summary(out + "/c")["weights_sha256"] as? String, reference)
     }
 
