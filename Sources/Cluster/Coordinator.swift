@@ -108,6 +108,7 @@ public final class Coordinator {
     var shardsReady = false
     var pendingHellos: [(peer: [UInt8], hello: Hello)] = []
     var stepDone: [Int: StepDone] = [:]
+    var lastTick: UInt64 = 0
     var sharded: Bool { settings.servers > 1 }
     /// Async mode (see `AsyncState`): each micro-batch is applied on arrival.
     var isAsync: Bool { trainer.config.training.mode == "async" }
@@ -187,6 +188,9 @@ public final class Coordinator {
         }
         guard var w = workers[e.sender], w.controlPeer == peer else {
             return reject("unknown_sender", "unknown sender \(e.sender)", peer: peer, data: false)
+        }
+        guard w.alive else {
+            return reject("dropped_sender", Reject.rejoinPrefix + "worker \(w.id) was dropped; say hello again", peer: peer, data: false)
         }
         w.lastSeen = now
         workers[w.id] = w
@@ -315,8 +319,11 @@ public final class Coordinator {
             workers[hello.workerID]?.dataPeer = peer
             return try maybeStart(now: now)
         }
-        guard let w = workers[e.sender], w.dataPeer == peer, w.alive else {
-            return reject("unknown_sender", "unknown or dropped sender \(e.sender) on the data socket", peer: peer, data: true)
+        guard let w = workers[e.sender], w.dataPeer == peer else {
+            return reject("unknown_sender", "unknown sender \(e.sender) on the data socket", peer: peer, data: true)
+        }
+        guard w.alive else {
+            return reject("dropped_sender", Reject.rejoinPrefix + "worker \(w.id) was dropped; say hello again", peer: peer, data: true)
         }
         workers[w.id]?.lastSeen = now
         guard case .gradientPush(let push) = e.message else {
@@ -460,6 +467,13 @@ public final class Coordinator {
     public func tick(now: UInt64) throws -> [CoordinatorAction] {
         var actions: [CoordinatorAction] = []
         let deadline = UInt64(settings.heartbeatDeadlineSeconds * 1e9)
+        // While the coordinator itself was busy (validation, checkpoints) it read no heartbeats:
+        // that silence is not the workers' fault, so their deadlines restart.
+        if lastTick != 0, now &- lastTick > UInt64(settings.heartbeatMilliseconds) * 2_000_000 {
+            for id in workers.keys { workers[id]!.lastSeen = max(workers[id]!.lastSeen, now) }
+            for i in shards.indices { shards[i].lastSeen = max(shards[i].lastSeen, now) }
+        }
+        lastTick = now
         for w in workers.values.sorted(by: { $0.id < $1.id }) where w.alive && now &- w.lastSeen > deadline {
             let missed = Int(Double(now &- w.lastSeen) / 1e6 / Double(settings.heartbeatMilliseconds))
             logger.error("worker \(w.id) (\(w.name)@\(w.host)) missed \(missed) heartbeats; dropping it")

@@ -17,6 +17,8 @@ public enum WorkerAction: Equatable {
     case sendDataAll([[UInt8]])
     /// Dial the parameter-server data endpoints.
     case connectData([String])
+    /// Close the data connections (before joining again).
+    case disconnectData
     case exit(code: Int32, reason: String)
 }
 
@@ -54,6 +56,9 @@ public final class WorkerNode {
     var queue: [(step: UInt64, epoch: Int, stepInEpoch: Int, microBatch: Int)] = []
     public private(set) var computed: UInt64 = 0
 
+    /// The training set kept across a rejoin.
+    var rejoinData: Dataset?
+
     public init(name: String, host: String, localData: Dataset?, logger: Logger, now: UInt64) {
         self.name = name
         self.host = host
@@ -66,8 +71,10 @@ public final class WorkerNode {
         WireCodec.encode(Envelope(jobID: jobID, sender: id, step: step, message: m))
     }
 
+    lazy var localSHA: String = (localData ?? rejoinData).map { Coordinator.trainingSetSHA256($0) } ?? ""
+
     func hello() -> WorkerAction {
-        let sha = localData.map { Coordinator.trainingSetSHA256($0) } ?? ""
+        let sha = (localData ?? rejoinData) == nil ? "" : localSHA
         return .sendControl(envelope(.hello(Hello(role: .worker, name: name, host: host, pid: UInt32(getpid()), localDataSHA256: sha))))
     }
 
@@ -106,6 +113,7 @@ public final class WorkerNode {
             state = .finished
             return [.exit(code: 0, reason: s.reason)]
         case .reject(let r):
+            if r.reason.hasPrefix(Reject.rejoinPrefix) { return rejoin(r.reason, now: now) }
             logger.error("the coordinator refused a message: \(r.reason)")
             return []
         default:
@@ -140,11 +148,27 @@ public final class WorkerNode {
                 queue.removeAll { $0.step < e.step }
             }
         case .reject(let r):
+            if r.reason.hasPrefix(Reject.rejoinPrefix) { return rejoin(r.reason, now: now) }
             logger.error("the parameter server refused a message: \(r.reason)")
         default:
             logger.warning("ignored unexpected \(e.message.type) from the parameter server")
         }
         return []
+    }
+
+    /// Dropped by the coordinator (e.g. it thought this worker dead): start over with a new Hello,
+    /// keeping the training set so it need not be shipped again.
+    func rejoin(_ reason: String, now: UInt64) -> [WorkerAction] {
+        guard state == .ready || state == .receivingData else { return [] }
+        logger.warning("\(reason.dropFirst(Reject.rejoinPrefix.count)); joining again")
+        if let dataset { rejoinData = dataset }
+        state = .joining
+        id = 0
+        queue = []
+        weightsStep = nil
+        incoming = nil
+        lastHello = now
+        return [.disconnectData, hello()]
     }
 
     func welcomed(_ w: Welcome, jobID: UInt64) throws -> [WorkerAction] {
@@ -163,7 +187,7 @@ public final class WorkerNode {
             state = .receivingData
             images = [UInt8](repeating: 0, count: Int(w.trainCount) * Int(w.rows * w.cols))
             labels = [UInt8](repeating: 0, count: Int(w.trainCount))
-        } else if let local = localData {
+        } else if let local = localData ?? rejoinData {
             actions += try becomeReady(with: local)
         } else {
             return [.exit(code: 2, reason: "the coordinator expects local data but this worker has none")]

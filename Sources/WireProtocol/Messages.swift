@@ -175,6 +175,8 @@ public struct Shutdown: Equatable, Sendable {
 
 /// A refusal with the reason, so a misconfigured peer learns why.
 public struct Reject: Equatable, Sendable {
+    /// A reason starting with this tells a worker it was dropped and must say Hello again.
+    public static let rejoinPrefix = "rejoin: "
     public var reason: String
     public init(reason: String) { self.reason = reason }
 }

@@ -204,6 +204,9 @@ struct WorkerCommand: ParsableCommand {
                         try s.connect(Self.reachable(endpoint, via: coordinator))
                         dataSockets.append(s)
                     }
+                case .disconnectData:
+                    for s in dataSockets { s.close() }
+                    dataSockets = []
                 case .exit(let code, let reason):
                     if code == 0 {
                         logger.info("worker \(name) done: \(reason); \(node.computed) micro-batches, peak RSS \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB")

@@ -42,6 +42,8 @@ struct LoadTestCommand: ParsableCommand {
     @Option(name: .customLong("raw-window"), help: "Raw round trips kept in flight (1 = strict ping-pong).") var rawWindow: Int = 1
     @Option(name: .customLong("start-deadline"), help: "Seconds for the coordinator to listen, then again for every worker to be welcomed and the first step to open.") var startDeadline: Double = 60
     @Flag(help: "Print one JSON object.") var json = false
+    @Option(name: .customLong("inject-duplicates"), help: ArgumentHelp("Send every Nth push twice (checks that the exactly-once check catches it).", visibility: .hidden))
+    var injectDuplicates: Int = 0
 
     func validate() throws {
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be in 1...256, found \(workers)") }
@@ -51,6 +53,7 @@ struct LoadTestCommand: ParsableCommand {
         guard rawSeconds >= 0, rawSeconds <= 60 else { throw ValidationError("--raw-seconds must be in [0, 60]") }
         guard (1...64).contains(rawWindow) else { throw ValidationError("--raw-window must be in 1...64") }
         guard startDeadline > 0 else { throw ValidationError("--start-deadline must be positive") }
+        guard injectDuplicates >= 0 else { throw ValidationError("--inject-duplicates must be >= 0") }
     }
 
     func run() throws {
@@ -83,7 +86,7 @@ struct LoadTestCommand: ParsableCommand {
 
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             encoder.keyEncodingStrategy = .convertToSnakeCase
             FileHandle.standardOutput.write(try encoder.encode(report))
             print()
@@ -138,6 +141,10 @@ struct LoadFigures: Encodable {
     var exactlyOnce: Bool
     var exactlyOnceDetail: String
     var coordinatorPeakRssMb: Double
+    /// CPU time (user + system) over the window, in percent of one core.
+    var coordinatorCpuPercent: Double
+    var loadtestCpuPercent: Double
+    var cores: Int
     var coordinatorFdsListening: Int
     var coordinatorFdsStart: Int
     var coordinatorFdsEnd: Int
@@ -187,6 +194,7 @@ struct LoadTestReport: Encodable {
             lines.append("  payload            gradients in \(f(l.gradientMbPerSecond)) MB/s, weights out \(f(l.weightsMbPerSecond)) MB/s")
             lines.append("  exactly once       \(l.exactlyOnce ? "yes" : "NO"): \(l.exactlyOnceDetail)")
             lines.append("  other              \(l.messagesRejected) messages rejected, \(l.rejectsReceived) rejects received, \(l.protocolErrors) protocol errors, \(l.workersDropped) workers dropped, \(l.sendRetries) send retries, \(l.shutdownsReceived) shutdowns received")
+            lines.append("  CPU                coordinator \(f(l.coordinatorCpuPercent, 0))%, loadtest \(f(l.loadtestCpuPercent, 0))% of one core (\(l.cores) cores)")
             lines.append("  coordinator        peak RSS \(f(l.coordinatorPeakRssMb, 0)) MB; open fds \(l.coordinatorFdsListening) listening, \(l.coordinatorFdsStart) at the first step -> \(l.coordinatorFdsEnd) at the end; exit status \(l.coordinatorExitStatus)")
         }
         lines.append("  loadtest fds       \(loadtestFdsStart) -> \(loadtestFdsEnd)")
@@ -221,6 +229,16 @@ enum LoadProbe {
         return 0
     }
 
+    /// User + system CPU seconds of a process (this one when nil), from /proc/PID/stat; 0 if unreadable.
+    static func cpuSeconds(pid: Int32?) -> Double {
+        let path = pid.map { "/proc/\($0)/stat" } ?? "/proc/self/stat"
+        guard let stat = try? String(contentsOfFile: path, encoding: .utf8), let paren = stat.lastIndex(of: ")") else { return 0 }
+        // Fields after "(comm)": state is field 3, utime 14, stime 15.
+        let fields = stat[stat.index(after: paren)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// Raises the soft open-file limit (inherited by the coordinator) when many workers need it.
     static func raiseFileLimit(to wanted: Int) {
         #if os(Linux)
@@ -233,54 +251,67 @@ enum LoadProbe {
     }
 }
 
-/// The coordinator child: its log goes to a file; it is stopped on every path.
+/// The coordinator child, started with posix_spawn (no Foundation run loop or dispatch sources, so
+/// this process's descriptor count stays a clean leak check); its output goes to a log file. It is
+/// stopped, and reaped, on every path.
 final class CoordinatorChild {
-    let process = Process()
     let logPath: String
-    private var log: FileHandle?
+    private(set) var pid: pid_t = 0
     private(set) var exitStatus: Int32?
 
     init(executable: String, arguments: [String], logPath: String) throws {
         self.logPath = logPath
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log = handle
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["DIGITS_LOG_LEVEL"] = "debug"  // the only debug line is the server's "dropped duplicate micro-batch"
-        process.environment = env
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in argv + envp { free(p) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, executable, &actions, nil, argv, envp)
+        guard rc == 0 else { throw CLIError("cannot start the coordinator (\(executable)): \(String(cString: strerror(rc)))") }
+        pid = child
     }
 
-    func start() throws { try process.run() }
-    var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
+    /// Reaps the child if it has exited.
+    var isRunning: Bool {
+        guard exitStatus == nil else { return false }
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid { exitStatus = Self.decode(status) }
+        return r == 0
+    }
 
-    /// SIGTERM, up to `timeout` seconds to exit, then SIGKILL. Idempotent; returns the exit status.
+    /// Exit code, or 128 + signal for a child killed by a signal.
+    static func decode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    /// SIGTERM, up to `timeout` seconds to exit, then SIGKILL; reaps it. Idempotent; the exit status.
     @discardableResult
     func stop(timeout: Double = 10, whileWaiting: () -> Void = {}) -> Int32 {
-        if let exitStatus { return exitStatus }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
+        if isRunning {
+            kill(pid, SIGTERM)
             let deadline = Date().addingTimeInterval(timeout)
-            while process.isRunning && Date() < deadline {
+            while isRunning && Date() < deadline {
                 whileWaiting()
-                Thread.sleep(forTimeInterval: 0.01)
+                usleep(10_000)
             }
-            if process.isRunning {
-                FileHandle.standardError.write("loadtest: the coordinator (pid \(process.processIdentifier)) ignored SIGTERM for \(Int(timeout)) s; killing it\n".data(using: .utf8)!)
-                kill(process.processIdentifier, SIGKILL)
+            if isRunning {
+                FileHandle.standardError.write("loadtest: the coordinator (pid \(pid)) ignored SIGTERM for \(Int(timeout)) s; killing it\n".data(using: .utf8)!)
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                exitStatus = Self.decode(status)
             }
         }
-        process.waitUntilExit()
-        let status = process.terminationStatus
-        exitStatus = status
-        try? log?.close()
-        log = nil
-        return status
+        return exitStatus ?? -1
     }
 
     var logText: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -430,7 +461,6 @@ struct LoadDriver {
             "--batch", "\(c.batch)", "--micro-batch", "\(c.microBatch)", "--epochs", "1000000", "--seed", "1", "--threads", "1",
             "--join-deadline", "\(max(1, Int(c.startDeadline.rounded(.up))))",
         ], logPath: tmp + "/coordinator.log")
-        try coordinator.start()
         defer { coordinator.stop() }
         say("coordinator pid \(coordinator.pid) starting (data: \(dataNote); log \(coordinator.logPath))")
 
@@ -471,6 +501,7 @@ struct LoadDriver {
         var maxWeightsStep: UInt64 = 0
         var firstStepAt: UInt64?
         var fdsStart = 0
+        var cpuStart = (coordinator: 0.0, loadtest: 0.0)
         var sendRetries = 0
         var stopping = false
 
@@ -587,6 +618,7 @@ struct LoadDriver {
                 if h.step == 0 && firstStepAt == nil {
                     firstStepAt = now
                     fdsStart = LoadProbe.openFileDescriptors(pid: coordinator.pid)
+                    cpuStart = (LoadProbe.cpuSeconds(pid: coordinator.pid), LoadProbe.cpuSeconds(pid: nil))
                 }
                 maxWeightsStep = max(maxWeightsStep, h.step)
             case .reject:
@@ -643,9 +675,15 @@ struct LoadDriver {
                             keep.append(job)
                             continue
                         }
-                        sendData(s, s.push(step: job.step, microBatch: job.microBatch))
+                        let frames = s.push(step: job.step, microBatch: job.microBatch)
+                        sendData(s, frames)
                         s.pushed += 1
                         pushesByStep[job.step, default: []].append(job.microBatch)
+                        if c.injectDuplicates > 0, s.pushed % c.injectDuplicates == 0 {
+                            sendData(s, frames)
+                            s.pushed += 1
+                            pushesByStep[job.step, default: []].append(job.microBatch)
+                        }
                     }
                     s.pending = keep
                 }
@@ -682,6 +720,8 @@ struct LoadDriver {
         stopping = true
         let window = Double(end - firstStepAt!) / 1e9
         let peakRSS = LoadProbe.peakRSSMegabytes(pid: coordinator.pid)
+        let coordinatorCPU = 100 * (LoadProbe.cpuSeconds(pid: coordinator.pid) - cpuStart.coordinator) / window
+        let loadtestCPU = 100 * (LoadProbe.cpuSeconds(pid: nil) - cpuStart.loadtest) / window
         let fdsEnd = LoadProbe.openFileDescriptors(pid: coordinator.pid)
         let pushesSent = sims.reduce(0) { $0 + $1.pushed }
         let assigned = sims.reduce(0) { $0 + $1.assigned }
@@ -744,6 +784,7 @@ struct LoadDriver {
             messagesRejected: rejectedMessages, rejectsReceived: rejectsReceived, protocolErrors: protocolErrors,
             workersDropped: dropped, sendRetries: sendRetries, shutdownsReceived: shutdowns,
             exactlyOnce: exactlyOnce, exactlyOnceDetail: detail, coordinatorPeakRssMb: peakRSS,
+            coordinatorCpuPercent: coordinatorCPU, loadtestCpuPercent: loadtestCPU, cores: ProcessInfo.processInfo.activeProcessorCount,
             coordinatorFdsListening: fdsListening, coordinatorFdsStart: fdsStart, coordinatorFdsEnd: fdsEnd,
             coordinatorExitStatus: status)
     }

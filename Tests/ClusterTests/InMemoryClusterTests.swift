@@ -35,7 +35,9 @@ final class InMemoryClusterTests: XCTestCase {
     /// Routes messages between one coordinator and `n` workers until the job finishes.
     /// `fault(step, round)` may return a worker index to kill at that point.
     func runCluster(workers n: Int, kill: (victim: Int, atPush: Int)? = nil, duplicate: Bool = false,
-                    hostile: ((Coordinator, UInt64) throws -> Void)? = nil) throws -> RunSummary {
+                    hostile: ((Coordinator, UInt64) throws -> Void)? = nil, stallAtRound: Int? = nil,
+                    partition: (victim: Int, fromRound: Int, rounds: Int)? = nil,
+                    inspect: ((Coordinator) -> Void)? = nil) throws -> RunSummary {
         var clock: UInt64 = 1_000_000_000
         let logger = Logger(label: "test")
         let t = try trainer(config())
@@ -56,7 +58,7 @@ final class InMemoryClusterTests: XCTestCase {
                 case .sendControl(let f): control.append((i, f))
                 case .sendData(_, let f): data.append((i, f))
                 case .sendDataAll(let f): data.append((i, f))
-                case .connectData: break
+                case .connectData, .disconnectData: break
                 case .exit: alive[i] = false
                 }
             }
@@ -80,6 +82,18 @@ final class InMemoryClusterTests: XCTestCase {
             XCTAssertLessThan(rounds, 100_000, "no progress")
             if rounds >= 100_000 { break }
             clock += 1_000_000  // 1 ms per round
+            if rounds == stallAtRound {
+                // The coordinator was busy for 10 s and ticks before reading the queued heartbeats.
+                clock += 10_000_000_000
+                perform(try coordinator.tick(now: clock))
+            }
+            func cut(_ i: Int) -> Bool {
+                guard let p = partition, p.victim == i else { return false }
+                return rounds >= p.fromRound && rounds < p.fromRound + p.rounds
+            }
+            control.removeAll { cut($0.from) }
+            data.removeAll { cut($0.from) }
+            for i in 0..<n where cut(i) { toWorkerControl[i].removeAll(); toWorkerData[i].removeAll() }
             for (i, f) in control where alive[i] { perform(try coordinator.control(peer: peer(i), frames: f, now: clock)) }
             control.removeAll()
             for (i, f) in data where alive[i] {
@@ -87,7 +101,7 @@ final class InMemoryClusterTests: XCTestCase {
                 if duplicate { perform(try coordinator.data(peer: peer(i), frames: f, now: clock)) }
             }
             data.removeAll()
-            for i in 0..<n where alive[i] {
+            for i in 0..<n where alive[i] && !cut(i) {
                 for f in toWorkerControl[i] { handle(i, try nodes[i].control(f, now: clock)) }
                 for f in toWorkerData[i] { handle(i, try nodes[i].data(f, now: clock)) }
                 toWorkerControl[i].removeAll(); toWorkerData[i].removeAll()
@@ -101,6 +115,7 @@ final class InMemoryClusterTests: XCTestCase {
             perform(try coordinator.tick(now: clock))
             if rounds % 7 == 0 { try hostile?(coordinator, clock) }
         }
+        inspect?(coordinator)
         return try XCTUnwrap(summary)
     }
 
@@ -161,5 +176,24 @@ final class InMemoryClusterTests: XCTestCase {
         for key in ["malformed", "wrong_job", "unknown_sender", "bad_size", "non_finite", "future_step", "bad_micro_batch"] {
             XCTAssertGreaterThan(counts[key] ?? 0, 0, "no rejection counted for \(key): \(counts)")
         }
+    }
+
+    func testACoordinatorBusySpellDropsNoWorker() throws {
+        let reference = try trainer(config()).run(in: tempRun())
+        var dropped = -1
+        let summary = try runCluster(workers: 2, stallAtRound: 30, inspect: { c in dropped = c.workers.values.filter { !$0.alive }.count })
+        XCTAssertEqual(dropped, 0, "workers were blamed for the coordinator's own silence")
+        XCTAssertEqual(summary.weightsSHA256, reference.weightsSHA256)
+    }
+
+    /// A worker cut off past the heartbeat deadline is dropped; when the link returns it is told to
+    /// rejoin, does, and the result is unchanged.
+    func testAPartitionedWorkerIsDroppedThenRejoins() throws {
+        let reference = try trainer(config()).run(in: tempRun())
+        var joined = 0
+        let summary = try runCluster(workers: 2, partition: (victim: 1, fromRound: 20, rounds: 1030),
+                                     inspect: { c in joined = c.workers.count })
+        XCTAssertEqual(joined, 3, "the partitioned worker registered again under a new id")
+        XCTAssertEqual(summary.weightsSHA256, reference.weightsSHA256)
     }
 }
