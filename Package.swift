@@ -29,7 +29,8 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "CSupport"),
-        .target(name: "WireProtocol", dependencies: ["TensorKit"], swiftSettings: kernelFlags),
+        // No dependencies, so scripts/fuzz.sh can compile it alone with -sanitize=fuzzer.
+        .target(name: "WireProtocol", swiftSettings: kernelFlags),
         .target(
             name: "Cluster",
             dependencies: [

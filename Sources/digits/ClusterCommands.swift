@@ -12,6 +12,14 @@ import ZeroMQ
 
 func nowNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
+/// Sends without ever blocking: a full queue (the peer is gone or stalled) drops the message with
+/// a warning; the silence and heartbeat deadlines then decide what happens.
+func trySend(_ socket: ZMQSocket, _ frames: [[UInt8]], to peer: String) {
+    do { try socket.send(frames, dontWait: true) } catch {
+        Logger(label: "digits.transport").warning("could not send to \(peer): \(error)")
+    }
+}
+
 struct ClusterTimingOptions: ParsableArguments {
     @Option(name: .customLong("heartbeat-ms"), help: "Worker heartbeat interval in milliseconds (default 500).") var heartbeatMilliseconds: Int?
     @Option(name: .customLong("heartbeat-deadline"), help: "Seconds of silence after which a worker is dropped and its micro-batches reassigned (default 5).") var heartbeatDeadline: Double?
@@ -192,11 +200,11 @@ struct WorkerCommand: ParsableCommand {
             for action in actions {
                 switch action {
                 case .sendControl(let frames):
-                    try control.send(frames, dontWait: false)
+                    trySend(control, frames, to: "the coordinator")
                 case .sendData(let shard, let frames):
-                    try dataSockets[shard].send(frames, dontWait: false)
+                    trySend(dataSockets[shard], frames, to: "parameter-server shard \(shard + 1)")
                 case .sendDataAll(let frames):
-                    for s in dataSockets { try s.send(frames, dontWait: false) }
+                    for (i, s) in dataSockets.enumerated() { trySend(s, frames, to: "parameter-server shard \(i + 1)") }
                 case .connectData(let endpoints):
                     for endpoint in endpoints {
                         let s = try ZMQSocket(context: context, type: .dealer)
@@ -284,7 +292,7 @@ struct ServerCommand: ParsableCommand {
         func perform(_ actions: [ShardAction]) throws {
             for action in actions {
                 switch action {
-                case .sendControl(let frames): try control.send(frames, dontWait: false)
+                case .sendControl(let frames): trySend(control, frames, to: "the coordinator")
                 case .sendData(let peer, let frames):
                     do { try data.send([peer] + frames) } catch { logger.warning("send to a worker failed: \(error)") }
                 case .exit(let code, let reason):

@@ -88,3 +88,31 @@ final class CodecTests: XCTestCase {
         }
     }
 }
+
+/// The fuzzing corpus (Fuzz/corpus/wire) holds one valid message of each type in the harness's
+/// framing (a 2-byte little-endian length before each frame); DIGITS_WRITE_FUZZ_CORPUS=1 rewrites it.
+final class FuzzCorpusTests: XCTestCase {
+    static var corpus: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Fuzz/corpus/wire"
+    }
+
+    static func framed(_ frames: [[UInt8]]) -> [UInt8] {
+        frames.flatMap { f in [UInt8(f.count & 0xFF), UInt8(f.count >> 8)] + f }
+    }
+
+    func testCorpusHoldsAValidMessageOfEveryType() throws {
+        let samples = CodecTests.samples.filter {
+            // the harness's 2-byte frame lengths cannot carry frames over 64 KiB
+            WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: $0)).allSatisfy { $0.count < 65536 }
+        }
+        if ProcessInfo.processInfo.environment["DIGITS_WRITE_FUZZ_CORPUS"] == "1" {
+            try FileManager.default.createDirectory(atPath: Self.corpus, withIntermediateDirectories: true)
+            for (i, m) in samples.enumerated() {
+                let bytes = Self.framed(WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: m)))
+                try Data(bytes).write(to: URL(fileURLWithPath: Self.corpus + "/seed-\(i)-\(m.type)"))
+            }
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.corpus).filter { $0.hasPrefix("seed-") }
+        XCTAssertEqual(files.count, samples.count)
+    }
+}
