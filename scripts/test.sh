@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests (debug build; numeric targets are always optimised), CLI tests
-# that run the real `digits` binary, and an end-to-end training run on real MNIST.
+# that run the real `digits` binary (cluster over loopback and across network namespaces), an
+# end-to-end training run on real MNIST, then short versions of the long checks (fuzzing,
+# benchmarks) so their scripts keep working.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
 swift test --skip-build 2>&1 | tee .build/test-output.txt
+status=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] || exit "$status"
+echo "--- short long-checks ---"
+scripts/fuzz.sh 20
+DIGITS_BIN=.build/debug/digits scripts/bench/cluster-scaling.sh --quick
+DIGITS_BIN=.build/debug/digits OUT=.build/bench-quick DIGITS_BENCH_QUICK_ARGS="--steps 5 --sgemm-seconds 0.2" \
+  scripts/bench/compare.sh --quick --no-tf --no-build
+DIGITS_BIN=.build/debug/digits scripts/bench/loadtest.sh --quick --no-build

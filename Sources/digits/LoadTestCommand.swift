@@ -427,6 +427,7 @@ struct LoadDriver {
 
     func run() throws -> LoadFigures {
         let c = command
+        Self.removeStaleTemporaryDirectories()
         let tmp = NSTemporaryDirectory() + "digits-loadtest-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: tmp) }
@@ -474,7 +475,7 @@ struct LoadDriver {
                 throw CLIError("the coordinator exited (status \(status)) before listening:\n\(coordinator.logTail())")
             }
             if Date() > listenDeadline {
-                throw CLIError("the coordinator did not start listening within \(Int(c.startDeadline)) s:\n\(coordinator.logTail())")
+                throw CLIError("the coordinator did not start listening within \(String(format: "%g", c.startDeadline)) s:\n\(coordinator.logTail())")
             }
             if let bytes = FileManager.default.contents(atPath: endpointFile),
                let object = try? JSONSerialization.jsonObject(with: bytes) as? [String: String] {
@@ -708,7 +709,7 @@ struct LoadDriver {
                 if now >= endAt { break }
             } else if now > joinDeadline {
                 let welcomed = sims.filter { $0.state != .joining }.count, ready = sims.filter { $0.state == .ready }.count
-                throw CLIError("after \(Int(c.startDeadline)) s, \(welcomed) of \(c.workers) simulated workers were welcomed and \(ready) ready; training did not start\(sims.compactMap(\.lastProblem).first.map { " (\($0))" } ?? ""):\n\(coordinator.logTail())")
+                throw CLIError("after \(String(format: "%g", c.startDeadline)) s, \(welcomed) of \(c.workers) simulated workers were welcomed and \(ready) ready; training did not start\(sims.compactMap(\.lastProblem).first.map { " (\($0))" } ?? ""):\n\(coordinator.logTail())")
             }
             let busy = sims.contains { !$0.controlOut.isEmpty || !$0.dataOut.isEmpty }
             let untilEnd = endAt == .max ? 20 : Int(min(20, (endAt &- min(now, endAt)) / 1_000_000))
@@ -787,6 +788,16 @@ struct LoadDriver {
             coordinatorCpuPercent: coordinatorCPU, loadtestCpuPercent: loadtestCPU, cores: ProcessInfo.processInfo.activeProcessorCount,
             coordinatorFdsListening: fdsListening, coordinatorFdsStart: fdsStart, coordinatorFdsEnd: fdsEnd,
             coordinatorExitStatus: status)
+    }
+
+    /// Temporary directories of earlier load tests that were killed (their pid is gone).
+    static func removeStaleTemporaryDirectories() {
+        let base = NSTemporaryDirectory()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix("digits-loadtest-") {
+            let parts = name.split(separator: "-")
+            guard parts.count == 4, let pid = pid_t(parts[2]), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: base + name)
+        }
     }
 
     /// A server endpoint bound to a wildcard address is dialed on the coordinator's host.
