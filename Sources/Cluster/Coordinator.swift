@@ -173,7 +173,10 @@ public final class Coordinator {
         if case .hello(let hello) = e.message, hello.role == .server {
             return registerShard(hello, peer: peer, now: now)
         }
-        guard e.jobID == jobID else { return reject("wrong_job", "message for job \(e.jobID), this is job \(jobID)", peer: peer, data: false) }
+        guard e.jobID == jobID else {
+            // A worker of an earlier incarnation of this job (the coordinator restarted): it may join again.
+            return reject("wrong_job", Reject.rejoinPrefix + "message for job \(e.jobID), this is job \(jobID); say hello again", peer: peer, data: false)
+        }
         if e.sender & 0x8000_0000 != 0 {
             let s = Int(e.sender & 0x7FFF_FFFF)
             guard s < shards.count, shards[s].peer == peer else {
@@ -311,7 +314,9 @@ public final class Coordinator {
             logger.warning("rejected malformed data message: \(error)")
             return []
         }
-        guard e.jobID == jobID else { return reject("wrong_job", "message for job \(e.jobID), this is job \(jobID)", peer: peer, data: true) }
+        guard e.jobID == jobID else {
+            return reject("wrong_job", Reject.rejoinPrefix + "message for job \(e.jobID), this is job \(jobID); say hello again", peer: peer, data: true)
+        }
         if case .hello(let hello) = e.message {
             guard workers[hello.workerID] != nil, hello.workerID == e.sender else {
                 return reject("unknown_sender", "data hello from unknown worker \(hello.workerID)", peer: peer, data: true)

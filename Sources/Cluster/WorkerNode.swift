@@ -94,6 +94,8 @@ public final class WorkerNode {
             guard state == .joining else { return [] }
             return try welcomed(w, jobID: e.jobID)
         }
+        // A restarted coordinator (new job id) asks the workers of the old job to join again.
+        if case .reject(let r) = e.message, r.reason.hasPrefix(Reject.rejoinPrefix) { return rejoin(r.reason, now: now) }
         guard e.jobID == jobID else {
             logger.warning("ignored message for job \(e.jobID) (this worker is in job \(jobID))")
             return []
@@ -128,6 +130,7 @@ public final class WorkerNode {
             logger.warning("ignored malformed message from the parameter server: \(error)")
             return []
         }
+        if case .reject(let r) = e.message, r.reason.hasPrefix(Reject.rejoinPrefix) { return rejoin(r.reason, now: now) }
         guard e.jobID == jobID else { return [] }
         lastHeard = now
         switch e.message {

@@ -152,4 +152,56 @@ final class ClusterCLITests: XCTestCase {
         XCTAssertNotEqual(sharded.status, 0)
         XCTAssertTrue((sharded.stdout + sharded.stderr).contains("--servers 1"), sharded.stdout + sharded.stderr)
     }
+
+    /// Starts a background `digits` process with its output in a file.
+    func spawn(_ args: [String]) throws -> (Process, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = args
+        let log = NSTemporaryDirectory() + "digits-proc-\(UUID().uuidString).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardError = p.standardOutput
+        try p.run()
+        return (p, log)
+    }
+
+    /// The coordinator is killed with SIGKILL after its first checkpoint and restarted with
+    /// --resume on the same port; the workers notice the new job, join again, and the final
+    /// weights equal an uninterrupted run's.
+    func testCoordinatorKilledAndResumedGivesTheSameWeights() throws {
+        let data = try SyntheticData.writeDirectory(train: 3000, test: 100)
+        let dir = CLI.tempDirectory("resume")
+        let recipe = ["--epochs", "3", "--batch", "48", "--micro-batch", "8", "--model", "keras-example", "--seed", "9", "--no-early-stopping"]
+        XCTAssertEqual(try CLI.run(["train", "--data", data, "--out", dir + "/train"] + recipe).status, 0)
+        let reference = try summary(dir + "/train")["weights_sha256"] as! String
+
+        let (first, firstLog) = try spawn(["coordinator", "--bind", "tcp://127.0.0.1:0", "--workers", "2", "--endpoint-file", dir + "/ep1.json",
+                                           "--data", data, "--out", dir + "/c", "--heartbeat-deadline", "30"] + recipe)
+        XCTAssertTrue(waitFor("control", in: dir + "/ep1.json", seconds: 120))
+        let endpoint = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ep1.json"))) as? [String: String])?["control"])
+        let workers = try (1...2).map { try spawn(["worker", "--coordinator", endpoint, "--name", "rw\($0)", "--silence-deadline", "60"]) }
+        defer { for (w, _) in workers where w.isRunning { kill(w.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(120)
+        while (try? FileManager.default.contentsOfDirectory(atPath: dir + "/c/checkpoints"))?.contains(where: { $0.hasPrefix("ckpt-") }) != true && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let firstText = (try? String(contentsOfFile: firstLog, encoding: .utf8)) ?? ""
+        XCTAssertFalse(firstText.contains("epoch 3/3"), "the kill must land before the end: \(firstText.suffix(1500))")
+
+        let resumed = try CLI.run(["coordinator", "--bind", endpoint, "--workers", "2", "--data", data, "--out", dir + "/c", "--resume",
+                                   "--join-deadline", "60"] + recipe, timeout: 300)
+        XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("resuming from"), resumed.stderr)
+        XCTAssertEqual(try summary(dir + "/c")["weights_sha256"] as? String, reference)
+        for (w, log) in workers {
+            let end = Date().addingTimeInterval(30)
+            while w.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.05) }
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            XCTAssertFalse(w.isRunning, "worker still running: \(text.suffix(800))")
+            XCTAssertTrue(text.contains("joining again"), "the worker rejoined the restarted coordinator: \(text.suffix(800))")
+        }
+    }
 }
