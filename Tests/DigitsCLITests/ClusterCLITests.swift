@@ -46,17 +46,7 @@ final class ClusterCLITests: XCTestCase {
     }
 
     /// Starts `digits cluster` in the background; returns the process and its output file.
-    func startCluster(_ args: [String]) throws -> (Process, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["cluster"] + args
-        let log = NSTemporaryDirectory() + "digits-cluster-log-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        p.standardError = p.standardOutput
-        try p.run()
-        return (p, log)
-    }
+    func startCluster(_ args: [String]) throws -> (Process, String) { try spawn(["cluster"] + args) }
 
     func waitFor(_ text: String, in log: String, seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
