@@ -11,8 +11,23 @@ public final class Sequential: Sendable {
     public let parameterCount: Int
     public let inputShape: Shape3
     public var classes: Int { spec.classes }
+    /// Conv -> ReLU [-> MaxPool] runs fused in training (see ConvBlock): the block starting, and the
+    /// block ending, at each layer index.
+    let blockStarting: [ConvBlock?]
+    let blockEnding: [ConvBlock?]
+    var blocks: [ConvBlock] { blockStarting.compactMap { $0 } }
+    /// In training, a Flatten (a copy in NHWC) is skipped: the layer after it reads the Flatten's input
+    /// buffer and writes its dX into the Flatten's dX buffer. `trainingSource[i]` is the activation (and
+    /// delta) index layer i reads (writes) in training.
+    let skippedInTraining: [Bool]
+    let trainingSource: [Int]
 
-    public init(spec: ModelSpec, layers: [any Layer]) {
+    public convenience init(spec: ModelSpec, layers: [any Layer]) {
+        self.init(spec: spec, layers: layers, fuse: true)
+    }
+
+    /// `fuse: false` runs every layer on its own in training too (tests compare both).
+    init(spec: ModelSpec, layers: [any Layer], fuse: Bool) {
         self.spec = spec
         self.layers = layers
         var offsets: [Int] = []
@@ -24,6 +39,28 @@ public final class Sequential: Sendable {
         self.offsets = offsets
         self.parameterCount = total
         self.inputShape = layers.first?.inputShape ?? Shape3(spec.input[0], spec.input[1], spec.input[2])
+        var starting = [ConvBlock?](repeating: nil, count: layers.count)
+        var ending = starting
+        var i = 0
+        while fuse && i < layers.count {
+            if let block = ConvBlock(layers: layers, at: i) {
+                starting[i] = block
+                ending[block.last] = block
+                i += block.count
+            } else {
+                i += 1
+            }
+        }
+        blockStarting = starting
+        blockEnding = ending
+        var skipped = [Bool](repeating: false, count: layers.count)
+        var source = Array(0..<layers.count)
+        for j in layers.indices {
+            skipped[j] = fuse && layers[j] is Flatten && j + 1 < layers.count
+            if j > 0 && skipped[j - 1] { source[j] = source[j - 1] }
+        }
+        skippedInTraining = skipped
+        trainingSource = source
     }
 
     /// Named views of every parameter tensor, e.g. "0.conv2d.kernel" (layer index, type, tensor).
@@ -76,17 +113,30 @@ public final class Sequential: Sendable {
     }
 
     /// Forward pass over `batch` samples already in `workspace.input`; returns the logits buffer.
+    /// In training, fused blocks (see ConvBlock) and skipped Flatten layers do not write their intermediate
+    /// activations; inference writes every activation.
     @discardableResult
     public func forward(_ ws: Workspace, batch: Int, training: Bool, rng: CounterRNG, epoch: Int,
                         parameters: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
         precondition(batch <= ws.capacity, "batch \(batch) exceeds workspace capacity \(ws.capacity)")
-        for (i, layer) in layers.enumerated() {
-            let ctx = LayerContext(batch: batch, training: training, rng: rng, epoch: epoch,
-                                   sampleIDs: UnsafePointer(ws.sampleIDs), layerIndex: i)
+        var i = 0
+        while i < layers.count {
             let start = ws.profile ? DispatchTime.now().uptimeNanoseconds : 0
-            layer.forward(x: ws.activations[i], y: ws.activations[i + 1], parameters: parameters + offsets[i],
-                          scratch: ws.scratch[i], context: ctx)
+            var next = i + 1
+            let x = ws.activations[training ? trainingSource[i] : i]
+            if training && skippedInTraining[i] {
+                // Nothing to do: the next layer reads this layer's input.
+            } else if training, let block = blockStarting[i] {
+                block.forward(ws, x: x, batch: batch, parameters: parameters + offsets[i])
+                next = i + block.count
+            } else {
+                let ctx = LayerContext(batch: batch, training: training, rng: rng, epoch: epoch,
+                                       sampleIDs: UnsafePointer(ws.sampleIDs), layerIndex: i)
+                layers[i].forward(x: x, y: ws.activations[i + 1], parameters: parameters + offsets[i],
+                                  scratch: ws.scratch[i], context: ctx)
+            }
             if ws.profile { ws.forwardNanoseconds[i] += DispatchTime.now().uptimeNanoseconds - start }
+            i = next
         }
         return ws.activations[layers.count]
     }
@@ -101,14 +151,27 @@ public final class Sequential: Sendable {
             logits: logits, labels: ws.labels, batch: batch, classes: classes,
             probabilities: ws.probabilities, dLogits: ws.deltas[last], labelSmoothing: labelSmoothing)
         ws.gradients.update(repeating: 0, count: parameterCount)
-        for i in stride(from: layers.count - 1, through: 0, by: -1) {
-            let ctx = LayerContext(batch: batch, training: true, rng: rng, epoch: epoch,
-                                   sampleIDs: UnsafePointer(ws.sampleIDs), layerIndex: i)
+        var i = layers.count - 1
+        while i >= 0 {
             let start = ws.profile ? DispatchTime.now().uptimeNanoseconds : 0
-            layers[i].backward(x: ws.activations[i], y: ws.activations[i + 1], dY: ws.deltas[i + 1],
-                               dX: i == 0 ? nil : ws.deltas[i], parameters: parameters + offsets[i],
-                               dParameters: ws.gradients + offsets[i], scratch: ws.scratch[i], context: ctx)
-            if ws.profile { ws.backwardNanoseconds[i] += DispatchTime.now().uptimeNanoseconds - start }
+            var first = i
+            if let block = blockEnding[i] { first = block.first }
+            let source = trainingSource[first]
+            let dX = source == 0 ? nil : ws.deltas[source]
+            if skippedInTraining[i] {
+                // Nothing to do: the next layer wrote this layer's dX.
+            } else if let block = blockEnding[i] {
+                block.backward(ws, x: ws.activations[source], dX: dX, batch: batch, parameters: parameters + offsets[first],
+                               dParameters: ws.gradients + offsets[first])
+            } else {
+                let ctx = LayerContext(batch: batch, training: true, rng: rng, epoch: epoch,
+                                       sampleIDs: UnsafePointer(ws.sampleIDs), layerIndex: i)
+                layers[i].backward(x: ws.activations[source], y: ws.activations[i + 1], dY: ws.deltas[i + 1],
+                                   dX: dX, parameters: parameters + offsets[i],
+                                   dParameters: ws.gradients + offsets[i], scratch: ws.scratch[i], context: ctx)
+            }
+            if ws.profile { ws.backwardNanoseconds[first] += DispatchTime.now().uptimeNanoseconds - start }
+            i = first - 1
         }
         return result
     }
@@ -137,6 +200,8 @@ public final class Workspace: @unchecked Sendable {
     /// activations[0] is the input; activations[i + 1] is layer i's output.
     public let activations: [UnsafeMutablePointer<Float>]
     /// deltas[i] is dLoss/dActivations[i] (deltas[0] is never written).
+    /// In training, the activations and deltas inside a fused conv block (the conv and ReLU outputs) and
+    /// the output and delta of a Flatten layer are not written; a block's time is profiled under its conv layer.
     public let deltas: [UnsafeMutablePointer<Float>]
     public let scratch: [UnsafeMutablePointer<Float>]
     public let probabilities: UnsafeMutablePointer<Float>
@@ -145,6 +210,8 @@ public final class Workspace: @unchecked Sendable {
     public let sampleIDs: UnsafeMutablePointer<Int32>
     /// Flat gradient of the current micro-batch, laid out like the parameters.
     public let gradients: UnsafeMutablePointer<Float>
+    /// One image's conv output (or its gradient) inside a fused conv block, 64-byte aligned.
+    let blockBuffer: UnsafeMutablePointer<Float>
     public let parameterCount: Int
     /// When set, forward/backward time per layer accumulates into the arrays below.
     public var profile = false
@@ -170,6 +237,8 @@ public final class Workspace: @unchecked Sendable {
         scratch = model.layers.map { floats($0.scratchCount(batch: capacity)) }
         probabilities = floats(model.classes * capacity)
         gradients = floats(model.parameterCount)
+        let buffer = floats((model.blocks.map(\.bufferCount).max() ?? 0) + 16)
+        blockBuffer = buffer + (64 - Int(UInt(bitPattern: buffer) % 64)) % 64 / MemoryLayout<Float>.stride
         labels = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
         labels.initialize(repeating: 0, count: capacity)
         sampleIDs = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
