@@ -344,7 +344,7 @@ public final class Coordinator {
             logger.debug("dropped duplicate micro-batch \(push.microBatch) of step \(e.step) from worker \(w.id)")
             return []
         case .rejected(let reason):
-            rejected[reason.components(separatedBy: " ").first ?? reason, default: 0] += 1
+            // Counted in server.rejections under a stable key.
             logger.warning("rejected gradient from worker \(w.id): \(reason)")
             return []
         case .complete:
@@ -616,13 +616,12 @@ extension Coordinator {
             logger.warning("rejected non-finite gradient from worker \(id)")
             return asyncDispatch(now: now)
         }
-        var mean = [Float](repeating: 0, count: trainer.model.parameterCount)
-        mean.withUnsafeMutableBufferPointer { sum.mean(into: $0) }
+        meanGradient.withUnsafeMutableBufferPointer { sum.mean(into: $0) }
         async.sum = sum
         var optimizer = async.optimizer!
         let lr = trainer.config.optimizer.learningRate
         async.parameters.withUnsafeMutableBufferPointer { p in
-            mean.withUnsafeBufferPointer { optimizer.apply(gradient: $0, to: p, learningRate: lr) }
+            meanGradient.withUnsafeBufferPointer { optimizer.apply(gradient: $0, to: p, learningRate: lr) }
         }
         async.optimizer = optimizer
         async.version += 1

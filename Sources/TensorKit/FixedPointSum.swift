@@ -98,15 +98,6 @@ public struct GradientSum: Sendable, Equatable {
         sampleCount += other.sampleCount
     }
 
-    /// Adds raw fixed-point values (e.g. received from the network) covering `samples` samples.
-    public mutating func add(raw: UnsafeBufferPointer<Int64>, samples: Int) {
-        precondition(raw.count == count)
-        values.withUnsafeMutableBufferPointer { acc in
-            FixedPoint.add(raw.baseAddress!, into: acc.baseAddress!, count: acc.count)
-        }
-        sampleCount += samples
-    }
-
     /// The mean gradient over all added samples.
     public func mean(into out: UnsafeMutableBufferPointer<Float>) {
         precondition(out.count == count && sampleCount > 0)

@@ -1,6 +1,7 @@
 // Training flags shared by `train`, `coordinator` and `cluster` (the same recipe everywhere).
 import ArgumentParser
 import Foundation
+import Logging
 import Training
 
 struct TrainOptions: ParsableArguments {
@@ -111,8 +112,6 @@ struct TrainOptions: ParsableArguments {
         return f.string(from: Date())
     }
 }
-
-import Logging
 
 func printSummary(_ summary: RunSummary, run: RunDirectory) {
     print(String(format: "test accuracy %.4f  loss %.4f  epochs %d%@  %.1f s  %.0f img/s",
