@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/install-test-deps.sh
 swift build --build-tests
 swift test --skip-build 2>&1 | tee .build/test-output.txt
 status=${PIPESTATUS[0]}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# What the tests need beyond the build: headless Chromium (Debian's chromium) for the web pages,
+# and a Python virtualenv outside the repository with the real consumers of exported files
+# (onnxruntime, h5py, tensorboard, prometheus_client). Idempotent and quiet when already there.
+# The virtualenv lives at $DIGITS_PYENV (default ~/.cache/digits/venv-py); tests find its python
+# there, or through $DIGITS_PYTHON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+for pkg in chromium fonts-dejavu-core; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+PYENV="${DIGITS_PYENV:-${XDG_CACHE_HOME:-$HOME/.cache}/digits/venv-py}"
+LOCK=scripts/py-requirements.txt
+STAMP="$PYENV/.digits-lock-sha256"
+want=$(sha256sum "$LOCK" | cut -d' ' -f1)
+if [ ! -x "$PYENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
+  echo "creating python environment for tests at $PYENV"
+  python3 -m venv "$PYENV"
+  "$PYENV/bin/pip" install -q --disable-pip-version-check -r "$LOCK"
+  echo "$want" > "$STAMP"
+fi
