@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "MNISTDataTests", dependencies: ["MNISTData"]),
         .target(name: "TestSupport", dependencies: ["MNISTData"], path: "Tests/TestSupport"),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MNISTData", "TestSupport"]),
-        .testTarget(name: "DigitsCLITests", dependencies: ["Training", "MNISTData", "TestSupport"]),
+        .testTarget(name: "DigitsCLITests", dependencies: ["Training", "MNISTData", "TestSupport", "ZeroMQ", "WireProtocol"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "MNISTData", "TestSupport"]),

@@ -2,7 +2,8 @@
 # Runs a coordinator and two workers in separate Linux network namespaces joined by veth pairs on a
 # bridge (addresses 10.77.0.0/24 exist only inside these namespaces), so cluster traffic really
 # crosses interfaces; then checks the weights equal a loopback `digits cluster` run of the same
-# recipe. Needs root and iproute2. Usage:
+# recipe. Traffic is CURVE-encrypted with keys from `digits keys generate`; a worker with keys the
+# coordinator does not list, and one with no keys, must not join. Needs root and iproute2. Usage:
 #   scripts/netns-test.sh [--bin PATH] [--data DIR] [-- recipe flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,7 +57,9 @@ for ns in "$W1" "$W2"; do
 done
 
 echo "netns-test: coordinator in $C (10.77.0.1), workers in $W1 (10.77.0.11) and $W2 (10.77.0.12)"
-ip netns exec "$C" "$BIN" coordinator --bind tcp://10.77.0.1:0 --data-bind tcp://10.77.0.1:0 --workers 2 \
+"$BIN" keys generate --out "$WORK/keys" > /dev/null
+"$BIN" keys generate --out "$WORK/stranger-keys" > /dev/null
+ip netns exec "$C" "$BIN" coordinator --bind tcp://10.77.0.1:0 --data-bind tcp://10.77.0.1:0 --workers 2 --keys "$WORK/keys" \
   --endpoint-file "$WORK/endpoints.json" --out "$WORK/netns" --join-deadline 60 "${DATA_ARGS[@]}" "${RECIPE[@]}" \
   > "$WORK/coordinator.log" 2>&1 &
 cpid=$!; pids+=("$cpid")
@@ -64,8 +67,19 @@ for _ in $(seq 1 600); do [ -s "$WORK/endpoints.json" ] && break; kill -0 "$cpid
 [ -s "$WORK/endpoints.json" ] || { cat "$WORK/coordinator.log" >&2; echo "netns-test: coordinator did not listen" >&2; exit 1; }
 endpoint=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["control"])' "$WORK/endpoints.json")
 echo "netns-test: coordinator listening on $endpoint"
-ip netns exec "$W1" "$BIN" worker --coordinator "$endpoint" --name ns-worker-1 > "$WORK/w1.log" 2>&1 & pids+=("$!")
-ip netns exec "$W2" "$BIN" worker --coordinator "$endpoint" --name ns-worker-2 > "$WORK/w2.log" 2>&1 & pids+=("$!")
+grep -q "with CURVE" "$WORK/coordinator.log" || { cat "$WORK/coordinator.log" >&2; echo "netns-test: coordinator is not using CURVE" >&2; exit 1; }
+# Without keys a worker refuses to dial a non-loopback coordinator in plaintext.
+if ip netns exec "$W1" "$BIN" worker --coordinator "$endpoint" --name no-keys > "$WORK/nokeys.log" 2>&1; then
+  echo "netns-test: a worker without keys started against a non-loopback endpoint" >&2; exit 1
+fi
+grep -q "needs CURVE keys" "$WORK/nokeys.log" || { cat "$WORK/nokeys.log" >&2; exit 1; }
+# A worker with a key pair the coordinator does not list dials first and must never join.
+# (It has the right server key, so the handshake reaches the coordinator's ZAP allow-list.)
+ip netns exec "$W2" "$BIN" worker --coordinator "$endpoint" --name stranger --keys "$WORK/keys" --key "$WORK/stranger-keys/worker.key" \
+  --silence-deadline 20 > "$WORK/stranger.log" 2>&1 & spid=$!; pids+=("$spid")
+sleep 1
+ip netns exec "$W1" "$BIN" worker --coordinator "$endpoint" --name ns-worker-1 --keys "$WORK/keys" > "$WORK/w1.log" 2>&1 & pids+=("$!")
+ip netns exec "$W2" "$BIN" worker --coordinator "$endpoint" --name ns-worker-2 --keys "$WORK/keys" > "$WORK/w2.log" 2>&1 & pids+=("$!")
 # Every wait has a deadline.
 for _ in $(seq 1 6000); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$cpid" 2>/dev/null; then echo "netns-test: coordinator still running after 600 s" >&2; exit 1; fi
@@ -74,6 +88,12 @@ tx1=$(ip netns exec "$W1" cat "/sys/class/net/${tag}v1/statistics/tx_bytes")
 rx1=$(ip netns exec "$W1" cat "/sys/class/net/${tag}v1/statistics/rx_bytes")
 echo "netns-test: worker 1 interface sent $tx1 bytes, received $rx1 bytes"
 [ "$tx1" -gt 1000000 ] && [ "$rx1" -gt 1000000 ] || { echo "netns-test: too little traffic crossed the veth link" >&2; exit 1; }
+grep -q "security: refused a connection" "$WORK/coordinator.log" || { cat "$WORK/coordinator.log" >&2; echo "netns-test: the stranger was not refused" >&2; exit 1; }
+if grep -q "stranger" "$WORK/coordinator.log"; then
+  echo "netns-test: the stranger registered with the coordinator" >&2; exit 1
+fi
+kill "$spid" 2>/dev/null || true
+echo "netns-test: the worker with unknown keys was refused ($(grep -c 'security: refused' "$WORK/coordinator.log") handshakes)"
 netns_sha=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["weights_sha256"])' "$WORK/netns/summary.json")
 
 "$BIN" cluster --workers 2 --out "$WORK/loopback" "${DATA_ARGS[@]}" "${RECIPE[@]}" > "$WORK/loopback.log" 2>&1 \

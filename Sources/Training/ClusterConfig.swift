@@ -15,10 +15,14 @@ public struct ClusterConfig: Equatable, Sendable {
     public var heartbeatDeadline: Double?
     public var joinDeadline: Double?
     public var stepDeadline: Double?
+    /// Key directory from `digits keys generate` (resolved relative to the cluster file).
+    public var keys: String?
+    /// Allow plaintext on non-loopback endpoints.
+    public var insecure: Bool?
 
     public init() {}
 
-    static let sections = ["coordinator", "worker", "timing"]
+    static let sections = ["coordinator", "worker", "timing", "security"]
 
     /// True if the TOML table looks like a cluster file rather than a training config.
     static func isClusterFile(_ table: TOMLTable) -> Bool {
@@ -64,6 +68,13 @@ public struct ClusterConfig: Equatable, Sendable {
             c.heartbeatDeadline = try r.double("heartbeat_deadline")
             c.joinDeadline = try r.double("join_deadline")
             c.stepDeadline = try r.double("step_deadline")
+            try r.finish()
+        }
+        if var r = try section("security") {
+            if let k = try r.string("keys") {
+                c.keys = k.hasPrefix("/") ? k : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(k).path
+            }
+            c.insecure = try r.bool("insecure")
             try r.finish()
         }
         try top.finish()

@@ -63,6 +63,7 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(name: .customLong("endpoint-file"), help: "Write the bound endpoints (JSON) to this file once listening.") var endpointFile: String?
     @Flag(name: .customLong("exit-with-parent"), help: "Exit when the launching process dies (used by digits cluster).") var exitWithParent = false
     @OptionGroup var timing: ClusterTimingOptions
+    @OptionGroup var security: SecurityOptions
     @OptionGroup var options: TrainOptions
     @OptionGroup var dataOptions: DataOptions
 
@@ -87,14 +88,19 @@ struct CoordinatorCommand: ParsableCommand {
         let run = try options.runDirectory(for: config)
         let trainer = try options.makeTrainer(config: config, run: run, data: dataOptions, logger: logger)
 
+        let transport = try security.serverSecurity(endpoints: [bind, dataBind ?? bind], file: file, role: "the coordinator")
         let context = ZMQContext()
+        let zap = try transport.startZAP(context, logger: logger)
+        defer { zap?.stop() }
         let control = try ZMQSocket(context: context, type: .router)
         let data = try ZMQSocket(context: context, type: .router)
+        try transport.secureServer(control)
+        try transport.secureServer(data)
         try control.setMaxMessageSize(Int64(WireCodec.maxBody + 4096))
         try data.setMaxMessageSize(Int64(WireCodec.maxPayloadFrame + WireCodec.maxBody + 4096))
         let controlEndpoint = try control.bind(bind)
         let dataEndpoint = try data.bind(dataBind ?? Self.sameHost(as: bind, port: 0))
-        logger.info("coordinator listening on \(controlEndpoint) (\(servers == 1 ? "parameter server on \(dataEndpoint)" : "\(servers) parameter-server shards")); waiting for \(workers) worker(s)")
+        logger.info("coordinator listening on \(controlEndpoint)\(transport.isCurve ? " with CURVE (authorised keys only)" : "") (\(servers == 1 ? "parameter server on \(dataEndpoint)" : "\(servers) parameter-server shards")); waiting for \(workers) worker(s)")
         if let endpointFile {
             let json = "{\"control\": \"\(controlEndpoint)\", \"data\": \"\(dataEndpoint)\"}\n"
             try SealedFile.writeAtomically(Array(json.utf8), to: endpointFile)
@@ -171,6 +177,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Load the training set from this directory instead of receiving it from the coordinator.") var data: String?
     @Option(name: .customLong("silence-deadline"), help: "Exit if the coordinator is silent this many seconds.") var silenceDeadline: Double = 120
     @Flag(name: .customLong("exit-with-parent"), help: "Exit when the launching process dies (used by digits cluster).") var exitWithParent = false
+    @OptionGroup var security: SecurityOptions
+    @Option(help: "This worker's own key pair file (default: worker.key in --keys DIR).") var key: String?
 
     func run() throws {
         if exitWithParent { _ = digits_set_parent_death_signal(SIGTERM) }
@@ -188,13 +196,15 @@ struct WorkerCommand: ParsableCommand {
         let node = WorkerNode(name: name, host: host, localData: local, logger: logger, now: nowNanoseconds())
         node.silenceDeadlineSeconds = silenceDeadline
 
+        let transport = try security.clientSecurity(endpoint: coordinator, file: try clusterFile(config), keyFile: key, role: "worker \(name)")
         let context = ZMQContext()
         let control = try ZMQSocket(context: context, type: .dealer)
+        try transport.secureClient(control)
         try control.setMaxMessageSize(Int64(WireCodec.maxPayloadFrame + WireCodec.maxBody + 4096))
         try control.setReconnectInterval(milliseconds: 100, max: 2000)
         try control.connect(coordinator)
         var dataSockets: [ZMQSocket] = []
-        logger.info("worker \(name) dialing \(coordinator)")
+        logger.info("worker \(name) dialing \(coordinator)\(transport.isCurve ? " with CURVE" : "")")
 
         func perform(_ actions: [WorkerAction]) throws {
             for action in actions {
@@ -208,6 +218,7 @@ struct WorkerCommand: ParsableCommand {
                 case .connectData(let endpoints):
                     for endpoint in endpoints {
                         let s = try ZMQSocket(context: context, type: .dealer)
+                        try transport.secureClient(s)
                         try s.setMaxMessageSize(Int64(WireCodec.maxPayloadFrame + WireCodec.maxBody + 4096))
                         try s.connect(Self.reachable(endpoint, via: coordinator))
                         dataSockets.append(s)
@@ -219,7 +230,9 @@ struct WorkerCommand: ParsableCommand {
                     if code == 0 {
                         logger.info("worker \(name) done: \(reason); \(node.computed) micro-batches, peak RSS \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB")
                     } else {
-                        throw CLIError("worker \(name): \(reason)")
+                        let hint = transport.isCurve && node.id == 0
+                            ? " (CURVE: check that server.pub is the coordinator's and that this worker's public key is in its authorized_workers)" : ""
+                        throw CLIError("worker \(name): \(reason)\(hint)")
                     }
                     throw ExitCode(code)
                 }
@@ -268,6 +281,7 @@ struct ServerCommand: ParsableCommand {
     @Option(help: "A name for logs.") var name: String?
     @Option(name: .customLong("silence-deadline"), help: "Exit if the coordinator is silent this many seconds.") var silenceDeadline: Double = 120
     @Flag(name: .customLong("exit-with-parent"), help: "Exit when the launching process dies (used by digits cluster).") var exitWithParent = false
+    @OptionGroup var security: SecurityOptions
 
     func run() throws {
         if exitWithParent { _ = digits_set_parent_death_signal(SIGTERM) }
@@ -275,11 +289,16 @@ struct ServerCommand: ParsableCommand {
         let host = ProcessInfo.processInfo.hostName
         let name = self.name ?? "server-\(host)-\(getpid())"
         let logger = Logger(label: "digits.server")
+        let transport = try security.serverSecurity(endpoints: [bind, coordinator], file: nil, role: "parameter server \(name)")
         let context = ZMQContext()
+        let zap = try transport.startZAP(context, logger: logger)
+        defer { zap?.stop() }
         let control = try ZMQSocket(context: context, type: .dealer)
+        try transport.secureClient(control)
         try control.setMaxMessageSize(Int64(4 * WireCodec.maxPayloadFrame))
         try control.setReconnectInterval(milliseconds: 100, max: 2000)
         let data = try ZMQSocket(context: context, type: .router)
+        try transport.secureServer(data)
         try data.setMaxMessageSize(Int64(WireCodec.maxPayloadFrame + WireCodec.maxBody + 4096))
         var endpoint = try data.bind(bind)
         if let advertise, let colon = endpoint.lastIndex(of: ":") { endpoint = "tcp://\(advertise)" + endpoint[colon...] }

@@ -72,6 +72,7 @@ struct ClusterCommand: ParsableCommand {
     @Flag(name: .customLong("workers-load-data"), help: "Workers load the data files themselves instead of receiving the training set.") var workersLoadData = false
     @Option(name: .customLong("stop-timeout"), help: "Seconds children get to exit after SIGTERM before SIGKILL.") var stopTimeout: Double = 5
     @OptionGroup var timing: ClusterTimingOptions
+    @OptionGroup var security: SecurityOptions
     @OptionGroup var options: TrainOptions
     @OptionGroup var dataOptions: DataOptions
 
@@ -98,11 +99,13 @@ struct ClusterCommand: ParsableCommand {
         try? FileManager.default.removeItem(atPath: endpointFile)
         defer { try? FileManager.default.removeItem(atPath: endpointFile) }
 
-        let timingArgs = timing.arguments(try clusterFile(options.config))
+        let file = try clusterFile(options.config)
+        let timingArgs = timing.arguments(file)
+        let securityArgs = security.arguments(file)
         let coordinator = PrefixedChild(prefix: "coordinator", executable: exe, arguments:
             ["coordinator", "--bind", bind, "--workers", "\(workers)", "--servers", "\(servers)", "--endpoint-file", endpointFile,
              "--exit-with-parent", "--data", dataDir]
-            + timingArgs + options.arguments)
+            + timingArgs + securityArgs + options.arguments)
         try coordinator.start()
         var children = [coordinator]
 
@@ -141,13 +144,13 @@ struct ClusterCommand: ParsableCommand {
         if servers > 1 {
             for i in 1...servers {
                 let s = PrefixedChild(prefix: "server \(i)", executable: exe, arguments:
-                    ["server", "--coordinator", control!, "--bind", Self.loopbackBind(bind), "--name", "server-\(i)", "--exit-with-parent"])
+                    ["server", "--coordinator", control!, "--bind", Self.loopbackBind(bind), "--name", "server-\(i)", "--exit-with-parent"] + securityArgs)
                 try s.start()
                 children.append(s)
             }
         }
         for i in 1...workers {
-            var args = ["worker", "--coordinator", control!, "--name", "worker-\(i)", "--exit-with-parent"]
+            var args = ["worker", "--coordinator", control!, "--name", "worker-\(i)", "--exit-with-parent"] + securityArgs
             if workersLoadData { args += ["--data", dataDir] }
             let w = PrefixedChild(prefix: "worker \(i)", executable: exe, arguments: args)
             try w.start()

@@ -93,6 +93,10 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertEqual(c.workers, 2)
         XCTAssertEqual(c.heartbeatMilliseconds, 500)
         XCTAssertEqual(c.heartbeatDeadline, 5)
+        XCTAssertEqual(c.insecure, false)
+        XCTAssertNil(c.keys, "keys are opt-in: the shipped file only shows the key")
+        let keyed = try ClusterConfig.load(path: write("[security]\nkeys = \"k\"\n"))
+        XCTAssertEqual(keyed.keys.map { URL(fileURLWithPath: $0).lastPathComponent }, "k")
         XCTAssertFalse(ClusterConfig.isClusterFile(path: packageRoot + "/Config/train.toml"))
         XCTAssertThrowsError(try ClusterConfig.load(path: write("[timing]\nheartbeat = 3\n"))) {
             XCTAssertTrue("\($0)".contains("unknown key 'timing.heartbeat'"), "\($0)")
