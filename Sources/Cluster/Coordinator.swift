@@ -37,6 +37,8 @@ public enum CoordinatorAction: Equatable {
     case sendData(peer: [UInt8], frames: [[UInt8]])
     case finished(RunSummary)
     case failed(String)
+    /// Failed in a way that a restart from the last checkpoint cures (a shard lost, no workers left).
+    case interrupted(String)
 }
 
 /// Where step time goes: compute on the critical path (the busiest worker's compute) versus
@@ -486,7 +488,7 @@ public final class Coordinator {
         }
         for shard in shards where now &- shard.lastSeen > deadline {
             phase = .finished
-            return actions + [.failed("parameter-server shard \(shard.shard + 1) (\(shard.name) at \(shard.endpoint)) missed heartbeats; the last checkpoint is in \(trainer.runDirectory?.path ?? "the run directory"); restart with --resume")]
+            return actions + [.interrupted("parameter-server shard \(shard.shard + 1) (\(shard.name) at \(shard.endpoint)) missed heartbeats; the last checkpoint is in \(trainer.runDirectory?.path ?? "the run directory"); restart with --resume")]
         }
         switch phase {
         case .waiting:
@@ -506,7 +508,7 @@ public final class Coordinator {
                     actions += try beginStep(now: now)
                 } else if Double(now &- waitingSince) / 1e9 > settings.joinDeadlineSeconds {
                     phase = .finished
-                    return actions + [.failed("no live workers for \(Int(settings.joinDeadlineSeconds)) s; the last checkpoint is in \(trainer.runDirectory?.path ?? "the run directory"); continue with --resume")]
+                    return actions + [.interrupted("no live workers for \(Int(settings.joinDeadlineSeconds)) s; the last checkpoint is in \(trainer.runDirectory?.path ?? "the run directory"); continue with --resume")]
                 }
             } else if sharded, Double(now &- stepStarted) / 1e9 > settings.stepDeadlineSeconds, let step = current {
                 logger.error("step \(step.globalStep + 1) has been open \(Int(settings.stepDeadlineSeconds)) s; shards not done: \(shards.map(\.shard).filter { stepDone[$0] == nil }.map { $0 + 1 })")

@@ -130,6 +130,9 @@ struct CoordinatorCommand: ParsableCommand {
                     throw ExitCode.success
                 case .failed(let message):
                     throw CLIError(message)
+                case .interrupted(let message):
+                    FileHandle.standardError.write("Error: \(message)\n".data(using: .utf8)!)
+                    throw ExitCode(ClusterCommand.recoverableExit)
                 }
             }
         }

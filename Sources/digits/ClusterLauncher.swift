@@ -71,6 +71,7 @@ struct ClusterCommand: ParsableCommand {
     @Option(help: "Coordinator control endpoint (port 0: the OS picks a free port).") var bind: String = "tcp://127.0.0.1:0"
     @Flag(name: .customLong("workers-load-data"), help: "Workers load the data files themselves instead of receiving the training set.") var workersLoadData = false
     @Option(name: .customLong("stop-timeout"), help: "Seconds children get to exit after SIGTERM before SIGKILL.") var stopTimeout: Double = 5
+    @Option(help: "Crashed processes restarted, in all: a worker rejoins at a step boundary; a lost coordinator or parameter server restarts from the last checkpoint (0 = fail at the first crash).") var restarts: Int = 3
     @OptionGroup var timing: ClusterTimingOptions
     @OptionGroup var security: SecurityOptions
     @OptionGroup var options: TrainOptions
@@ -79,6 +80,7 @@ struct ClusterCommand: ParsableCommand {
     func validate() throws {
         if workers < 1 { throw ValidationError("--workers must be at least 1, found \(workers)") }
         if servers < 1 || servers > 64 { throw ValidationError("--servers must be in 1...64, found \(servers)") }
+        if restarts < 0 { throw ValidationError("--restarts must be >= 0, found \(restarts)") }
     }
 
     /// Servers listen on the coordinator's host with an OS-chosen port.
@@ -92,7 +94,7 @@ struct ClusterCommand: ParsableCommand {
         let config = try options.resolvedConfig()
         var options = self.options
         if options.out == nil { options.out = "runs/\(config.modelSpec.name)-\(TrainOptions.timestamp())" }
-        _ = try options.runDirectory(for: config)  // refuse to overwrite before starting anything
+        let run = try options.runDirectory(for: config)  // refuse to overwrite before starting anything
         let dataDir = try dataOptions.locate().directory
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let endpointFile = NSTemporaryDirectory() + "digits-endpoints-\(getpid()).json"
@@ -102,12 +104,12 @@ struct ClusterCommand: ParsableCommand {
         let file = try clusterFile(options.config)
         let timingArgs = timing.arguments(file)
         let securityArgs = security.arguments(file)
-        let coordinator = PrefixedChild(prefix: "coordinator", executable: exe, arguments:
-            ["coordinator", "--bind", bind, "--workers", "\(workers)", "--servers", "\(servers)", "--endpoint-file", endpointFile,
-             "--exit-with-parent", "--data", dataDir]
-            + timingArgs + securityArgs + options.arguments)
-        try coordinator.start()
-        var children = [coordinator]
+        var restartsLeft = restarts
+
+        var coordinator: PrefixedChild!
+        var servers: [PrefixedChild] = []
+        var workerChildren: [PrefixedChild] = []
+        var children: [PrefixedChild] { [coordinator] + servers + workerChildren }
 
         func stopAll(_ why: String) -> Never {
             FileHandle.standardError.write("cluster: \(why); stopping \(children.filter(\.isRunning).count) process(es)\n".data(using: .utf8)!)
@@ -122,44 +124,96 @@ struct ClusterCommand: ParsableCommand {
             Foundation.exit(130)
         }
 
-        // Wait for the coordinator to listen.
-        let listenDeadline = Date().addingTimeInterval(120)
-        var control: String?
-        while control == nil {
-            if StopSignal.requested != nil { stopAll("interrupted") }
-            if !coordinator.isRunning {
-                coordinator.process.waitUntilExit()
-                Thread.sleep(forTimeInterval: 0.2)
-                throw CLIError("the coordinator exited (status \(coordinator.process.terminationStatus)) before listening")
-            }
-            if Date() > listenDeadline { stopAll("the coordinator did not start listening within 120 s") }
-            if let data = FileManager.default.contents(atPath: endpointFile),
-               let json = try? JSONSerialization.jsonObject(with: data) as? [String: String] {
-                control = json["control"]
-            } else {
+        /// Starts the coordinator (resuming from the newest checkpoint if there is one) and waits until it listens.
+        func startCoordinator(bind: String, resume: Bool) throws -> String {
+            try? FileManager.default.removeItem(atPath: endpointFile)
+            var o = options
+            o.resume = resume
+            coordinator = PrefixedChild(prefix: "coordinator", executable: exe, arguments:
+                ["coordinator", "--bind", bind, "--workers", "\(workers)", "--servers", "\(self.servers)", "--endpoint-file", endpointFile,
+                 "--exit-with-parent", "--data", dataDir]
+                + timingArgs + securityArgs + o.arguments)
+            try coordinator.start()
+            let listenDeadline = Date().addingTimeInterval(120)
+            while true {
+                if StopSignal.requested != nil { stopAll("interrupted") }
+                if !coordinator.isRunning {
+                    coordinator.process.waitUntilExit()
+                    Thread.sleep(forTimeInterval: 0.2)
+                    throw CLIError("the coordinator exited (status \(coordinator.process.terminationStatus)) before listening")
+                }
+                if Date() > listenDeadline { stopAll("the coordinator did not start listening within 120 s") }
+                if let data = FileManager.default.contents(atPath: endpointFile),
+                   let json = try? JSONSerialization.jsonObject(with: data) as? [String: String], let control = json["control"] {
+                    return control
+                }
                 Thread.sleep(forTimeInterval: 0.05)
             }
         }
-        print("cluster: coordinator at \(control!); starting \(workers) worker(s)\(servers > 1 ? " and \(servers) parameter-server shards" : "")")
-        if servers > 1 {
-            for i in 1...servers {
+
+        func startServers(_ control: String) throws {
+            servers = []
+            guard self.servers > 1 else { return }
+            for i in 1...self.servers {
                 let s = PrefixedChild(prefix: "server \(i)", executable: exe, arguments:
-                    ["server", "--coordinator", control!, "--bind", Self.loopbackBind(bind), "--name", "server-\(i)", "--exit-with-parent"] + securityArgs)
+                    ["server", "--coordinator", control, "--bind", Self.loopbackBind(bind), "--name", "server-\(i)", "--exit-with-parent"] + securityArgs)
                 try s.start()
-                children.append(s)
+                servers.append(s)
             }
         }
-        for i in 1...workers {
-            var args = ["worker", "--coordinator", control!, "--name", "worker-\(i)", "--exit-with-parent"] + securityArgs
+
+        func worker(_ i: Int, _ control: String) throws -> PrefixedChild {
+            var args = ["worker", "--coordinator", control, "--name", "worker-\(i)", "--exit-with-parent"] + securityArgs
             if workersLoadData { args += ["--data", dataDir] }
             let w = PrefixedChild(prefix: "worker \(i)", executable: exe, arguments: args)
             try w.start()
-            children.append(w)
+            return w
         }
 
-        while coordinator.isRunning {
+        let control = try startCoordinator(bind: bind, resume: options.resume)
+        print("cluster: coordinator at \(control); starting \(workers) worker(s)\(self.servers > 1 ? " and \(self.servers) parameter-server shards" : "")")
+        try startServers(control)
+        for i in 1...workers { workerChildren.append(try worker(i, control)) }
+
+        /// A child that died of a signal, or a coordinator that reported a recoverable failure.
+        func crashed(_ c: PrefixedChild) -> Bool {
+            c.process.terminationReason == .uncaughtSignal || (c === coordinator && c.process.terminationStatus == Self.recoverableExit)
+        }
+        func describe(_ c: PrefixedChild) -> String {
+            c.process.terminationReason == .uncaughtSignal ? "was killed by signal \(c.process.terminationStatus)" : "exited with status \(c.process.terminationStatus)"
+        }
+
+        while true {
             if StopSignal.requested != nil { stopAll("interrupted") }
             Thread.sleep(forTimeInterval: 0.05)
+            // A shard that exits 0 was told to stop (the job finished); any other exit is a loss.
+            let lostServer = servers.first { !$0.isRunning && !($0.process.terminationReason == .exit && $0.process.terminationStatus == 0) }
+            if !coordinator.isRunning || lostServer != nil {
+                if coordinator.isRunning == false { coordinator.process.waitUntilExit() }
+                if !coordinator.isRunning && coordinator.process.terminationStatus == 0 && coordinator.process.terminationReason == .exit { break }
+                let what = lostServer.map { "\($0.prefix) \(describe($0))" } ?? "the coordinator \(describe(coordinator))"
+                let recoverable = lostServer.map(crashed) ?? crashed(coordinator)
+                guard recoverable, restartsLeft > 0 else {
+                    if lostServer != nil { stopAll("\(what)\(restartsLeft == 0 ? " and no restarts are left (--restarts \(restarts))" : "")") }
+                    break
+                }
+                restartsLeft -= 1
+                // The parameter state lives in the coordinator's checkpoints: stop the coordinator and every
+                // shard without goodbyes (workers keep their data and rejoin the new incarnation by themselves).
+                for c in [coordinator!] + servers where c.isRunning { c.signal(SIGKILL) }
+                for c in [coordinator!] + servers { c.process.waitUntilExit() }
+                let resume = !run.checkpoints.list().isEmpty
+                FileHandle.standardError.write("cluster: \(what); restarting the coordinator\(self.servers > 1 ? " and parameter servers" : "") \(resume ? "from the last checkpoint" : "from the start (no checkpoint yet)") (\(restartsLeft) restart(s) left)\n".data(using: .utf8)!)
+                let again = try startCoordinator(bind: control, resume: resume)
+                try startServers(again)
+                continue
+            }
+            for (k, w) in workerChildren.enumerated() where !w.isRunning && crashed(w) {
+                guard restartsLeft > 0 else { continue }
+                restartsLeft -= 1
+                FileHandle.standardError.write("cluster: \(w.prefix) \(describe(w)); starting it again (\(restartsLeft) restart(s) left)\n".data(using: .utf8)!)
+                workerChildren[k] = try worker(k + 1, control)
+            }
         }
         coordinator.process.waitUntilExit()
         // Workers leave on the coordinator's shutdown message; give them a moment, then insist.
@@ -171,6 +225,13 @@ struct ClusterCommand: ParsableCommand {
         for c in children where c.isRunning { c.signal(SIGKILL) }
         Thread.sleep(forTimeInterval: 0.2)  // let the log readers drain
         let status = coordinator.process.terminationStatus
+        if coordinator.process.terminationReason == .uncaughtSignal {
+            throw CLIError("the coordinator was killed by signal \(status) and no restarts are left")
+        }
         if status != 0 { throw ExitCode(status) }
     }
+
+    /// Exit status of a coordinator that failed in a way a restart from the last checkpoint cures
+    /// (a parameter-server shard lost, no workers left): EX_TEMPFAIL.
+    static let recoverableExit: Int32 = 75
 }

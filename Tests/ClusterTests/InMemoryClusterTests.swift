@@ -70,7 +70,7 @@ final class InMemoryClusterTests: XCTestCase {
                 case .sendControl(let p, let f): toWorkerControl[Int(p[0])].append(f)
                 case .sendData(let p, let f): toWorkerData[Int(p[0])].append(f)
                 case .finished(let s): summary = s
-                case .failed(let m): XCTFail(m)
+                case .failed(let m), .interrupted(let m): XCTFail(m)
                 }
             }
         }
