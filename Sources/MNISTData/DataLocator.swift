@@ -123,6 +123,9 @@ public enum DataLocator {
         guard isDirectory.boolValue else {
             throw DataError(path: directory, message: "\(origin) is a file; expected a directory with \(MNISTFiles.all.joined(separator: ", ")) (raw or .gz)")
         }
+        guard access(directory, R_OK | X_OK) == 0 else {
+            throw DataError(path: directory, message: "\(origin) cannot be read (\(String(cString: strerror(errno)))); check its permissions")
+        }
         let missing = MNISTFiles.missing(in: directory)
         guard missing.isEmpty else {
             throw DataError(path: directory, message: "\(origin) lacks \(missing.map { "\($0)(.gz)" }.joined(separator: ", ")); expected all of \(MNISTFiles.all.joined(separator: ", ")) (raw or .gz). Fix the path, or drop it to use the cache or download")
