@@ -22,6 +22,7 @@ struct TrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Async mode: maximum staleness, in updates, of the weights a gradient was computed on.") var staleness: Int?
     @Flag(name: .customLong("no-early-stopping"), help: "Train all epochs.") var noEarlyStopping = false
     @Flag(help: "Continue the run in --out from its newest intact checkpoint.") var resume = false
+    @Flag(name: .customLong("auto-resume"), help: "Continue the run in --out if it has a checkpoint, else start it (for services that restart).") var autoResume = false
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, found \(epochs)") }
@@ -32,7 +33,7 @@ struct TrainOptions: ParsableArguments {
         if let threads, threads < 0 { throw ValidationError("--threads must be >= 0, found \(threads)") }
         if let patience, patience < 0 { throw ValidationError("--patience must be >= 0, found \(patience)") }
         if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must be >= 0, found \(checkpointEvery)") }
-        if resume && out == nil { throw ValidationError("--resume needs --out naming the run to continue") }
+        if (resume || autoResume) && out == nil { throw ValidationError("--resume and --auto-resume need --out naming the run to continue") }
     }
 
     /// The config file, then flags on top.
@@ -73,13 +74,14 @@ struct TrainOptions: ParsableArguments {
         add("checkpoint-every", checkpointEvery); add("mode", mode); add("staleness", staleness)
         if noEarlyStopping { a.append("--no-early-stopping") }
         if resume { a.append("--resume") }
+        if autoResume { a.append("--auto-resume") }
         return a
     }
 
     /// The run directory, refusing to overwrite an existing run unless resuming.
     func runDirectory(for config: TrainConfig) throws -> RunDirectory {
         let run = RunDirectory(out ?? "runs/\(config.modelSpec.name)-\(Self.timestamp())")
-        if !resume && (!run.checkpoints.list().isEmpty || FileManager.default.fileExists(atPath: run.summary)) {
+        if !resume && !autoResume && (!run.checkpoints.list().isEmpty || FileManager.default.fileExists(atPath: run.summary)) {
             throw CLIError("\(run.path) already holds a run; pass --resume to continue it, or choose another --out")
         }
         return run
@@ -91,7 +93,7 @@ struct TrainOptions: ParsableArguments {
         logger.info("data: \(location.directory) (\(location.source.rawValue)); \(train.count) training and \(test.count) test images")
         let trainer = try Trainer(config: config, data: TrainingData(train: train, test: test, directory: location.directory, config: config),
                                   logger: logger)
-        if resume {
+        if resume || (autoResume && !run.checkpoints.list().isEmpty) {
             guard let (checkpoint, path, skipped) = try run.checkpoints.latest() else {
                 throw CLIError("\(run.checkpoints.directory): no checkpoint to resume from")
             }
