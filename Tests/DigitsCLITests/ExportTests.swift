@@ -68,19 +68,19 @@ final class ExportTests: XCTestCase {
             let run = "\(root)/run-\(name)"
             let trained = try CLI.run(["train", "--data", data, "--out", run, "--epochs", "2", "--batch", "32", "--micro-batch", "8",
                                        "--threads", "2", "--seed", "7"] + flags, in: root, timeout: 900)
-            guard trained.status == 0 else { throw ExternalTools.Failure(description: "train \(name) failed: \(trained.stderr)") }
+            guard trained.status == 0 else { throw ExportFixtureError("train \(name) failed: \(trained.stderr)") }
             let model = run + "/model.digits"
             let onnx = "\(root)/\(name).onnx", h5 = "\(root)/\(name).h5", probabilities = "\(root)/\(name).npy"
             for (format, out) in [("onnx", onnx), ("keras-h5", h5)] {
                 let r = try CLI.run(["export", "--model", model, "--format", format, "--out", out], in: root)
-                guard r.status == 0 else { throw ExternalTools.Failure(description: "export \(name) \(format) failed: \(r.stderr)") }
+                guard r.status == 0 else { throw ExportFixtureError("export \(name) \(format) failed: \(r.stderr)") }
             }
             let evaluated = try CLI.run(["evaluate", "--model", model, "--data", data, "--probabilities-out", probabilities], in: root)
-            guard evaluated.status == 0 else { throw ExternalTools.Failure(description: "evaluate \(name) failed: \(evaluated.stderr)") }
+            guard evaluated.status == 0 else { throw ExportFixtureError("evaluate \(name) failed: \(evaluated.stderr)") }
             let check = try ExternalTools.run(python, [checker, "--images", testImages, "--probabilities", probabilities,
                                                        "--onnx", onnx, "--h5", h5], timeout: 900)
             guard check.status == 0, let report = try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any] else {
-                throw ExternalTools.Failure(description: "check_export.py failed for \(name) (status \(check.status)): \(check.stderr)\n\(check.stdout)")
+                throw ExportFixtureError("check_export.py failed for \(name) (status \(check.status)): \(check.stderr)\n\(check.stdout)")
             }
             print("export check \(name): \(check.stdout)")
             models[name] = (onnx, h5, probabilities, report)
@@ -203,4 +203,9 @@ final class ExportTests: XCTestCase {
         }
         return out
     }
+}
+
+struct ExportFixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
