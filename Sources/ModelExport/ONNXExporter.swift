@@ -19,9 +19,11 @@ public enum ONNXExporter {
 
     public static func inputDescription(_ plan: ExportPlan) -> String {
         let s = plan.inputShape
+        let n = plan.normalization
+        let shift = n.shift == 0 ? 0 : n.shift  // print -0.0 as 0
         return "float32 [N, \(s.height), \(s.width), \(s.channels)] (NHWC): raw pixel intensities 0 to 255, light digit on a dark "
-            + "background as in MNIST; the graph normalises them as Digits does (x * \(plan.normalization.scale) + \(plan.normalization.shift), "
-            + "i.e. (x / 255 - \(plan.normalization.mean)) / \(plan.normalization.std))"
+            + "background as in MNIST; the graph normalises them as Digits does (x * \(n.scale) + \(shift), "
+            + "i.e. (x / 255 - \(n.mean)) / \(n.std))"
     }
 
     public static func model(_ plan: ExportPlan, producerVersion: String, metadata: [(key: String, value: String)] = []) -> ONNX.Model {

@@ -74,9 +74,10 @@ struct Export: ParsableCommand {
             throw CLIError("--out \(out): is a directory, expected a file path")
         }
         let directory = Self.directory(of: out)
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
             throw CLIError("--out \(out): directory \(directory) does not exist")
         }
+        guard isDirectory.boolValue else { throw CLIError("--out \(out): \(directory) is a file, expected a directory") }
         guard FileManager.default.isWritableFile(atPath: directory) else {
             throw CLIError("--out \(out): directory \(directory) is not writable")
         }

@@ -88,6 +88,12 @@ final class ExportTests: XCTestCase {
         return Fixture(root: root, realData: location.directory, testImages: testImages, models: models)
     }
 
+    override class func tearDown() {
+        if case .success(let f)? = cached { try? FileManager.default.removeItem(atPath: f.root) }
+        cached = nil
+        super.tearDown()
+    }
+
     static var checker: String { CLI.packageRoot.appendingPathComponent("scripts/check/check_export.py").path }
 
     func assertAgreement(_ section: [String: Any]?, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
@@ -151,9 +157,13 @@ final class ExportTests: XCTestCase {
         // A valid model file (untrained keras-example weights are enough here).
         let good = dir + "/model.digits"
         let spec = dir + "/tiny.json"
-        try #"{"name": "tiny", "layers": [{"type": "conv2d", "filters": 4, "kernel": 3, "activation": "relu"}, {"type": "maxpool2d"}, {"type": "dense", "units": 10}]}"#
+        try #"{"name": "tiny", "input": [28, 28, 1], "classes": 10, "layers": [{"type": "conv2d", "filters": 4, "kernel": 3, "activation": "relu"}, {"type": "maxpool2d"}, {"type": "dense", "units": 10}]}"#
             .write(toFile: spec, atomically: true, encoding: .utf8)
         let data = try SyntheticData.writeDirectory(train: 64, test: 32)
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: data)
+        }
         let trained = try CLI.run(["train", "--data", data, "--out", dir + "/run", "--epochs", "1", "--batch", "32", "--model", spec], in: dir)
         XCTAssertEqual(trained.status, 0, trained.stderr)
         try FileManager.default.copyItem(atPath: dir + "/run/model.digits", toPath: good)
@@ -172,7 +182,7 @@ final class ExportTests: XCTestCase {
             (["--model", good, "--format", "tflite", "--out", dir + "/new.onnx"], ["--format", "tflite", "onnx or keras-h5"]),
             (["--model", good, "--out", dir + "/new.bin"], ["--format", "new.bin"]),
             (["--model", good, "--format", "onnx", "--out", dir + "/nodir/new.onnx"], ["--out", "does not exist"]),
-            (["--model", good, "--format", "keras-h5", "--out", dir + "/plainfile/new.h5"], ["--out", "plainfile"]),
+            (["--model", good, "--format", "keras-h5", "--out", dir + "/plainfile/new.h5"], ["--out", "plainfile is a file"]),
             (["--model", good, "--format", "onnx", "--out", dir + "/adir"], ["--out", "is a directory"]),
         ]
         let before = try snapshot(dir)
