@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "DigitsCLITests", dependencies: ["Training", "MNISTData", "TestSupport"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
-        .testTarget(name: "ModelExportTests", dependencies: ["ModelExport", "HDF5", "NeuralNet", "TestSupport"]),
+        .testTarget(name: "ModelExportTests", dependencies: ["ModelExport", "HDF5", "NeuralNet", "TensorKit"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "MNISTData", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
