@@ -27,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "CSupport"),
         // No dependencies, so scripts/fuzz.sh can compile it alone with -sanitize=fuzzer.
@@ -65,10 +66,14 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
+        // Export to other runtimes: pure encoders (protobuf/ONNX, the Keras HDF5 layout, .npy) and a thin
+        // libhdf5 writer.
+        .target(name: "ModelExport", dependencies: ["NeuralNet", "TensorKit"]),
+        .target(name: "HDF5", dependencies: ["CHDF5", "ModelExport"]),
         .executableTarget(
             name: "digits",
             dependencies: [
-                "Training", "Cluster", "ZeroMQ", "CSupport",
+                "Training", "Cluster", "ZeroMQ", "CSupport", "ModelExport", "HDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -81,6 +86,7 @@ let package = Package(
         .testTarget(name: "DigitsCLITests", dependencies: ["Training", "MNISTData", "TestSupport", "ZeroMQ", "WireProtocol"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
+        .testTarget(name: "ModelExportTests", dependencies: ["ModelExport", "HDF5", "NeuralNet", "TensorKit"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "MNISTData", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

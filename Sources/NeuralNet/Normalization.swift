@@ -15,11 +15,16 @@ public struct Normalization: Codable, Equatable, Sendable {
         self.std = std
     }
 
+    /// x = byte * scale + shift: the two Float32 constants `apply` uses (exporters reuse them, so an
+    /// exported graph normalises with the very same bits).
+    public var scale: Float { 1 / (255 * std) }
+    public var shift: Float { -mean / std }
+
     /// Writes `count` normalised values.
     @inline(__always)
     public func apply(_ bytes: UnsafePointer<UInt8>, to out: UnsafeMutablePointer<Float>, count: Int) {
-        let scale = 1 / (255 * std)
-        let shift = -mean / std
+        let scale = self.scale
+        let shift = self.shift
         for i in 0..<count { out[i] = Float(bytes[i]) * scale + shift }
     }
 }

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import MNISTData
+import ModelExport
 import NeuralNet
 import Training
 
@@ -12,6 +13,9 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @Flag(help: "Print JSON instead of tables.") var json = false
     @Option(help: "Compute threads (0 = one per core).") var threads: Int = 0
+    @Option(name: .customLong("probabilities-out"),
+            help: "Also write every test image's class probabilities, in dataset order, as a float32 .npy file (N, classes).")
+    var probabilitiesOut: String?
 
     struct Report: Encodable {
         var model: String
@@ -34,6 +38,7 @@ struct Evaluate: ParsableCommand {
         let threads = self.threads > 0 ? self.threads : ProcessInfo.processInfo.activeProcessorCount
         let m = Evaluator.evaluate(model: net, parameters: file.weights, dataset: test, normalization: file.header.normalization,
                                    batch: 64, threads: threads).metrics
+        if let probabilitiesOut { try writeProbabilities(file: file, net: net, test: test, to: probabilitiesOut) }
         let perClass = PerClassSummary.rows(m)
         if json {
             try writeJSON(Report(model: model, accuracy: m.accuracy, loss: m.meanLoss, perClass: perClass, macroAvg: m.macro,
@@ -53,6 +58,30 @@ struct Evaluate: ParsableCommand {
         print(m.confusionTable())
         print("\ntop confusions (true -> predicted: count)")
         for c in m.topConfusions(5) { print("  \(c.label) -> \(c.predicted): \(c.count)") }
+    }
+}
+
+extension Evaluate {
+    /// Probabilities of every test image, computed in chunks, written as .npy (atomically).
+    func writeProbabilities(file: ModelFile, net: Sequential, test: Dataset, to path: String) throws {
+        let size = test.imageSize, classes = net.classes, chunk = 256
+        var values = [Float](repeating: 0, count: test.count * classes)
+        let ws = Workspace(model: net, capacity: chunk)
+        file.weights.withUnsafeBufferPointer { params in
+            test.images.withUnsafeBufferPointer { images in
+                for start in stride(from: 0, to: test.count, by: chunk) {
+                    let n = min(chunk, test.count - start)
+                    file.header.normalization.apply(images.baseAddress! + start * size, to: ws.input, count: n * size)
+                    net.evaluate(ws, batch: n, parameters: params.baseAddress!, withLabels: false)
+                    for k in 0..<(n * classes) { values[start * classes + k] = ws.probabilities[k] }
+                }
+            }
+        }
+        do {
+            try SealedFile.writeAtomically(NPYFile.encode(shape: [test.count, net.classes], values: values), to: path)
+        } catch {
+            throw CLIError("--probabilities-out \(path): \(error)")
+        }
     }
 }
 
