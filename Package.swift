@@ -65,10 +65,18 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
+        // Figures (PNG grids, SVG charts), the HTML run report and TensorBoard event files.
+        .target(
+            name: "Reports",
+            dependencies: [
+                "Training", "MNISTData",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "digits",
             dependencies: [
-                "Training", "Cluster", "ZeroMQ", "CSupport",
+                "Training", "Cluster", "Reports", "ZeroMQ", "CSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -81,6 +89,7 @@ let package = Package(
         .testTarget(name: "DigitsCLITests", dependencies: ["Training", "MNISTData", "TestSupport"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "MNISTData", "TestSupport"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "MNISTData", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
