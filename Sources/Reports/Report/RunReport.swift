@@ -273,16 +273,16 @@ public enum RunReport {
     static let css = """
         body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1320px;
                padding: 0 16px; color: #222; background: #fafafa; }
-        h1 { margin-bottom: 4px; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 4px; margin-top: 36px; }
+        h1 { margin-bottom: 4px; } h1 code { font-size: inherit; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 4px; margin-top: 36px; }
         code, pre { font-family: "DejaVu Sans Mono", Menlo, monospace; font-size: 13px; }
         pre { background: #fff; border: 1px solid #ddd; padding: 10px; overflow-x: auto; max-height: 420px; }
         .cards { display: flex; flex-wrap: wrap; gap: 12px; }
         .card { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 10px 16px; min-width: 130px; }
         .card .v { font-size: 22px; font-weight: bold; } .card .k { color: #666; font-size: 13px; }
         .row { display: flex; flex-wrap: wrap; gap: 20px; align-items: flex-start; }
-        figure { margin: 8px 0; background: #fff; border: 1px solid #ddd; padding: 8px; }
-        figure img { display: block; max-width: 100%; }
-        figcaption { color: #555; font-size: 13px; margin-top: 6px; max-width: 720px; }
+        figure { margin: 8px 0; background: #fff; border: 1px solid #ddd; padding: 8px; width: min-content; }
+        figure img { display: block; }
+        figcaption { color: #555; font-size: 13px; margin-top: 6px; }
         table { border-collapse: collapse; background: #fff; font-size: 14px; margin: 8px 0; }
         th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
         thead th { background: #f0f0f0; } table.kv th { background: #f6f6f6; font-weight: normal; color: #444; }

@@ -37,9 +37,11 @@ public struct BarChart {
         let plotW = width - left - right, plotH = height - top - bottom
         doc.text(title, x: width / 2, y: 20, size: 15, anchor: .middle, bold: true)
         let maxValue = max(series.flatMap(\.values).max() ?? 1, 1e-9)
-        let ticks = Ticks.nice(min: 0, max: maxValue * 1.12, count: 5)
-        let top1 = ticks.last ?? maxValue
+        var ticks = Ticks.nice(min: 0, max: maxValue, count: 5)
         let step = ticks.count > 1 ? ticks[1] - ticks[0] : 1
+        // Room above the tallest bar for its value.
+        while let last = ticks.last, last < maxValue * 1.08 { ticks.append(last + step) }
+        let top1 = ticks.last ?? maxValue
         func py(_ v: Double) -> Double { top + (1 - v / top1) * plotH }
         for t in ticks {
             doc.line(x1: left, y1: py(t), x2: left + plotW, y2: py(t), stroke: "#e4e4e4")
