@@ -158,3 +158,29 @@ final class RenderTests: XCTestCase {
         for f in files where f.name.hasSuffix(".png") { XCTAssertNoThrow(try PNG.decodeGray(f.bytes, path: f.name)) }
     }
 }
+
+final class RunFilesTests: XCTestCase {
+    func write(_ text: String, _ path: String) throws { try text.write(toFile: path, atomically: true, encoding: .utf8) }
+
+    func testLoadReadsARunAndSkipsACutWorkersLine() throws {
+        let dir = NSTemporaryDirectory() + "digits-runfiles-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        XCTAssertThrowsError(try RunFiles.load(dir)) { XCTAssertTrue("\($0)".contains("summary.json"), "\($0)") }
+        var metrics = ClassificationMetrics(classes: 10)
+        metrics.record(label: 1, predicted: 1)
+        try Fixtures.summary(metrics, workers: 2).encoded().write(to: URL(fileURLWithPath: dir + "/summary.json"))
+        XCTAssertThrowsError(try RunFiles.load(dir)) { XCTAssertTrue("\($0)".contains("metrics.jsonl"), "\($0)") }
+        let enc = JSONEncoder()
+        let line = String(decoding: try enc.encode(Fixtures.epoch(1, step: 3)), as: UTF8.self)
+        try write(line + "\n{\"epoch\": 2\n", dir + "/metrics.jsonl")
+        XCTAssertThrowsError(try RunFiles.load(dir)) { XCTAssertTrue("\($0)".contains("metrics.jsonl: line 2"), "\($0)") }
+        try write(line + "\n", dir + "/metrics.jsonl")
+        let w = String(decoding: try enc.encode(WorkerThroughputRecord(wallTime: 1, step: 1, worker: 1, name: "a", microBatches: 2, imagesPerSecond: 3)),
+                       as: UTF8.self)
+        try write(w + "\n" + w.prefix(20) + w + "\n" + w + "\n", dir + "/workers.jsonl")
+        let files = try RunFiles.load(dir)
+        XCTAssertEqual(files.history.count, 1)
+        XCTAssertEqual(files.workers.count, 2)
+        XCTAssertEqual(files.skippedWorkerLines, 1)
+    }
+}

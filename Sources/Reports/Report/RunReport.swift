@@ -20,6 +20,8 @@ public struct RunFiles {
     /// config.json as written (nil if absent).
     public var configJSON: String?
     public var workers: [WorkerThroughputRecord]
+    /// Lines of workers.jsonl that could not be read (an append cut short when a coordinator was killed).
+    public var skippedWorkerLines = 0
     /// Event files under tensorboard/.
     public var tensorboardFiles: [String]
 
@@ -51,24 +53,30 @@ public struct RunFiles {
         guard let metricsData = FileManager.default.contents(atPath: run.metrics) else {
             throw ReportError("\(run.metrics): missing; expected one JSON line per epoch")
         }
-        let history = try jsonLines(EpochRecord.self, metricsData, path: run.metrics)
+        let history = try jsonLines(EpochRecord.self, metricsData, path: run.metrics, skipBadLines: false).records
         let config = FileManager.default.contents(atPath: run.config).map { String(decoding: $0, as: UTF8.self) }
         var workers: [WorkerThroughputRecord] = []
+        var skipped = 0
         if let w = FileManager.default.contents(atPath: path + "/workers.jsonl") {
-            workers = try jsonLines(WorkerThroughputRecord.self, w, path: path + "/workers.jsonl")
+            // An append log: a killed coordinator may leave a cut line, which is skipped (and counted).
+            (workers, skipped) = try jsonLines(WorkerThroughputRecord.self, w, path: path + "/workers.jsonl", skipBadLines: true)
         }
         let tb = ((try? FileManager.default.contentsOfDirectory(atPath: path + "/tensorboard")) ?? []).filter { $0.contains("tfevents") }.sorted()
-        return RunFiles(path: path, summary: summary, history: history, configJSON: config, workers: workers, tensorboardFiles: tb)
+        var files = RunFiles(path: path, summary: summary, history: history, configJSON: config, workers: workers, tensorboardFiles: tb)
+        files.skippedWorkerLines = skipped
+        return files
     }
 
-    static func jsonLines<T: Decodable>(_ type: T.Type, _ data: Data, path: String) throws -> [T] {
+    static func jsonLines<T: Decodable>(_ type: T.Type, _ data: Data, path: String, skipBadLines: Bool) throws -> (records: [T], skipped: Int) {
         var out: [T] = []
+        var skipped = 0
         for (i, line) in data.split(separator: 0x0a).enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0d }) {
             do { out.append(try JSONDecoder().decode(T.self, from: Data(line))) } catch {
+                if skipBadLines { skipped += 1; continue }
                 throw ReportError("\(path): line \(i + 1) is not a valid record (\(reason(error)))")
             }
         }
-        return out
+        return (out, skipped)
     }
 
     static func reason(_ error: Error) -> String {
@@ -215,7 +223,8 @@ public enum RunReport {
             let names = Set(r.run.workers.map(\.worker)).count
             b += "<section id=\"workers\"><h2>Cluster workers</h2>\n"
             b += figure("figures/workers.svg", alt: "throughput per worker",
-                        caption: "Images per second of each of the \(names) worker(s), from their heartbeats (workers.jsonl).")
+                        caption: "Images per second of each of the \(names) worker(s), from their heartbeats (workers.jsonl)."
+                            + (r.run.skippedWorkerLines > 0 ? " \(r.run.skippedWorkerLines) unreadable line(s) of workers.jsonl skipped." : ""))
             b += "</section>\n"
         }
 
