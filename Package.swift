@@ -70,10 +70,18 @@ let package = Package(
         // libhdf5 writer.
         .target(name: "ModelExport", dependencies: ["NeuralNet", "TensorKit"]),
         .target(name: "HDF5", dependencies: ["CHDF5", "ModelExport"]),
+        // Figures (PNG grids, SVG charts), the HTML run report and TensorBoard event files.
+        .target(
+            name: "Reports",
+            dependencies: [
+                "Training", "MNISTData",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "digits",
             dependencies: [
-                "Training", "Cluster", "ZeroMQ", "CSupport", "ModelExport", "HDF5",
+                "Training", "Cluster", "Reports", "ZeroMQ", "CSupport", "ModelExport", "HDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -87,6 +95,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
         .testTarget(name: "ModelExportTests", dependencies: ["ModelExport", "HDF5", "NeuralNet", "TensorKit"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "MNISTData", "TestSupport"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "MNISTData", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -120,6 +120,8 @@ public final class Coordinator {
     public private(set) var timing = StepTiming()
     /// Messages refused, by reason.
     public private(set) var rejected: [String: Int] = [:]
+    /// Per-worker images/s sampled from heartbeats into workers.jsonl (every 4 heartbeat intervals).
+    var throughput: WorkerThroughputLog
 
     public init(trainer: Trainer, settings: CoordinatorSettings, jobID: UInt64, logger: Logger, now: UInt64) throws {
         self.trainer = trainer
@@ -133,6 +135,7 @@ public final class Coordinator {
         server = ParameterServer(parameterCount: trainer.model.parameterCount)
         meanGradient = [Float](repeating: 0, count: trainer.model.parameterCount)
         waitingSince = now
+        throughput = WorkerThroughputLog(interval: 4 * Double(settings.heartbeatMilliseconds) / 1000)
     }
 
     /// SHA-256 over the training images then labels: what every worker must hold.
@@ -481,6 +484,16 @@ public final class Coordinator {
             for i in shards.indices { shards[i].lastSeen = max(shards[i].lastSeen, now) }
         }
         lastTick = now
+        if phase == .training, let run = trainer.runDirectory {
+            let records = throughput.sample(liveWorkers.map { ($0.id, $0.name, $0.computed) }, now: now,
+                                            microBatch: trainer.config.training.microBatch, step: trainer.progress.globalStep,
+                                            wallTime: Date().timeIntervalSince1970)
+            if !records.isEmpty {
+                do { try WorkerThroughputLog.append(records, to: run.path + "/workers.jsonl") } catch {
+                    logger.warning("could not append to \(run.path)/workers.jsonl: \(error)")
+                }
+            }
+        }
         for w in workers.values.sorted(by: { $0.id < $1.id }) where w.alive && now &- w.lastSeen > deadline {
             let missed = Int(Double(now &- w.lastSeen) / 1e6 / Double(settings.heartbeatMilliseconds))
             logger.error("worker \(w.id) (\(w.name)@\(w.host)) missed \(missed) heartbeats; dropping it")

@@ -1,12 +1,18 @@
 // Progress for a terminal (one redrawn line per epoch: images/s, loss, accuracy, ETA) or plain
-// log lines when stderr is not a TTY (CI, files).
+// log lines when stderr is not a TTY, in CI ($CI set) or on a dumb terminal.
 import Foundation
 
 public final class ProgressBar {
     let enabled: Bool
     var lastDraw: UInt64 = 0
 
-    public init(enabled: Bool = isatty(STDERR_FILENO) == 1) { self.enabled = enabled }
+    public init(enabled: Bool = ProgressBar.terminalWantsBars()) { self.enabled = enabled }
+
+    /// Bars only on an interactive terminal: stderr is a TTY, $CI is unset and $TERM is not "dumb".
+    public static func terminalWantsBars(isTTY: Bool = isatty(STDERR_FILENO) == 1,
+                                         environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        isTTY && (environment["CI"] ?? "").isEmpty && environment["TERM"] != "dumb"
+    }
 
     public func update(epoch: Int, epochs: Int, step: Int, steps: Int, imagesPerSecond: Double, loss: Double, accuracy: Double) {
         guard enabled else { return }

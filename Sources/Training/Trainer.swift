@@ -56,6 +56,8 @@ public final class Trainer {
     var resumedFrom: String?
     /// Called after every step with (global step); lets tests and tools observe or interrupt.
     public var onStep: ((Int) throws -> Void)?
+    /// Told about every step and epoch (TensorBoard event files, status pages).
+    public var observers: [any TrainingObserver] = []
 
     public init(config: TrainConfig, data: TrainingData, logger: Logger) throws {
         try config.validate()
@@ -182,6 +184,9 @@ public final class Trainer {
             progress.elapsedSeconds = elapsed()
             try run.checkpoints.save(checkpoint(), keepLast: config.checkpoints.keepLast, best: false)
         }
+        let stepRecord = StepRecord(epoch: progress.epoch + 1, globalStep: progress.globalStep, lossSum: loss, correct: correct,
+                                    samples: samples, seconds: seconds, learningRate: Double(config.optimizer.learningRate))
+        for o in observers { o.trainingCompleted(step: stepRecord) }
         if progress.stepInEpoch == steps {
             bar.finishLine()
             try finishEpoch(store: run.checkpoints, run: run, elapsed: elapsed)
@@ -289,6 +294,7 @@ public final class Trainer {
         progress.elapsedSeconds = elapsed()
         try store.save(checkpoint(), keepLast: config.checkpoints.keepLast, best: isBest)
         try writeMetrics(run)
+        for o in observers { o.trainingCompleted(epoch: record) }
 
         func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
         logger.info("epoch \(epoch + 1)/\(config.training.epochs): loss \(f(record.trainLoss)) acc \(f(record.trainAccuracy)) | val_loss \(f(record.valLoss)) val_acc \(f(record.valAccuracy)) | test_acc \(f(record.testAccuracy)) | \(String(format: "%.0f", record.imagesPerSecond)) img/s, \(String(format: "%.1f", record.elapsedSeconds)) s\(isBest ? " *" : "")")

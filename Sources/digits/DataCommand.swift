@@ -2,6 +2,8 @@
 import ArgumentParser
 import Foundation
 import MNISTData
+import Reports
+import Training
 
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "data", abstract: "Inspect the dataset.", subcommands: [Show.self])
@@ -11,6 +13,41 @@ struct DataCommand: ParsableCommand {
 
         @OptionGroup var dataOptions: DataOptions
         @Flag(help: "Print JSON.") var json = false
+        @Option(help: "Write a PNG grid of the first training images with their labels to this file, and the class-balance chart (SVG) beside it.")
+        var grid: String?
+        @Option(help: "Where to write the class-balance chart (SVG). Default: beside --grid, \"-samples\" replaced by \"-balance\" (data-samples.png -> data-balance.svg).")
+        var balance: String?
+        @Option(name: .customLong("grid-count"), help: "Images in the grid (default 60, 12 per row).") var gridCount: Int = 60
+
+        func validate() throws {
+            if gridCount < 1 || gridCount > 10_000 { throw ValidationError("--grid-count must be in 1...10000, found \(gridCount)") }
+            if balance != nil && grid == nil { throw ValidationError("--balance goes with --grid") }
+        }
+
+        /// data-samples.png -> data-balance.svg; x.png -> x-balance.svg.
+        static func balancePath(forGrid grid: String) -> String {
+            let url = URL(fileURLWithPath: grid)
+            var stem = url.deletingPathExtension().lastPathComponent
+            if stem.hasSuffix("-samples") { stem = String(stem.dropLast("-samples".count)) }
+            let dir = (grid as NSString).deletingLastPathComponent
+            return (dir.isEmpty ? "" : dir + "/") + stem + "-balance.svg"
+        }
+
+        func writeFigures(train: Dataset, test: Dataset) throws -> [String] {
+            guard let grid else { return [] }
+            let balance = self.balance ?? Self.balancePath(forGrid: grid)
+            for path in [grid, balance] {
+                let dir = (path as NSString).deletingLastPathComponent
+                var isDir: ObjCBool = false
+                if !dir.isEmpty, !(FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) && isDir.boolValue) {
+                    throw CLIError("\(path): directory \(dir) does not exist")
+                }
+            }
+            let canvas = Figures.sampleGrid(train, count: gridCount, columns: 12, title: "MNIST TRAINING IMAGES AND LABELS")
+            try SealedFile.writeAtomically(canvas.png, to: grid)
+            try SealedFile.writeAtomically(Array(Figures.classBalance(train: train.classCounts(), test: test.classCounts()).utf8), to: balance)
+            return [grid, balance]
+        }
 
         struct Stats: Encodable {
             var directory: String
@@ -39,6 +76,7 @@ struct DataCommand: ParsableCommand {
             for c in checks { status[c.file] = c.ok.map { $0 ? "ok" : "MISMATCH" } ?? "no reference" }
             let stats = Stats(directory: location.directory, source: location.source.rawValue, trainCount: train.count, testCount: test.count,
                               trainPerClass: train.classCounts(), testPerClass: test.classCounts(), pixelMean: mean, pixelStd: std, checksums: status)
+            let written = try writeFigures(train: train, test: test)
             if json { try writeJSON(stats); return }
             print("data: \(location.directory) (\(location.source.rawValue))")
             print("train: \(train.count) images \(train.rows)x\(train.cols); test: \(test.count) images")
@@ -50,6 +88,7 @@ struct DataCommand: ParsableCommand {
             for c in checks {
                 print("checksum \(c.file): \(status[c.file]!)")
             }
+            for path in written { print("wrote \(path)") }
             if checks.contains(where: { $0.ok == false }) { throw ExitCode(1) }
         }
     }

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Reports
 import Training
 
 struct TrainOptions: ParsableArguments {
@@ -20,6 +21,7 @@ struct TrainOptions: ParsableArguments {
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Also checkpoint every N steps (0 = epoch ends only).") var checkpointEvery: Int?
     @Option(help: "sync (exact, reproducible; default) or async (cluster only: apply each micro-batch on arrival; NOT reproducible).") var mode: String?
     @Option(parsing: .unconditional, help: "Async mode: maximum staleness, in updates, of the weights a gradient was computed on.") var staleness: Int?
+    @Option(name: .customLong("tensorboard-every"), parsing: .unconditional, help: "Write TensorBoard scalars to RUN/tensorboard every N steps and every epoch (0 = no event files; default 20).") var tensorboardEvery: Int?
     @Flag(name: .customLong("no-early-stopping"), help: "Train all epochs.") var noEarlyStopping = false
     @Flag(help: "Continue the run in --out from its newest intact checkpoint.") var resume = false
     @Flag(name: .customLong("auto-resume"), help: "Continue the run in --out if it has a checkpoint, else start it (for services that restart).") var autoResume = false
@@ -33,6 +35,7 @@ struct TrainOptions: ParsableArguments {
         if let threads, threads < 0 { throw ValidationError("--threads must be >= 0, found \(threads)") }
         if let patience, patience < 0 { throw ValidationError("--patience must be >= 0, found \(patience)") }
         if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must be >= 0, found \(checkpointEvery)") }
+        if let tensorboardEvery, tensorboardEvery < 0 { throw ValidationError("--tensorboard-every must be >= 0, found \(tensorboardEvery)") }
         if (resume || autoResume) && out == nil { throw ValidationError("--resume and --auto-resume need --out naming the run to continue") }
     }
 
@@ -72,6 +75,7 @@ struct TrainOptions: ParsableArguments {
         add("config", config); add("out", out); add("epochs", epochs); add("batch", batch); add("micro-batch", microBatch)
         add("lr", lr); add("seed", seed); add("model", model); add("threads", threads); add("patience", patience)
         add("checkpoint-every", checkpointEvery); add("mode", mode); add("staleness", staleness)
+        add("tensorboard-every", tensorboardEvery)
         if noEarlyStopping { a.append("--no-early-stopping") }
         if resume { a.append("--resume") }
         if autoResume { a.append("--auto-resume") }
@@ -105,6 +109,12 @@ struct TrainOptions: ParsableArguments {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
         try SealedFile.writeAtomically([UInt8](try encoder.encode(config)), to: run.config)
+        let every = tensorboardEvery ?? 20
+        if every > 0 {
+            do { trainer.observers.append(try TensorBoardLogger(directory: run.path + "/tensorboard", stepInterval: every, logger: logger)) } catch {
+                logger.warning("no TensorBoard event files: \(error)")
+            }
+        }
         return trainer
     }
 

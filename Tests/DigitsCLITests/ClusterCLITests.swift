@@ -45,6 +45,13 @@ final class ClusterCLITests: XCTestCase {
         }
     }
 
+    /// The parent process id of `pid` (from /proc/PID/stat), if it is still running.
+    static func parent(of pid: Int32) -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ").dropFirst().first.flatMap { Int32($0) }
+    }
+
     /// Starts `digits cluster` in the background; returns the process and its output file.
     func startCluster(_ args: [String]) throws -> (Process, String) { try spawn(["cluster"] + args) }
 
@@ -90,7 +97,8 @@ final class ClusterCLITests: XCTestCase {
         let (p, log) = try startCluster(["--workers", "3", "--data", data, "--out", out + "/c", "--heartbeat-deadline", "1.5"] + recipe)
         XCTAssertTrue(waitFor("training starts", in: log, seconds: 120))
         Thread.sleep(forTimeInterval: 0.5)
-        let victims = Self.processes(mentioning: "--name worker-2 --exit-with-parent")
+        // Only this launcher's worker: other clusters on the machine (other test runs) have a worker-2 too.
+        let victims = Self.processes(mentioning: "--name worker-2 --exit-with-parent").filter { Self.parent(of: $0) == p.processIdentifier }
         XCTAssertEqual(victims.count, 1)
         for v in victims { kill(v, SIGKILL) }
         p.waitUntilExit()
