@@ -70,14 +70,14 @@ final class DigitPreprocessorTests: XCTestCase {
     }
 
     func testCentreOfMassNotBoxCentreDecidesPlacement() {
-        // A ⊢ shape: a thin vertical stroke with a heavy bar to its right; the mass centre is right of
-        // the box centre, so the box sits left of the frame centre.
+        // A ⊢ shape: a vertical stroke with a bar to its right; the stroke pulls the mass centre left
+        // of the box centre, so the box sits right of the frame centre.
         var image = canvas(100, 100, background: 0, ink: 255, rect: (10, 10, 20, 90))
         for y in 40..<60 { for x in 20..<90 { image.pixels[y * 100 + x] = 255 } }
         let (box, cx, cy) = inkBox(DigitPreprocessor.prepare(image))
         XCTAssertEqual(cx, 13.5, accuracy: 0.6)
         XCTAssertEqual(cy, 13.5, accuracy: 0.6)
-        XCTAssertLessThan(Double(box.0 + box.2) / 2, 12.5, "box centre lies left of the frame centre")
+        XCTAssertGreaterThan(Double(box.0 + box.2) / 2, 14.5, "box centre lies right of the frame centre")
     }
 
     func testBlankAndDegenerateImagesGiveZeros() {
