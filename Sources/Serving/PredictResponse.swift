@@ -44,7 +44,7 @@ public enum PredictResponse {
                  inputPNG: Data(PNG.encode(GrayImage(width: 28, height: 28, pixels: $0.input))).base64EncodedString())
         }
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data: Data
         if isBatch || items.count != 1 {
             data = try! encoder.encode(Batch(predictions: items, count: items.count, latencyMs: latencyMs, model: model))
@@ -57,7 +57,7 @@ public enum PredictResponse {
     /// `{"error": message}`.
     public static func error(_ message: String) -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try! encoder.encode(["error": message]))
     }
 }

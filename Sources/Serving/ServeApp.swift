@@ -29,11 +29,14 @@ public enum ServeApp {
         }
         router.get("/healthz") { _, _ -> Response in
             let body = try JSONSerialization.data(withJSONObject: ["status": "ok", "model": predictor.name,
-                                                                   "weights_sha256": predictor.weightsSHA256], options: [.sortedKeys])
+                                                                   "weights_sha256": predictor.weightsSHA256], options: [.sortedKeys, .withoutEscapingSlashes])
             return response(status: .ok, contentType: "application/json", body: Array(body))
         }
         router.get("/metrics") { _, _ -> Response in
             response(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.exposition())
+        }
+        router.get("/v1/predict") { _, _ -> Response in
+            throw ServeError(status: 405, "use POST /v1/predict with an image (PNG or JPEG, raw or as multipart field `image`) or JSON")
         }
         router.post("/v1/predict") { request, _ -> Response in
             let start = DispatchTime.now().uptimeNanoseconds

@@ -131,7 +131,7 @@ final class ServeCLITests: XCTestCase {
             ("JSON of the wrong shape", { try HTTP.post(predict, file: shortJSON, contentType: "application/json") }, 400),
             ("form without an image field", { try HTTP.curl(predict, ["-F", "file=@\(good)"]) }, 400),
             ("unknown route", { try HTTP.curl(server.baseURL + "/v2/nothing") }, 404),
-            ("GET on predict", { try HTTP.curl(predict) }, 404),
+            ("GET on predict", { try HTTP.curl(predict) }, 405),
         ]
         for (what, send, expected) in cases {
             let r = try send()
