@@ -23,7 +23,7 @@ enum DrawingPage {
   .bar { display: flex; align-items: center; gap: 6px; font-size: 13px; height: 18px; font-variant-numeric: tabular-nums; }
   .bar .label { width: 12px; text-align: right; }
   .bar .track { width: 180px; height: 12px; background: #e4e4e4; border-radius: 3px; overflow: hidden; }
-  .bar .fill { height: 100%; width: 0; background: #3b7dd8; }
+  .bar .fill { display: block; height: 100%; width: 0; background: #3b7dd8; }
   .bar.best .fill { background: #d8553b; }
   .bar .pct { width: 52px; }
   #seen { width: 112px; height: 112px; image-rendering: pixelated; background: #000; border: 1px solid #444; display: block; }

@@ -30,9 +30,13 @@ final class ServePageTests: XCTestCase {
             XCTAssertGreaterThan(result["ink_pixels"] as? Int ?? 0, 500, "the \(input) strokes drew ink on the canvas")
             XCTAssertEqual(result["digit"] as? String, drawn, "the page shows the digit drawn with \(input) events: \(result)")
             XCTAssertTrue((result["confidence"] as? String ?? "").hasPrefix("confidence "), "\(result)")
-            let bars = result["bars"] as? [String] ?? []
+            // Rendered bar widths (fraction of the track): the drawn digit's bar is the long one.
+            let bars = result["bars"] as? [Double] ?? []
             XCTAssertEqual(bars.count, 10)
-            XCTAssertTrue(bars.contains { $0 != "0%" && $0 != "0.0%" && !$0.isEmpty }, "probability bars are filled: \(bars)")
+            if bars.count == 10, let k = Int(drawn) {
+                XCTAssertGreaterThan(bars[k], 0.5, "the bar of \(drawn) is drawn long: \(bars)")
+                XCTAssertLessThan(bars.reduce(0, +), 1.01, "bars are probabilities: \(bars)")
+            }
             let shot = try XCTUnwrap(result["screenshot"] as? String)
             let bytes = try Data(contentsOf: URL(fileURLWithPath: shot))
             XCTAssertEqual(Array(bytes.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "screenshot \(shot) is a PNG")

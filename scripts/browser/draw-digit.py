@@ -140,7 +140,12 @@ def main():
                      and dt.evaluate("document.getElementById('seen').complete && document.getElementById('seen').naturalWidth === 28"), deadline)
             state = dt.evaluate("""(function(){
                 var bars = [];
-                for (var k = 0; k < 10; k++) bars.push(document.querySelector('#bar' + k + ' .fill').style.width);
+                // Rendered fill width as a fraction of its track (what a person sees).
+                for (var k = 0; k < 10; k++) {
+                    var fill = document.querySelector('#bar' + k + ' .fill').getBoundingClientRect().width;
+                    var track = document.querySelector('#bar' + k + ' .track').getBoundingClientRect().width;
+                    bars.push(track > 0 ? fill / track : -1);
+                }
                 return {digit: document.getElementById('digit').textContent,
                         confidence: document.getElementById('confidence').textContent, bars: bars,
                         ink: document.getElementById('pad').getContext('2d').getImageData(0, 0, 280, 280).data.filter(function(v, i){ return i % 4 === 0 && v < 128; }).length};
