@@ -24,7 +24,7 @@ final class ServeCLITests: XCTestCase {
     func testPredictsRealMNISTDigitsInEveryInputForm() throws {
         let (model, test) = try TrainedModel.path()
         let server = try ServerProcess(model: model)
-        defer { _ = server.stop() }
+        defer { server.stop() }
         let dir = CLI.tempDirectory("serve-digits")
         let predict = server.baseURL + "/v1/predict"
         for i in indices {
@@ -98,7 +98,7 @@ final class ServeCLITests: XCTestCase {
     func testMalformedUploadsGet4xxJSONErrorsAndTheServerKeepsServing() throws {
         let (model, test) = try TrainedModel.path()
         let server = try ServerProcess(model: model)
-        defer { _ = server.stop() }
+        defer { server.stop() }
         let dir = CLI.tempDirectory("serve-bad")
         let predict = server.baseURL + "/v1/predict"
         let good = try write(PNG.encode(image(test, 0)), "good.png", in: dir)
@@ -161,7 +161,7 @@ final class ServeCLITests: XCTestCase {
 
         let (model, _) = try TrainedModel.path()
         let first = try ServerProcess(model: model)
-        defer { _ = first.stop() }
+        defer { first.stop() }
         let busyPort = String(first.baseURL.split(separator: ":").last!)
         let second = try CLI.run(["serve", "--model", model, "--port", busyPort], timeout: 60)
         XCTAssertNotEqual(second.status, 0, "a second server on a busy port fails")

@@ -14,7 +14,7 @@ final class ServePageTests: XCTestCase {
         }
         let (model, _) = try TrainedModel.path()
         let server = try ServerProcess(model: model)
-        defer { _ = server.stop() }
+        defer { server.stop() }
         let artifacts = CLI.packageRoot.appendingPathComponent(".build/test-artifacts/serve").path
         try? FileManager.default.removeItem(atPath: artifacts)
         let script = CLI.packageRoot.appendingPathComponent("scripts/browser/draw-digit.py").path

@@ -30,59 +30,69 @@ enum TrainedModel {
     }
 }
 
+/// Bytes a child writes to a pipe, collected on the pipe's reader thread.
+final class PipeCapture: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    let pipe = Pipe()
+
+    init() {
+        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
+            let chunk = handle.availableData
+            if chunk.isEmpty { handle.readabilityHandler = nil; return }  // EOF
+            lock.lock(); data.append(chunk); lock.unlock()
+        }
+    }
+
+    var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+}
+
 /// A running `digits serve`.
-final class ServerProcess: @unchecked Sendable {
+final class ServerProcess {
     let process = Process()
     private(set) var baseURL = ""
-    private let lock = NSLock()
-    private var out = Data(), err = Data()
+    private let out = PipeCapture(), err = PipeCapture()
 
-    var stdout: String { lock.lock(); defer { lock.unlock() }; return String(decoding: out, as: UTF8.self) }
-    var stderr: String { lock.lock(); defer { lock.unlock() }; return String(decoding: err, as: UTF8.self) }
+    var stdout: String { out.text }
+    var stderr: String { err.text }
 
     /// Starts `digits serve --model model --port 0 extra...` and waits (up to `timeout` s) for
     /// "serving NAME on http://HOST:PORT".
     init(model: String, extra: [String] = [], timeout: TimeInterval = 60) throws {
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         process.arguments = ["serve", "--model", model, "--port", "0"] + extra
-        let outPipe = Pipe(), errPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        var url: String?
-        let start = Date()
-        outPipe.fileHandleForReading.readabilityHandler = { [unowned(unsafe) self] h in
-            let d = h.availableData
-            self.lock.lock(); self.out.append(d); self.lock.unlock()
-        }
-        errPipe.fileHandleForReading.readabilityHandler = { [unowned(unsafe) self] h in
-            let d = h.availableData
-            self.lock.lock(); self.err.append(d); self.lock.unlock()
-        }
+        process.standardOutput = out.pipe
+        process.standardError = err.pipe
         try process.run()
-        while url == nil {
-            if let line = String(decoding: { lock.lock(); defer { lock.unlock() }; return out }(), as: UTF8.self)
-                .split(separator: "\n").first(where: { $0.hasPrefix("serving ") }),
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if let line = out.text.split(separator: "\n").first(where: { $0.hasPrefix("serving ") }),
                let range = line.range(of: "http://") {
-                url = String(line[range.lowerBound...])
-                break
+                baseURL = String(line[range.lowerBound...])
+                return
             }
-            if !process.isRunning || Date().timeIntervalSince(start) > timeout {
-                process.terminate()
+            if !process.isRunning || Date() > deadline {
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
                 throw ServeTestFailure("digits serve did not print its address within \(timeout) s\nstdout: \(stdout)\nstderr: \(stderr)")
             }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        baseURL = url!
     }
 
-    /// Sends `signal` and waits (up to `timeout` s) for the exit status.
+    /// Sends `signal` and waits (up to `timeout` s) for the exit status; nil if it had to be killed.
+    @discardableResult
     func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 30) -> Int32? {
+        guard process.isRunning else { return process.terminationStatus }
         kill(process.processIdentifier, signal)
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning { process.terminate(); kill(process.processIdentifier, SIGKILL); return nil }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
         process.waitUntilExit()
-        Thread.sleep(forTimeInterval: 0.1)  // let the pipe handlers drain
+        Thread.sleep(forTimeInterval: 0.1)  // let the pipe readers take the last bytes
         return process.terminationStatus
     }
 
