@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
@@ -30,6 +33,19 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "CSupport"),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
+        // The inference server: request decoding and preprocessing (pure), the drawing page,
+        // Prometheus metrics and the Hummingbird app around them.
+        .target(
+            name: "Serving",
+            dependencies: [
+                "Training", "MNISTData", "CTurboJPEG",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // No dependencies, so scripts/fuzz.sh can compile it alone with -sanitize=fuzzer.
         .target(name: "WireProtocol", swiftSettings: kernelFlags),
         .target(
@@ -81,8 +97,9 @@ let package = Package(
         .executableTarget(
             name: "digits",
             dependencies: [
-                "Training", "Cluster", "Reports", "ZeroMQ", "CSupport", "ModelExport", "HDF5",
+                "Training", "Cluster", "Reports", "ZeroMQ", "CSupport", "ModelExport", "HDF5", "Serving",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -91,11 +108,12 @@ let package = Package(
         .testTarget(name: "MNISTDataTests", dependencies: ["MNISTData"]),
         .target(name: "TestSupport", dependencies: ["MNISTData"], path: "Tests/TestSupport"),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MNISTData", "TestSupport"]),
-        .testTarget(name: "DigitsCLITests", dependencies: ["Training", "MNISTData", "TestSupport", "ZeroMQ", "WireProtocol"]),
+        .testTarget(name: "DigitsCLITests", dependencies: ["Training", "MNISTData", "TestSupport", "ZeroMQ", "WireProtocol", "Serving"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
         .testTarget(name: "ModelExportTests", dependencies: ["ModelExport", "HDF5", "NeuralNet", "TensorKit"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "MNISTData", "TestSupport"]),
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "MNISTData", "TestSupport"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "MNISTData", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -17,4 +17,5 @@ DIGITS_BIN=.build/debug/digits scripts/bench/cluster-scaling.sh --quick
 DIGITS_BIN=.build/debug/digits OUT=.build/bench-quick DIGITS_BENCH_QUICK_ARGS="--steps 5 --sgemm-seconds 0.2" \
   scripts/bench/compare.sh --quick --no-tf --no-build
 DIGITS_BIN=.build/debug/digits scripts/bench/loadtest.sh --quick --no-build
+DIGITS_BIN=.build/debug/digits OUT=.build/bench-quick scripts/bench/serve-load.sh --quick --no-build
 scripts/fault-trials.sh --bin .build/debug/digits --trials 4 --train 4000
