@@ -20,6 +20,7 @@ struct TrainOptions: ParsableArguments {
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Also checkpoint every N steps (0 = epoch ends only).") var checkpointEvery: Int?
     @Option(help: "sync (exact, reproducible; default) or async (cluster only: apply each micro-batch on arrival; NOT reproducible).") var mode: String?
     @Option(parsing: .unconditional, help: "Async mode: maximum staleness, in updates, of the weights a gradient was computed on.") var staleness: Int?
+    @Option(parsing: .unconditional, help: "Number of classes (labels must be below it); a preset's last layer is resized to match.") var classes: Int?
     @Flag(name: .customLong("no-early-stopping"), help: "Train all epochs.") var noEarlyStopping = false
     @Flag(help: "Continue the run in --out from its newest intact checkpoint.") var resume = false
 
@@ -31,6 +32,7 @@ struct TrainOptions: ParsableArguments {
         if let seed, seed < 0 { throw ValidationError("--seed must be >= 0, found \(seed)") }
         if let threads, threads < 0 { throw ValidationError("--threads must be >= 0, found \(threads)") }
         if let patience, patience < 0 { throw ValidationError("--patience must be >= 0, found \(patience)") }
+        if let classes, classes < 2 || classes > 256 { throw ValidationError("--classes must be in 2...256, found \(classes)") }
         if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must be >= 0, found \(checkpointEvery)") }
         if resume && out == nil { throw ValidationError("--resume needs --out naming the run to continue") }
     }
@@ -60,6 +62,8 @@ struct TrainOptions: ParsableArguments {
         if let mode { c.training.mode = mode }
         if let staleness { c.training.staleness = staleness }
         if noEarlyStopping { c.earlyStopping.enabled = false }
+        if let classes { c.data.classes = classes }
+        c.modelSpec = c.modelSpec.adapted(toClasses: c.data.classes)
         try c.validate()
         return c
     }
@@ -70,7 +74,7 @@ struct TrainOptions: ParsableArguments {
         func add(_ name: String, _ value: CustomStringConvertible?) { if let value { a += ["--\(name)", "\(value)"] } }
         add("config", config); add("out", out); add("epochs", epochs); add("batch", batch); add("micro-batch", microBatch)
         add("lr", lr); add("seed", seed); add("model", model); add("threads", threads); add("patience", patience)
-        add("checkpoint-every", checkpointEvery); add("mode", mode); add("staleness", staleness)
+        add("checkpoint-every", checkpointEvery); add("mode", mode); add("staleness", staleness); add("classes", classes)
         if noEarlyStopping { a.append("--no-early-stopping") }
         if resume { a.append("--resume") }
         return a
@@ -87,7 +91,7 @@ struct TrainOptions: ParsableArguments {
 
     /// Builds the trainer (and resumes it when asked).
     func makeTrainer(config: TrainConfig, run: RunDirectory, data: DataOptions, logger: Logger) throws -> Trainer {
-        let (location, train, test) = try data.load(classes: config.data.classes)
+        let (location, train, test) = try data.load(classes: config.data.classes, defaultDataset: config.dataset)
         logger.info("data: \(location.directory) (\(location.source.rawValue)); \(train.count) training and \(test.count) test images")
         let trainer = try Trainer(config: config, data: TrainingData(train: train, test: test, directory: location.directory, config: config),
                                   logger: logger)
