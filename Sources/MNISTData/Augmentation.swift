@@ -24,6 +24,17 @@ public struct AugmentSettings: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// What `--augment` turns on when the config sets no amounts: mild affine jitter for digits.
+    public static let standardDigits: AugmentSettings = {
+        var s = AugmentSettings()
+        s.enabled = true
+        s.rotationDegrees = 10
+        s.scale = 0.1
+        s.shiftPixels = 2
+        s.shearDegrees = 10
+        return s
+    }()
+
     /// True when augmentation would change some image.
     public var isActive: Bool {
         enabled && (rotationDegrees != 0 || scale != 0 || shiftPixels != 0 || shearDegrees != 0 || elasticAlpha != 0 || horizontalFlip)

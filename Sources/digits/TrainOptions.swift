@@ -21,6 +21,9 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "sync (exact, reproducible; default) or async (cluster only: apply each micro-batch on arrival; NOT reproducible).") var mode: String?
     @Option(parsing: .unconditional, help: "Async mode: maximum staleness, in updates, of the weights a gradient was computed on.") var staleness: Int?
     @Option(parsing: .unconditional, help: "Number of classes (labels must be below it); a preset's last layer is resized to match.") var classes: Int?
+    @Option(parsing: .unconditional, help: "Set the rate of every dropout layer of the model.") var dropout: Float?
+    @Flag(inversion: .prefixedNo, help: "Turn augmentation on (the config's [augment] amounts, or the standard digit set if it has none) or off.")
+    var augment: Bool?
     @Flag(name: .customLong("no-early-stopping"), help: "Train all epochs.") var noEarlyStopping = false
     @Flag(help: "Continue the run in --out from its newest intact checkpoint.") var resume = false
 
@@ -32,6 +35,7 @@ struct TrainOptions: ParsableArguments {
         if let seed, seed < 0 { throw ValidationError("--seed must be >= 0, found \(seed)") }
         if let threads, threads < 0 { throw ValidationError("--threads must be >= 0, found \(threads)") }
         if let patience, patience < 0 { throw ValidationError("--patience must be >= 0, found \(patience)") }
+        if let dropout, !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1), found \(dropout)") }
         if let classes, classes < 2 || classes > 256 { throw ValidationError("--classes must be in 2...256, found \(classes)") }
         if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must be >= 0, found \(checkpointEvery)") }
         if resume && out == nil { throw ValidationError("--resume needs --out naming the run to continue") }
@@ -63,6 +67,16 @@ struct TrainOptions: ParsableArguments {
         if let staleness { c.training.staleness = staleness }
         if noEarlyStopping { c.earlyStopping.enabled = false }
         if let classes { c.data.classes = classes }
+        if let dropout {
+            guard c.modelSpec.layers.contains(where: { $0.type == "dropout" }) else {
+                throw CLIError("--dropout: model '\(c.modelSpec.name)' has no dropout layer")
+            }
+            c.modelSpec = c.modelSpec.withDropout(dropout)
+        }
+        if let augment {
+            c.augment.enabled = augment
+            if augment && !c.augment.isActive { c.augment = .standardDigits }
+        }
         c.modelSpec = c.modelSpec.adapted(toClasses: c.data.classes)
         try c.validate()
         return c
@@ -75,6 +89,8 @@ struct TrainOptions: ParsableArguments {
         add("config", config); add("out", out); add("epochs", epochs); add("batch", batch); add("micro-batch", microBatch)
         add("lr", lr); add("seed", seed); add("model", model); add("threads", threads); add("patience", patience)
         add("checkpoint-every", checkpointEvery); add("mode", mode); add("staleness", staleness); add("classes", classes)
+        add("dropout", dropout)
+        if let augment { a.append(augment ? "--augment" : "--no-augment") }
         if noEarlyStopping { a.append("--no-early-stopping") }
         if resume { a.append("--resume") }
         return a
