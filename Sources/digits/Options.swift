@@ -12,6 +12,9 @@ struct DataOptions: ParsableArguments {
 
     /// `--data`, else the named dataset (`--dataset`, else the config's data.dataset), else the MNIST chain.
     func locate(defaultDataset: String = "mnist") throws -> DataLocation {
+        if let dataset, !DatasetCatalog.names.contains(dataset) {
+            throw CLIError("--dataset must be one of \(DatasetCatalog.names.joined(separator: ", ")), found '\(dataset)' (use --data DIR --classes N for other IDX datasets)")
+        }
         if data == nil, let name = dataset ?? (defaultDataset == "mnist" ? nil : defaultDataset), name != "mnist" {
             return try DatasetCatalog.location(of: name)
         }
@@ -20,9 +23,6 @@ struct DataOptions: ParsableArguments {
 
     func load(classes: Int = 10, defaultDataset: String = "mnist") throws -> (location: DataLocation, train: Dataset, test: Dataset) {
         let location = try locate(defaultDataset: defaultDataset)
-        if let dataset, !DatasetCatalog.names.contains(dataset) {
-            throw CLIError("--dataset must be one of \(DatasetCatalog.names.joined(separator: ", ")), found '\(dataset)' (use --data DIR --classes N for other IDX datasets)")
-        }
         let (train, test) = try MNISTFiles.load(directory: location.directory, classes: classes)
         return (location, train, test)
     }
