@@ -80,3 +80,15 @@ final class SweepCLITests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--dataset must be one of"), bad.stderr)
     }
 }
+
+final class DatasetCLITests: XCTestCase {
+    /// --dataset fashion-mnist finds Debian's dataset-fashion-mnist files (scripts/install-test-deps.sh installs them).
+    func testFashionMNISTIsFoundByName() throws {
+        let r = try CLI.run(["data", "show", "--dataset", "fashion-mnist", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: r.stdout.data(using: .utf8)!) as! [String: Any]
+        XCTAssertEqual(json["train_count"] as? Int, 60000)
+        XCTAssertEqual(json["test_per_class"] as? [Int], [Int](repeating: 1000, count: 10))
+        XCTAssertTrue((json["directory"] as? String ?? r.stdout).contains("fashion-mnist"), r.stdout)
+    }
+}
