@@ -64,13 +64,20 @@ public final class BatchNorm: Layer {
         let xhat = scratch
         let (mo, vo) = statisticsOffset(batch: context.batch)
         let mean = scratch + mo, variance = scratch + vo, invStd = scratch + vo + c
-        var sum = [Double](repeating: 0, count: c)
-        for p in 0..<positions { for j in 0..<c { sum[j] += Double(x[p * c + j]) } }
+        // Same arithmetic and order as a plain loop; raw pointers only avoid bounds checks.
+        let sum = UnsafeMutablePointer<Double>.allocate(capacity: c)
+        defer { sum.deallocate() }
+        sum.initialize(repeating: 0, count: c)
+        for p in 0..<positions {
+            let row = x + p * c
+            for j in 0..<c { sum[j] += Double(row[j]) }
+        }
         for j in 0..<c { mean[j] = Float(sum[j] / Double(positions)) }
         for j in 0..<c { sum[j] = 0 }
         for p in 0..<positions {
+            let row = x + p * c
             for j in 0..<c {
-                let d = Double(x[p * c + j] - mean[j])
+                let d = Double(row[j] - mean[j])
                 sum[j] += d * d
             }
         }
@@ -95,12 +102,16 @@ public final class BatchNorm: Layer {
         let c = channels, positions = context.batch * inputShape.height * inputShape.width
         let xhat = scratch
         let invStd = scratch + statisticsOffset(batch: context.batch).variance + c
-        var sumDY = [Double](repeating: 0, count: c), sumDYX = [Double](repeating: 0, count: c)
+        let sums = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c)
+        defer { sums.deallocate() }
+        sums.initialize(repeating: 0, count: 2 * c)
+        let sumDY = sums, sumDYX = sums + c
         for p in 0..<positions {
+            let g0 = dY + p * c, h0 = xhat + p * c
             for j in 0..<c {
-                let g = Double(dY[p * c + j])
+                let g = Double(g0[j])
                 sumDY[j] += g
-                sumDYX[j] += g * Double(xhat[p * c + j])
+                sumDYX[j] += g * Double(h0[j])
             }
         }
         for j in 0..<c {
@@ -109,7 +120,9 @@ public final class BatchNorm: Layer {
         }
         guard let dX else { return }
         let n = Float(positions)
-        var meanDY = [Float](repeating: 0, count: c), meanDYX = [Float](repeating: 0, count: c)
+        let means = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
+        defer { means.deallocate() }
+        let meanDY = means, meanDYX = means + c
         for j in 0..<c { meanDY[j] = Float(sumDY[j]) / n; meanDYX[j] = Float(sumDYX[j]) / n }
         let gamma = parameters
         for p in 0..<positions {
