@@ -45,6 +45,22 @@ final class ClusterCLITests: XCTestCase {
         }
     }
 
+    /// True if `ancestor` is `pid`'s parent, grandparent, ... (from /proc/PID/stat), so a test only touches
+    /// its own cluster's processes, never another run's on the same machine.
+    static func isDescendant(_ pid: Int32, of ancestor: Int32) -> Bool {
+        var current = pid
+        for _ in 0..<16 {
+            guard let stat = try? String(contentsOfFile: "/proc/\(current)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 1, let parent = Int32(fields[1]) else { return false }
+            if parent == ancestor { return true }
+            if parent <= 1 { return false }
+            current = parent
+        }
+        return false
+    }
+
     /// Starts `digits cluster` in the background; returns the process and its output file.
     func startCluster(_ args: [String]) throws -> (Process, String) { try spawn(["cluster"] + args) }
 
@@ -90,7 +106,7 @@ final class ClusterCLITests: XCTestCase {
         let (p, log) = try startCluster(["--workers", "3", "--data", data, "--out", out + "/c", "--heartbeat-deadline", "1.5"] + recipe)
         XCTAssertTrue(waitFor("training starts", in: log, seconds: 120))
         Thread.sleep(forTimeInterval: 0.5)
-        let victims = Self.processes(mentioning: "--name worker-2 --exit-with-parent")
+        let victims = Self.processes(mentioning: "--name worker-2 --exit-with-parent").filter { Self.isDescendant($0, of: p.processIdentifier) }
         XCTAssertEqual(victims.count, 1)
         for v in victims { kill(v, SIGKILL) }
         p.waitUntilExit()
