@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # What the tests need beyond the build: headless Chromium (Debian's chromium) for the web pages, curl and wrk (HTTP client and load generator of the serve tests),
 # and a Python virtualenv outside the repository with the real consumers of exported files
-# (onnxruntime, h5py, tensorboard, prometheus_client). Idempotent and quiet when already there.
+# (onnxruntime, h5py, tensorboard, prometheus_client), and Fashion-MNIST (dataset-fashion-mnist, for
+# the --dataset test). Idempotent and quiet when already there.
 # The virtualenv lives at $DIGITS_PYENV (default ~/.cache/digits/venv-py); tests find its python
 # there, or through $DIGITS_PYTHON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pkg in chromium fonts-dejavu-core curl wrk; do
+for pkg in chromium fonts-dejavu-core curl wrk dataset-fashion-mnist; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -395,7 +395,7 @@ public final class Coordinator {
         for k in step.microBatches.indices { workers[live[k % live.count].id]?.assigned.append(k) }
         var actions: [CoordinatorAction] = []
         if sharded {
-            let begin = envelope(.beginStep(BeginStep(microBatches: UInt32(step.microBatches.count), learningRate: trainer.config.optimizer.learningRate,
+            let begin = envelope(.beginStep(BeginStep(microBatches: UInt32(step.microBatches.count), learningRate: trainer.learningRate(step: step.globalStep),
                                                       wantState: trainer.needsOptimizerState, workers: live.map(\.id))),
                                  step: UInt64(step.globalStep))
             for shard in shards { actions.append(.sendControl(peer: shard.peer, frames: begin)) }
@@ -634,7 +634,7 @@ extension Coordinator {
         meanGradient.withUnsafeMutableBufferPointer { sum.mean(into: $0) }
         async.sum = sum
         var optimizer = async.optimizer!
-        let lr = trainer.config.optimizer.learningRate
+        let lr = trainer.learningRate(step: async.epoch * trainer.plan.stepsPerEpoch + o.stepInEpoch)
         async.parameters.withUnsafeMutableBufferPointer { p in
             meanGradient.withUnsafeBufferPointer { optimizer.apply(gradient: $0, to: p, learningRate: lr) }
         }

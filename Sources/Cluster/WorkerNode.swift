@@ -230,7 +230,7 @@ public final class WorkerNode {
                                                fraction: config.data.validationFraction, seed: config.training.seed)
         plan = EpochPlan(trainIndices: split.train, batchSize: config.training.batchSize, microBatch: config.training.microBatch, seed: config.training.seed)
         computer = MicroBatchComputer(model: model, capacity: config.training.microBatch, normalization: config.normalization,
-                                      labelSmoothing: config.labelSmoothing)
+                                      labelSmoothing: config.labelSmoothing, augmenter: config.augmenter(rows: dataset.rows, cols: dataset.cols))
         rng = CounterRNG(seed: config.training.seed)
         self.dataset = dataset
         state = .ready

@@ -34,7 +34,8 @@ public enum GradientCheck {
     /// Checks one layer on a tiny batch. `input` supplies x given (index) -> value.
     public static func check(layer: any Layer, name: String, batch: Int = 2, seed: UInt64 = 7,
                              step h: Float = 1e-2, tolerance: Double = 2e-3,
-                             input: ((Int) -> Float)? = nil) -> GradientCheckResult {
+                             input: ((Int) -> Float)? = nil,
+                             parameters setParameters: ((inout [Float]) -> Void)? = nil) -> GradientCheckResult {
         let rng = CounterRNG(seed: seed)
         let nIn = batch * layer.inputShape.count, nOut = batch * layer.outputShape.count
         var x = (0..<nIn).map { i in input?(i) ?? Self.awayFromZero(rng, i, purpose: 0) }
@@ -44,6 +45,7 @@ public enum GradientCheck {
         for v in layer.parameterViews where v.name == "bias" {
             for j in 0..<v.count { params[v.offset + j] = 0.1 * Self.awayFromZero(rng, j, purpose: 9) }
         }
+        setParameters?(&params)
         let r = (0..<nOut).map { i in Self.awayFromZero(rng, i, purpose: 2) }
         var scratch = [Float](repeating: 0, count: max(layer.scratchCount(batch: batch), 1))
         var ids = (0..<batch).map { Int32($0 * 17 + 3) }
@@ -177,32 +179,47 @@ public enum GradientCheck {
         results.append(check(layer: ReLU(input: Shape3(3, 3, 2)), name: "relu"))
         results.append(check(layer: Dropout(input: Shape3(2, 3, 4), rate: 0.4), name: "dropout 0.4"))
         results.append(check(layer: Flatten(input: Shape3(2, 3, 2)), name: "flatten"))
+        // Batch norm in training mode (batch statistics): conv-shaped and dense-shaped inputs, gamma and beta
+        // set away from 1 and 0. The moving statistics are not read in training: their gradient is 0.
+        results.append(check(layer: BatchNorm(input: Shape3(3, 2, 4)), name: "batchnorm conv (N=2)", step: 1e-2, tolerance: 3e-3,
+                             parameters: batchNormParameters))
+        results.append(check(layer: BatchNorm(input: Shape3(1, 1, 5)), name: "batchnorm dense (N=4)", batch: 4, step: 1e-2,
+                             tolerance: 3e-3, parameters: batchNormParameters))
         results.append(checkLoss())
         results.append(checkLoss(labelSmoothing: 0.1))
         results.append(checkModel())
         // A smaller step: this model has many more ReLU and pooling kinks within reach of 1e-3 (and a
         // seed whose inputs keep every kink out of reach of 1e-4).
         results.append(checkModel(spec: fusedBlocksSpec, name: "model fused conv blocks", seed: 23, step: 1e-4))
+        results.append(checkModel(spec: batchNormSpec, name: "model with batchnorm", seed: 29, step: 1e-3, batch: 3))
         return results
     }
 
     /// A whole small model: loss (softmax cross-entropy) against every parameter.
     public static func checkModel(spec: ModelSpec = smallModelSpec, name: String = "model conv-pool-dense", seed: UInt64 = 21,
-                                  step h: Float = 1e-3, tolerance: Double = 5e-3) -> GradientCheckResult {
+                                  step h: Float = 1e-3, tolerance: Double = 5e-3, batch: Int = 2) -> GradientCheckResult {
         let model = try! Sequential(spec: spec)
         let pixels = spec.input.reduce(1, *)
         let rng = CounterRNG(seed: seed)
         var params = model.initialParameters(seed: seed)
-        let batch = 2
         let ws = Workspace(model: model, capacity: batch)
         for i in 0..<(batch * pixels) { ws.input[i] = Self.awayFromZero(rng, i, purpose: 7) }
-        ws.labels[0] = 1; ws.labels[1] = 2
+        for s in 0..<batch { ws.labels[s] = UInt8((s + 1) % spec.classes) }
+        // With batch norm the loss must see batch statistics too (the training function).
+        let training = !model.batchNormLayers.isEmpty
         let grad: [Float] = params.withUnsafeBufferPointer { pb in
             _ = model.trainMicroBatch(ws, batch: batch, rng: rng, epoch: 0, parameters: pb.baseAddress!)
             return Array(UnsafeBufferPointer(start: ws.gradients, count: model.parameterCount))
         }
         func loss() -> Double {
-            params.withUnsafeBufferPointer { model.evaluate(ws, batch: batch, parameters: $0.baseAddress!, withLabels: true).loss }
+            params.withUnsafeBufferPointer { pb in
+                if training {
+                    let logits = model.forward(ws, batch: batch, training: true, rng: rng, epoch: 0, parameters: pb.baseAddress!)
+                    return SoftmaxCrossEntropy.forwardBackward(logits: logits, labels: ws.labels, batch: batch, classes: model.classes,
+                                                               probabilities: ws.probabilities, dLogits: nil).loss
+                }
+                return model.evaluate(ws, batch: batch, parameters: pb.baseAddress!, withLabels: true).loss
+            }
         }
         var result = GradientCheckResult(name: name, checked: 0, worstTensor: "-", worstIndex: 0,
                                          analytic: 0, numeric: 0, worstError: 0, tolerance: tolerance)
@@ -234,6 +251,23 @@ public enum GradientCheck {
     public static let fusedBlocksSpec = ModelSpec(name: "gradcheck-fused", input: [16, 16, 1], classes: 3, layers: [
         .conv(8), .pool(), .conv(8), .conv(16), .pool(), .flatten, .dense(3, activation: "softmax"),
     ])
+
+    /// conv (fused with ReLU) -> batch norm -> pool -> dense -> batch norm -> ReLU -> dense (no dropout: the
+    /// loss is re-evaluated in training mode).
+    public static let batchNormSpec = ModelSpec(name: "gradcheck-bn", input: [8, 8, 1], classes: 3, layers: [
+        .conv(4), .batchNorm, .pool(), .flatten, .dense(5), .batchNorm, LayerSpec(type: "relu"), .dense(3, activation: "softmax"),
+    ])
+
+    /// gamma and beta away from their initial 1 and 0.
+    static func batchNormParameters(_ p: inout [Float]) {
+        let c = p.count / 4
+        for j in 0..<c {
+            p[j] = 0.5 + 0.25 * Float(j)
+            p[c + j] = 0.1 * Float(j) - 0.2
+            p[2 * c + j] = 0.3
+            p[3 * c + j] = 2
+        }
+    }
 
     /// A value in ±[0.2, 1.0): never near a ReLU kink.
     static func awayFromZero(_ rng: CounterRNG, _ i: Int, purpose: UInt32) -> Float {

@@ -18,12 +18,15 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var epochSeconds: Double
     public var elapsedSeconds: Double
     public var imagesPerSecond: Double
+    /// The learning rate of every step of the epoch, in order (only when a schedule is set; else every
+    /// step used `learningRate`).
+    public var stepLearningRates: [Double]? = nil
 
     enum CodingKeys: String, CodingKey {
         case epoch, step, trainLoss = "train_loss", trainAccuracy = "train_accuracy", valLoss = "val_loss",
              valAccuracy = "val_accuracy", testLoss = "test_loss", testAccuracy = "test_accuracy",
              learningRate = "learning_rate", epochSeconds = "epoch_seconds", elapsedSeconds = "elapsed_seconds",
-             imagesPerSecond = "images_per_second"
+             imagesPerSecond = "images_per_second", stepLearningRates = "step_learning_rates"
     }
 }
 

@@ -12,13 +12,22 @@ public final class MicroBatchComputer: @unchecked Sendable {
     public let workspace: Workspace
     public let normalization: Normalization
     public let labelSmoothing: Float
+    /// Per-sample augmentation (nil when off): a pure function of (seed, epoch, sample index).
+    public let augmenter: Augmenter?
+    let augmentScratch: UnsafeMutablePointer<Float>
 
-    public init(model: Sequential, capacity: Int, normalization: Normalization, labelSmoothing: Float) {
+    public init(model: Sequential, capacity: Int, normalization: Normalization, labelSmoothing: Float, augmenter: Augmenter? = nil) {
         self.model = model
         self.workspace = Workspace(model: model, capacity: capacity)
         self.normalization = normalization
         self.labelSmoothing = labelSmoothing
+        self.augmenter = augmenter?.settings.isActive == true ? augmenter : nil
+        let n = max(self.augmenter?.scratchCount ?? 1, 1)
+        augmentScratch = .allocate(capacity: n)
+        augmentScratch.initialize(repeating: 0, count: n)
     }
+
+    deinit { augmentScratch.deallocate() }
 
     /// Gradient of the summed loss over `samples` (dataset indices) into `workspace.gradients`.
     public func compute(samples: UnsafeBufferPointer<Int>, dataset: Dataset, epoch: Int, rng: CounterRNG,
@@ -27,7 +36,14 @@ public final class MicroBatchComputer: @unchecked Sendable {
         let ws = workspace
         dataset.images.withUnsafeBufferPointer { images in
             for (s, i) in samples.enumerated() {
-                normalization.apply(images.baseAddress! + i * size, to: ws.input + s * size, count: size)
+                if let augmenter {
+                    let out = ws.input + s * size
+                    augmenter.apply(images.baseAddress! + i * size, to: out, epoch: epoch, sample: i, scratch: augmentScratch)
+                    let scale = 1 / (255 * normalization.std), shift = -normalization.mean / normalization.std
+                    for j in 0..<size { out[j] = out[j] * scale + shift }
+                } else {
+                    normalization.apply(images.baseAddress! + i * size, to: ws.input + s * size, count: size)
+                }
                 ws.labels[s] = dataset.labels[i]
                 ws.sampleIDs[s] = Int32(truncatingIfNeeded: i)
             }
@@ -56,11 +72,13 @@ public final class StepRunner {
     var failed: [Int]
     public private(set) var meanGradient: [Float]
 
-    public init(model: Sequential, microBatch: Int, batchSize: Int, threads: Int, normalization: Normalization, labelSmoothing: Float) {
+    public init(model: Sequential, microBatch: Int, batchSize: Int, threads: Int, normalization: Normalization, labelSmoothing: Float,
+                augmenter: Augmenter? = nil) {
         self.model = model
         self.threads = max(1, threads)
         computers = (0..<self.threads).map { _ in
-            MicroBatchComputer(model: model, capacity: microBatch, normalization: normalization, labelSmoothing: labelSmoothing)
+            MicroBatchComputer(model: model, capacity: microBatch, normalization: normalization, labelSmoothing: labelSmoothing,
+                               augmenter: augmenter)
         }
         sums = (0..<self.threads).map { _ in GradientSum(count: model.parameterCount) }
         let maxMicro = (batchSize + microBatch - 1) / microBatch

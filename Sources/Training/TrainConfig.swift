@@ -1,6 +1,7 @@
 // Training configuration: Config/train.toml (every key documented there), overridden by CLI flags.
 // Loading is strict: an unknown section or key, or a value of the wrong type, is an error naming it.
 import Foundation
+import MNISTData
 import NeuralNet
 import TOMLKit
 
@@ -29,6 +30,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var mode: String = "sync"
         /// Async mode: a gradient computed on weights more than this many updates old is redone.
         public var staleness: Int = 4
+        /// Models with batch norm: training samples (the first ones of the split, in index order) whose
+        /// statistics become the inference statistics before every evaluation.
+        public var batchNormSamples: Int = 4096
     }
     public struct EarlyStopping: Codable, Equatable, Sendable {
         public var enabled: Bool = true
@@ -54,6 +58,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var training = Schedule()
     public var optimizer = OptimizerConfig()
     public var labelSmoothing: Float = 0
+    /// Learning-rate schedule over the run's steps (optimizer.learning_rate is the base/peak rate).
+    public var schedule = LRSchedule()
+    /// On-the-fly augmentation of training samples.
+    public var augment = AugmentSettings()
+    /// "mnist" (the MNIST locator chain) or "fashion-mnist" (/usr/share/datasets/fashion-mnist); --data DIR overrides.
+    public var dataset: String = "mnist"
     public var earlyStopping = EarlyStopping()
     public var checkpoints = Checkpoints()
     public var evaluation = Evaluation()
@@ -88,6 +98,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try check(checkpoints.everySteps >= 0, "checkpoint.every_steps must be >= 0, found \(checkpoints.everySteps)")
         try check(checkpoints.keepLast >= 1, "checkpoint.keep_last must be at least 1, found \(checkpoints.keepLast)")
         try check(evaluation.batch >= 1, "evaluation.batch must be positive, found \(evaluation.batch)")
+        try check(training.batchNormSamples >= 1, "training.bn_statistics_samples must be positive, found \(training.batchNormSamples)")
+        try check(DatasetCatalog.names.contains(dataset), "data.dataset must be one of \(DatasetCatalog.names.joined(separator: ", ")), found '\(dataset)'")
+        try schedule.validate()
+        if let problem = augment.problems().first { throw ConfigError(problem) }
         try check(modelSpec.classes == data.classes, "model '\(modelSpec.name)' has \(modelSpec.classes) classes but data.classes is \(data.classes)")
     }
 
@@ -99,12 +113,16 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             var model: ModelSpec, data: DataSettings, batchSize: Int, microBatch: Int, seed: UInt64
             var optimizer: OptimizerConfig, labelSmoothing: Float, earlyStopping: EarlyStopping, evaluationBatch: Int
             var mode: String, staleness: Int
+            // Absent (nil) at their defaults, so older recipes keep their hash.
+            var schedule: LRSchedule?, augment: AugmentSettings?, batchNormSamples: Int?
         }
         // The evaluation batch fixes how validation losses are grouped, which early stopping reads.
         let recipe = Recipe(model: modelSpec, data: data, batchSize: training.batchSize, microBatch: training.microBatch,
                             seed: training.seed, optimizer: optimizer, labelSmoothing: labelSmoothing,
                             earlyStopping: earlyStopping, evaluationBatch: evaluation.batch,
-                            mode: training.mode, staleness: training.mode == "async" ? training.staleness : 0)
+                            mode: training.mode, staleness: training.mode == "async" ? training.staleness : 0,
+                            schedule: schedule.isDefault ? nil : schedule, augment: augment.isActive ? augment : nil,
+                            batchNormSamples: modelSpec.layers.contains { $0.type == "batchnorm" } ? training.batchNormSamples : nil)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let bytes = (try? encoder.encode(recipe)) ?? Data()
@@ -175,7 +193,7 @@ extension TrainConfig {
             return try ClusterConfig.load(path: path).trainConfig.map { try load(path: $0) } ?? TrainConfig()
         }
         var config = TrainConfig()
-        let known = ["model", "data", "training", "optimizer", "early_stopping", "checkpoint", "evaluation"]
+        let known = ["model", "data", "training", "optimizer", "schedule", "augment", "early_stopping", "checkpoint", "evaluation"]
         for key in table.keys where !known.contains(key) {
             throw ConfigError("\(path): unknown section or key '\(key)' (known sections: \(known.joined(separator: ", ")))")
         }
@@ -196,6 +214,7 @@ extension TrainConfig {
             if let v = try r.double("validation_fraction") { config.data.validationFraction = v }
             if let v = try r.string("normalization") { config.data.normalization = v }
             if let v = try r.int("classes") { config.data.classes = v }
+            if let v = try r.string("dataset") { config.dataset = v }
             try r.finish()
         }
         if var r = try section("training") {
@@ -209,6 +228,7 @@ extension TrainConfig {
             if let v = try r.int("threads") { config.training.threads = v }
             if let v = try r.string("mode") { config.training.mode = v }
             if let v = try r.int("staleness") { config.training.staleness = v }
+            if let v = try r.int("bn_statistics_samples") { config.training.batchNormSamples = v }
             try r.finish()
         }
         if var r = try section("optimizer") {
@@ -223,6 +243,32 @@ extension TrainConfig {
             if let v = try r.double("momentum") { config.optimizer.momentum = Float(v) }
             if let v = try r.double("weight_decay") { config.optimizer.weightDecay = Float(v) }
             if let v = try r.double("label_smoothing") { config.labelSmoothing = Float(v) }
+            try r.finish()
+        }
+        if var r = try section("schedule") {
+            if let v = try r.string("kind") {
+                guard let k = LRSchedule.Kind(rawValue: v) else {
+                    throw ConfigError("\(path): schedule.kind must be one of \(LRSchedule.Kind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(v)'")
+                }
+                config.schedule.kind = k
+            }
+            if let v = try r.double("warmup_epochs") { config.schedule.warmupEpochs = v }
+            if let v = try r.int("step_every_epochs") { config.schedule.stepEveryEpochs = v }
+            if let v = try r.double("step_gamma") { config.schedule.stepGamma = v }
+            if let v = try r.double("min_fraction") { config.schedule.minFraction = v }
+            if let v = try r.double("peak_at") { config.schedule.peakAt = v }
+            if let v = try r.double("start_fraction") { config.schedule.startFraction = v }
+            try r.finish()
+        }
+        if var r = try section("augment") {
+            if let v = try r.bool("enabled") { config.augment.enabled = v }
+            if let v = try r.double("rotation_degrees") { config.augment.rotationDegrees = v }
+            if let v = try r.double("scale") { config.augment.scale = v }
+            if let v = try r.double("shift_pixels") { config.augment.shiftPixels = v }
+            if let v = try r.double("shear_degrees") { config.augment.shearDegrees = v }
+            if let v = try r.double("elastic_alpha") { config.augment.elasticAlpha = v }
+            if let v = try r.double("elastic_sigma") { config.augment.elasticSigma = v }
+            if let v = try r.bool("horizontal_flip") { config.augment.horizontalFlip = v }
             try r.finish()
         }
         if var r = try section("early_stopping") {
@@ -243,7 +289,7 @@ extension TrainConfig {
             if let v = try r.int("batch") { config.evaluation.batch = v }
             try r.finish()
         }
-        config.modelSpec = try loadModelSpec(config.model)
+        config.modelSpec = try loadModelSpec(config.model).adapted(toClasses: config.data.classes)
         return config
     }
 }

@@ -139,8 +139,9 @@ public final class Trainer {
     /// `loss` and `correct` are summed over its micro-batches in micro-batch order. Runs the
     /// epoch-end work (validation, early stopping, checkpoint, metrics) when the epoch is over.
     public func completeStep(meanGradient: UnsafeBufferPointer<Float>, loss: Double, correct: Int, samples: Int, seconds: Double) throws {
+        let lr = learningRate(step: progress.globalStep)
         parameters.withUnsafeMutableBufferPointer { p in
-            optimizer.apply(gradient: meanGradient, to: p, learningRate: config.optimizer.learningRate)
+            optimizer.apply(gradient: meanGradient, to: p, learningRate: lr)
         }
         try recordStep(loss: loss, correct: correct, samples: samples, seconds: seconds)
     }
@@ -155,6 +156,32 @@ public final class Trainer {
         if let optimizerState { state = optimizerState } else { state.step += 1 }
         optimizer = Optimizer(config: config.optimizer, state: state)
         try recordStep(loss: loss, correct: correct, samples: samples, seconds: seconds)
+    }
+
+    /// The learning rate of global step `step` (0-based) under the configured schedule.
+    public func learningRate(step: Int) -> Float {
+        config.schedule.rate(base: config.optimizer.learningRate, step: step, stepsPerEpoch: plan.stepsPerEpoch,
+                             totalSteps: plan.stepsPerEpoch * config.training.epochs)
+    }
+
+    /// Recomputes the batch-norm inference statistics of `weights` (no-op without batch norm) from the
+    /// first `training.bn_statistics_samples` training samples, in micro-batches of the training size.
+    func recalibrateBatchNorm(_ weights: inout [Float]) {
+        guard !model.batchNormLayers.isEmpty else { return }
+        let m = config.training.microBatch
+        let samples = Array(data.trainIndices.prefix(config.training.batchNormSamples))
+        let batches = (samples.count + m - 1) / m
+        let ws = Workspace(model: model, capacity: m)
+        let size = data.train.imageSize, norm = config.normalization
+        model.batchNormStatistics(parameters: &weights, batches: batches, workspace: ws) { k, ws in
+            let chunk = samples[(k * m)..<min((k + 1) * m, samples.count)]
+            data.train.images.withUnsafeBufferPointer { images in
+                for (s, i) in chunk.enumerated() {
+                    norm.apply(images.baseAddress! + i * size, to: ws.input + s * size, count: size)
+                }
+            }
+            return chunk.count
+        }
     }
 
     /// True if completing the next step writes a checkpoint (so remote shards must return their
@@ -204,7 +231,8 @@ public final class Trainer {
     public func run(in run: RunDirectory) throws -> RunSummary {
         try begin(in: run)
         let runner = StepRunner(model: model, microBatch: config.training.microBatch, batchSize: config.training.batchSize,
-                                threads: threads, normalization: config.normalization, labelSmoothing: config.labelSmoothing)
+                                threads: threads, normalization: config.normalization, labelSmoothing: config.labelSmoothing,
+                                augmenter: config.augmenter(rows: data.train.rows, cols: data.train.cols))
         while let step = nextStep() {
             let start = Stopwatch.now()
             let (loss, correct, samples) = try runner.run(order: step.order, microBatches: step.microBatches, dataset: data.train,
@@ -252,8 +280,13 @@ public final class Trainer {
             epoch: epoch + 1, step: progress.globalStep,
             trainLoss: progress.epochLossSum / Double(max(progress.epochSamples, 1)),
             trainAccuracy: Double(progress.epochCorrect) / Double(max(progress.epochSamples, 1)),
-            learningRate: Double(config.optimizer.learningRate), epochSeconds: progress.epochComputeSeconds,
+            learningRate: Double(learningRate(step: progress.globalStep - 1)), epochSeconds: progress.epochComputeSeconds,
             elapsedSeconds: 0, imagesPerSecond: Double(progress.epochSamples) / max(progress.epochComputeSeconds, 1e-9))
+        if !config.schedule.isDefault {
+            let first = progress.globalStep - plan.stepsPerEpoch
+            record.stepLearningRates = (first..<progress.globalStep).map { Double(learningRate(step: $0)) }
+        }
+        recalibrateBatchNorm(&parameters)
         if !data.validationIndices.isEmpty {
             let v = Evaluator.evaluate(model: model, parameters: parameters, dataset: data.train, indices: data.validationIndices,
                                        normalization: config.normalization, batch: config.evaluation.batch, threads: threads).metrics

@@ -95,7 +95,7 @@ struct ClusterCommand: ParsableCommand {
         var options = self.options
         if options.out == nil { options.out = "runs/\(config.modelSpec.name)-\(TrainOptions.timestamp())" }
         let run = try options.runDirectory(for: config)  // refuse to overwrite before starting anything
-        let dataDir = try dataOptions.locate().directory
+        let dataDir = try dataOptions.locate(defaultDataset: config.dataset).directory
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let endpointFile = NSTemporaryDirectory() + "digits-endpoints-\(getpid()).json"
         try? FileManager.default.removeItem(atPath: endpointFile)

@@ -7,13 +7,22 @@ import Training
 struct DataOptions: ParsableArguments {
     @Option(name: .long, help: "Directory with the four MNIST IDX files (raw or .gz). Default: $DIGITS_DATA_DIR, data/mnist, ../shared/data/mnist, else download.")
     var data: String?
+    @Option(help: "A named dataset instead of MNIST: fashion-mnist (Debian's dataset-fashion-mnist). --data DIR wins over it.")
+    var dataset: String?
 
-    func locate() throws -> DataLocation {
-        try DataLocator.resolve(flag: data)
+    /// `--data`, else the named dataset (`--dataset`, else the config's data.dataset), else the MNIST chain.
+    func locate(defaultDataset: String = "mnist") throws -> DataLocation {
+        if let dataset, !DatasetCatalog.names.contains(dataset) {
+            throw CLIError("--dataset must be one of \(DatasetCatalog.names.joined(separator: ", ")), found '\(dataset)' (use --data DIR --classes N for other IDX datasets)")
+        }
+        if data == nil, let name = dataset ?? (defaultDataset == "mnist" ? nil : defaultDataset), name != "mnist" {
+            return try DatasetCatalog.location(of: name)
+        }
+        return try DataLocator.resolve(flag: data)
     }
 
-    func load(classes: Int = 10) throws -> (location: DataLocation, train: Dataset, test: Dataset) {
-        let location = try locate()
+    func load(classes: Int = 10, defaultDataset: String = "mnist") throws -> (location: DataLocation, train: Dataset, test: Dataset) {
+        let location = try locate(defaultDataset: defaultDataset)
         let (train, test) = try MNISTFiles.load(directory: location.directory, classes: classes)
         return (location, train, test)
     }

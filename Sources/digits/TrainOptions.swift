@@ -22,6 +22,10 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "sync (exact, reproducible; default) or async (cluster only: apply each micro-batch on arrival; NOT reproducible).") var mode: String?
     @Option(parsing: .unconditional, help: "Async mode: maximum staleness, in updates, of the weights a gradient was computed on.") var staleness: Int?
     @Option(name: .customLong("tensorboard-every"), parsing: .unconditional, help: "Write TensorBoard scalars to RUN/tensorboard every N steps and every epoch (0 = no event files; default 20).") var tensorboardEvery: Int?
+    @Option(parsing: .unconditional, help: "Number of classes (labels must be below it); a preset's last layer is resized to match.") var classes: Int?
+    @Option(parsing: .unconditional, help: "Set the rate of every dropout layer of the model.") var dropout: Float?
+    @Flag(inversion: .prefixedNo, help: "Turn augmentation on (the config's [augment] amounts, or the standard digit set if it has none) or off.")
+    var augment: Bool?
     @Flag(name: .customLong("no-early-stopping"), help: "Train all epochs.") var noEarlyStopping = false
     @Flag(help: "Continue the run in --out from its newest intact checkpoint.") var resume = false
     @Flag(name: .customLong("auto-resume"), help: "Continue the run in --out if it has a checkpoint, else start it (for services that restart).") var autoResume = false
@@ -34,6 +38,8 @@ struct TrainOptions: ParsableArguments {
         if let seed, seed < 0 { throw ValidationError("--seed must be >= 0, found \(seed)") }
         if let threads, threads < 0 { throw ValidationError("--threads must be >= 0, found \(threads)") }
         if let patience, patience < 0 { throw ValidationError("--patience must be >= 0, found \(patience)") }
+        if let dropout, !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1), found \(dropout)") }
+        if let classes, classes < 2 || classes > 256 { throw ValidationError("--classes must be in 2...256, found \(classes)") }
         if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must be >= 0, found \(checkpointEvery)") }
         if let tensorboardEvery, tensorboardEvery < 0 { throw ValidationError("--tensorboard-every must be >= 0, found \(tensorboardEvery)") }
         if (resume || autoResume) && out == nil { throw ValidationError("--resume and --auto-resume need --out naming the run to continue") }
@@ -64,6 +70,18 @@ struct TrainOptions: ParsableArguments {
         if let mode { c.training.mode = mode }
         if let staleness { c.training.staleness = staleness }
         if noEarlyStopping { c.earlyStopping.enabled = false }
+        if let classes { c.data.classes = classes }
+        if let dropout {
+            guard c.modelSpec.layers.contains(where: { $0.type == "dropout" }) else {
+                throw CLIError("--dropout: model '\(c.modelSpec.name)' has no dropout layer")
+            }
+            c.modelSpec = c.modelSpec.withDropout(dropout)
+        }
+        if let augment {
+            c.augment.enabled = augment
+            if augment && !c.augment.isActive { c.augment = .standardDigits }
+        }
+        c.modelSpec = c.modelSpec.adapted(toClasses: c.data.classes)
         try c.validate()
         return c
     }
@@ -76,6 +94,9 @@ struct TrainOptions: ParsableArguments {
         add("lr", lr); add("seed", seed); add("model", model); add("threads", threads); add("patience", patience)
         add("checkpoint-every", checkpointEvery); add("mode", mode); add("staleness", staleness)
         add("tensorboard-every", tensorboardEvery)
+        add("checkpoint-every", checkpointEvery); add("mode", mode); add("staleness", staleness); add("classes", classes)
+        add("dropout", dropout)
+        if let augment { a.append(augment ? "--augment" : "--no-augment") }
         if noEarlyStopping { a.append("--no-early-stopping") }
         if resume { a.append("--resume") }
         if autoResume { a.append("--auto-resume") }
@@ -93,7 +114,7 @@ struct TrainOptions: ParsableArguments {
 
     /// Builds the trainer (and resumes it when asked).
     func makeTrainer(config: TrainConfig, run: RunDirectory, data: DataOptions, logger: Logger) throws -> Trainer {
-        let (location, train, test) = try data.load(classes: config.data.classes)
+        let (location, train, test) = try data.load(classes: config.data.classes, defaultDataset: config.dataset)
         logger.info("data: \(location.directory) (\(location.source.rawValue)); \(train.count) training and \(test.count) test images")
         let trainer = try Trainer(config: config, data: TrainingData(train: train, test: test, directory: location.directory, config: config),
                                   logger: logger)

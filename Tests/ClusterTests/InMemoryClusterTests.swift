@@ -37,10 +37,10 @@ final class InMemoryClusterTests: XCTestCase {
     func runCluster(workers n: Int, kill: (victim: Int, atPush: Int)? = nil, duplicate: Bool = false,
                     hostile: ((Coordinator, UInt64) throws -> Void)? = nil, stallAtRound: Int? = nil,
                     partition: (victim: Int, fromRound: Int, rounds: Int)? = nil,
-                    inspect: ((Coordinator) -> Void)? = nil) throws -> RunSummary {
+                    inspect: ((Coordinator) -> Void)? = nil, config custom: TrainConfig? = nil) throws -> RunSummary {
         var clock: UInt64 = 1_000_000_000
         let logger = Logger(label: "test")
-        let t = try trainer(config())
+        let t = try trainer(custom ?? config())
         var settings = CoordinatorSettings(minWorkers: n, serverEndpoint: "inproc://server")
         settings.heartbeatDeadlineSeconds = 1
         let coordinator = try Coordinator(trainer: t, settings: settings, jobID: 42, logger: logger, now: clock)
@@ -124,6 +124,30 @@ final class InMemoryClusterTests: XCTestCase {
         for n in [1, 2, 3] {
             XCTAssertEqual(try runCluster(workers: n).weightsSHA256, reference.weightsSHA256, "\(n) worker(s)")
         }
+    }
+
+    /// The tuning features (batch norm, augmentation, one-cycle schedule, weight decay, label smoothing)
+    /// keep the promise: any worker count trains the single-process bits.
+    func testRecipeFeaturesGiveTheSingleProcessWeightsOnAnyWorkerCount() throws {
+        var c = config()
+        c.modelSpec = ModelSpec(name: "small-bn", layers: [.conv(8), .pool(), .batchNorm, .flatten, .dense(16, activation: "relu"), .batchNorm,
+                                                           .dropout(0.2), .dense(10, activation: "softmax")])
+        c.schedule.kind = .oneCycle
+        c.optimizer.weightDecay = 1e-4
+        c.labelSmoothing = 0.1
+        c.augment = .standardDigits
+        c.augment.elasticAlpha = 8
+        c.training.batchNormSamples = 100
+        let reference = try trainer(c).run(in: tempRun())
+        var threaded = c
+        threaded.training.threads = 3
+        XCTAssertEqual(try trainer(threaded).run(in: tempRun()).weightsSHA256, reference.weightsSHA256, "3 threads")
+        for n in [1, 2, 3] {
+            XCTAssertEqual(try runCluster(workers: n, config: c).weightsSHA256, reference.weightsSHA256, "\(n) worker(s)")
+        }
+        var plain = c
+        plain.augment = AugmentSettings()
+        XCTAssertNotEqual(try trainer(plain).run(in: tempRun()).weightsSHA256, reference.weightsSHA256, "augmentation must change training")
     }
 
     func testAWorkerKilledMidStepChangesNothing() throws {

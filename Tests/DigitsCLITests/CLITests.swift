@@ -7,8 +7,8 @@ final class CLITests: XCTestCase {
     func testGradcheckPassesForEveryLayer() throws {
         let r = try CLI.run(["gradcheck"])
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
-        XCTAssertTrue(r.stdout.contains("all 22 checks passed"), r.stdout)
-        for name in ["conv2d", "maxpool2d", "dense", "relu", "dropout", "flatten", "softmax-xent"] {
+        XCTAssertTrue(r.stdout.contains("all 25 checks passed"), r.stdout)
+        for name in ["conv2d", "maxpool2d", "dense", "relu", "dropout", "flatten", "batchnorm", "softmax-xent"] {
             XCTAssertTrue(r.stdout.contains(name), "gradcheck does not cover \(name)")
         }
     }

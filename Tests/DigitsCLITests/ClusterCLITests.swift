@@ -45,11 +45,20 @@ final class ClusterCLITests: XCTestCase {
         }
     }
 
-    /// The parent process id of `pid` (from /proc/PID/stat), if it is still running.
-    static func parent(of pid: Int32) -> Int32? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ").dropFirst().first.flatMap { Int32($0) }
+    /// True if `ancestor` is `pid`'s parent, grandparent, ... (from /proc/PID/stat), so a test only touches
+    /// its own cluster's processes, never another run's on the same machine.
+    static func isDescendant(_ pid: Int32, of ancestor: Int32) -> Bool {
+        var current = pid
+        for _ in 0..<16 {
+            guard let stat = try? String(contentsOfFile: "/proc/\(current)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 1, let parent = Int32(fields[1]) else { return false }
+            if parent == ancestor { return true }
+            if parent <= 1 { return false }
+            current = parent
+        }
+        return false
     }
 
     /// Starts `digits cluster` in the background; returns the process and its output file.
@@ -97,8 +106,7 @@ final class ClusterCLITests: XCTestCase {
         let (p, log) = try startCluster(["--workers", "3", "--data", data, "--out", out + "/c", "--heartbeat-deadline", "1.5"] + recipe)
         XCTAssertTrue(waitFor("training starts", in: log, seconds: 120))
         Thread.sleep(forTimeInterval: 0.5)
-        // Only this launcher's worker: other clusters on the machine (other test runs) have a worker-2 too.
-        let victims = Self.processes(mentioning: "--name worker-2 --exit-with-parent").filter { Self.parent(of: $0) == p.processIdentifier }
+        let victims = Self.processes(mentioning: "--name worker-2 --exit-with-parent").filter { Self.isDescendant($0, of: p.processIdentifier) }
         XCTAssertEqual(victims.count, 1)
         for v in victims { kill(v, SIGKILL) }
         p.waitUntilExit()
