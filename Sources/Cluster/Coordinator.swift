@@ -173,6 +173,12 @@ public final class Coordinator {
                 pendingHellos.append((peer, hello))
                 return []
             }
+            // A worker repeats its hello while it hears nothing (e.g. during a long evaluation here):
+            // the welcome for the first one is already on its way, so the repeats register nobody.
+            if let known = workers.values.first(where: { $0.controlPeer == peer && $0.alive }) {
+                logger.debug("repeated hello from worker \(known.id) (\(known.name)); already registered")
+                return []
+            }
             return register(hello, peer: peer, now: now)
         }
         if case .hello(let hello) = e.message, hello.role == .server {

@@ -158,6 +158,25 @@ final class InMemoryClusterTests: XCTestCase {
         XCTAssertEqual(summary.weightsSHA256, reference.weightsSHA256)
     }
 
+    /// A worker that repeats its hello while the coordinator is busy is registered once, not once
+    /// per hello (each would be a phantom worker dropped later).
+    func testRepeatedHellosRegisterOneWorker() throws {
+        let t = try trainer(config())
+        let coordinator = try Coordinator(trainer: t, settings: CoordinatorSettings(minWorkers: 2, serverEndpoint: "inproc://server"),
+                                          jobID: 7, logger: Logger(label: "test"), now: 1)
+        let hello = WireCodec.encode(Envelope(jobID: 0, sender: 0, step: 0, message: .hello(Hello(role: .worker, name: "w", host: "h", pid: 1))))
+        var welcomes = 0
+        for _ in 0..<4 {
+            for action in try coordinator.control(peer: [1], frames: hello, now: 2) {
+                if case .sendControl(_, let frames) = action, case .welcome = try WireCodec.decode(frames).message { welcomes += 1 }
+            }
+        }
+        XCTAssertEqual(coordinator.workers.count, 1)
+        XCTAssertEqual(welcomes, 1)
+        _ = try coordinator.control(peer: [2], frames: hello, now: 3)
+        XCTAssertEqual(coordinator.workers.count, 2, "another peer is another worker")
+    }
+
     func testDuplicatePushesAreCountedOnce() throws {
         let reference = try trainer(config()).run(in: tempRun())
         XCTAssertEqual(try runCluster(workers: 2, duplicate: true).weightsSHA256, reference.weightsSHA256)
