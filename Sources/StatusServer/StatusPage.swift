@@ -103,14 +103,15 @@ function bytes(n) { return n > 1e6 ? (n / 1e6).toFixed(1) + " MB" : n > 1e3 ? (n
 function ms(s) { return s === null || s === undefined ? "-" : (s * 1000).toFixed(2) + " ms"; }
 
 // A line chart in inline SVG: x = global step, several series of [x, y] points.
-function chart(svg, series, yLabel, fixedRange) {
-  const W = 560, H = 220, L = 46, R = 10, T = 10, B = 28;
+function chart(svg, series, yLabel, ceiling) {
+  const W = 560, H = 220, L = 46, R = 10, T = 24, B = 24;
   const all = series.flatMap((s) => s.points);
   let xmax = Math.max(1, ...all.map((p) => p[0]));
-  let ymin = fixedRange ? fixedRange[0] : Math.min(...all.map((p) => p[1]));
-  let ymax = fixedRange ? fixedRange[1] : Math.max(...all.map((p) => p[1]));
+  let ymin = Math.min(...all.map((p) => p[1])), ymax = Math.max(...all.map((p) => p[1]));
   if (!all.length) { ymin = 0; ymax = 1; }
-  if (!fixedRange) { const pad = (ymax - ymin) * 0.08 || 0.05; ymin = Math.max(0, ymin - pad); ymax += pad; }
+  const pad = (ymax - ymin) * 0.08 || 0.05;
+  ymin = Math.max(0, ymin - pad); ymax += pad;
+  if (ceiling !== undefined) ymax = Math.min(ceiling, ymax);
   const x = (v) => L + (W - L - R) * v / xmax, y = (v) => T + (H - T - B) * (1 - (v - ymin) / (ymax - ymin || 1));
   let out = `<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" fill="none" stroke="#dfe3ea"/>`;
   for (let i = 0; i <= 4; i++) {
@@ -119,7 +120,7 @@ function chart(svg, series, yLabel, fixedRange) {
   }
   for (let i = 0; i <= 4; i++) {
     const v = Math.round(xmax * i / 4);
-    out += `<text x="${x(v)}" y="${H - 10}" text-anchor="middle">${v}</text>`;
+    out += `<text x="${x(v)}" y="${H - 8}" text-anchor="middle">${v}</text>`;
   }
   let legend = L + 8;
   for (const s of series) {
@@ -128,7 +129,7 @@ function chart(svg, series, yLabel, fixedRange) {
       out += `<path class="series" data-name="${esc(s.name)}" data-points="${s.points.length}" d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.width || 1.6}"/>`;
       if (s.dots) for (const p of s.points) out += `<circle cx="${x(p[0])}" cy="${y(p[1])}" r="3" fill="${s.color}"/>`;
     }
-    out += `<rect x="${legend}" y="${T + 6}" width="10" height="3" fill="${s.color}"/><text x="${legend + 14}" y="${T + 11}">${esc(s.name)}</text>`;
+    out += `<rect x="${legend}" y="7" width="10" height="3" fill="${s.color}"/><text x="${legend + 14}" y="12">${esc(s.name)}</text>`;
     legend += 16 + 7 * s.name.length;
   }
   svg.innerHTML = out;
@@ -173,7 +174,7 @@ function render(s) {
     {name: "train (running)", color: "#9db7ea", width: 1.2, points: s.steps.map((q) => [q.step, q.accuracy])},
     {name: "train (epoch)", color: "#2f6fde", dots: true, points: h.map((e) => [e.step, e.train_accuracy])},
     {name: "validation", color: "#e07b24", dots: true, points: h.filter((e) => e.val_accuracy !== undefined && e.val_accuracy !== null).map((e) => [e.step, e.val_accuracy])},
-  ], "accuracy");
+  ], "accuracy", 1);
 
   $("checkpoints").tBodies[0].innerHTML = s.checkpoints.map((c) =>
     `<tr><td>${esc(c.name)}</td><td class="num">${c.step === undefined || c.step === null ? "-" : c.step}</td><td class="num">${bytes(c.bytes)}</td>` +

@@ -176,9 +176,11 @@ final class StatusPageCLITests: XCTestCase {
             guard let r = element.range(of: "\(name)=\"") else { return nil }
             return String(element[r.upperBound...].prefix { $0 != "\"" })
         }
+        /// name -> state of the rows of the rendered workers table (not the page's script).
         func workerRows(_ html: String) -> [String: String] {
             var rows: [String: String] = [:]
-            var rest = html[...]
+            guard let start = html.range(of: "<table id=\"workers\""), let end = html[start.upperBound...].range(of: "</table>") else { return rows }
+            var rest = html[start.upperBound..<end.lowerBound]
             while let r = rest.range(of: "data-worker-name=\"") {
                 let name = String(rest[r.upperBound...].prefix { $0 != "\"" })
                 let after = rest[r.upperBound...]
