@@ -92,6 +92,9 @@ struct CoordinatorCommand: ParsableCommand {
             throw CLIError("--mode async runs on the embedded parameter server; use --servers 1")
         }
         let run = try options.runDirectory(for: config)
+        // Before anything is written: a status port in use changes nothing on disk.
+        let status = try statusAddress.map { try LiveStatus(address: $0, logger: logger) }
+        defer { status?.stop() }
         let trainer = try options.makeTrainer(config: config, run: run, data: dataOptions, logger: logger)
 
         let transport = try security.serverSecurity(endpoints: [bind, dataBind ?? bind], file: file, role: "the coordinator")
@@ -106,8 +109,6 @@ struct CoordinatorCommand: ParsableCommand {
         try data.setMaxMessageSize(Int64(WireCodec.maxPayloadFrame + WireCodec.maxBody + 4096))
         let controlEndpoint = try control.bind(bind)
         let dataEndpoint = try data.bind(dataBind ?? Self.sameHost(as: bind, port: 0))
-        let status = try statusAddress.map { try LiveStatus(address: $0, logger: logger) }
-        defer { status?.stop() }
         logger.info("coordinator listening on \(controlEndpoint)\(transport.isCurve ? " with CURVE (authorised keys only)" : "") (\(servers == 1 ? "parameter server on \(dataEndpoint)" : "\(servers) parameter-server shards")); waiting for \(workers) worker(s)")
         if let endpointFile {
             var json = "{\"control\": \"\(controlEndpoint)\", \"data\": \"\(dataEndpoint)\""

@@ -215,4 +215,50 @@ final class StatusPageCLITests: XCTestCase {
         c.stop()
         XCTAssertThrowsError(try HTTPGet.fetch(c.url + "healthz", timeout: 3), "the status server stops with the coordinator")
     }
+    /// A loopback TCP port held by this process while `body` runs.
+    func withBusyPort(_ body: (Int) throws -> Void) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        XCTAssertTrue(bound)
+        try body(Int(UInt16(bigEndian: addr.sin_port)))
+    }
+
+    /// A bad --status-bind, or a port already taken, is one `Error:` line naming the flag, a
+    /// non-zero exit, and no run directory.
+    func testBadOrBusyStatusAddressFailsCleanly() throws {
+        let data = try SyntheticData.writeDirectory(train: 100, test: 20)
+        let dir = CLI.tempDirectory("status-bad")
+        func assertFails(_ r: CLI.Result, _ needle: String, _ run: String) {
+            XCTAssertNotEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains(needle), r.stderr)
+            XCTAssertEqual(r.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }.count, 1, r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: run), "nothing may be written: \(run)")
+        }
+        for bad in ["8000", "127.0.0.1:70000", "127.0.0.1:http", ":8000"] {
+            for command in ["coordinator", "cluster"] {
+                let run = dir + "/\(command)-\(bad.hashValue)"
+                let r = try CLI.run([command, "--status-bind", bad, "--data", data, "--out", run], timeout: 120)
+                assertFails(r, "Error: --status-bind: expected HOST:PORT", run)
+            }
+        }
+        try withBusyPort { port in
+            let run = dir + "/busy"
+            let r = try CLI.run(["coordinator", "--bind", "tcp://127.0.0.1:0", "--status-bind", "127.0.0.1:\(port)", "--data", data,
+                                 "--out", run, "--join-deadline", "5"], timeout: 120)
+            assertFails(r, "Error: --status-bind: 127.0.0.1:\(port): cannot serve the status page", run)
+            let c = try CLI.run(["cluster", "--workers", "1", "--status-bind", "127.0.0.1:\(port)", "--data", data, "--out", run + "-c",
+                                 "--join-deadline", "5", "--restarts", "0"], timeout: 120)
+            XCTAssertNotEqual(c.status, 0)
+            XCTAssertTrue(c.stdout.contains("cannot serve the status page"), c.stdout + c.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: run + "-c/summary.json"))
+        }
+    }
 }
