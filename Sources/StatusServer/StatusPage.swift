@@ -120,7 +120,7 @@ function chart(svg, series, yLabel, ceiling) {
   }
   for (let i = 0; i <= 4; i++) {
     const v = Math.round(xmax * i / 4);
-    out += `<text x="${x(v)}" y="${H - 8}" text-anchor="middle">${v}</text>`;
+    out += `<text x="${x(v)}" y="${H - 8}" text-anchor="${i === 4 ? "end" : i === 0 ? "start" : "middle"}">${v}</text>`;
   }
   let legend = L + 8;
   for (const s of series) {
