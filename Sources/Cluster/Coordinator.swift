@@ -513,12 +513,6 @@ public final class Coordinator {
         return pushLatencies
     }
 
-    /// Steps of the plan in the whole run (an upper bound when early stopping may end it sooner).
-    public var totalSteps: Int { trainer.config.training.epochs * trainer.plan.stepsPerEpoch }
-
-    /// Global step (0-based) of the open step, if one is open.
-    public var openStep: Int? { current?.globalStep }
-
     // MARK: - Time
 
     public func tick(now: UInt64) throws -> [CoordinatorAction] {
