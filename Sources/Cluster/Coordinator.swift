@@ -78,6 +78,14 @@ public final class Coordinator {
         /// Micro-batch ids of the open step assigned to this worker.
         public var assigned: [Int] = []
         public var computed: UInt64 = 0
+        /// Gradient pushes accepted from this worker, and the images they covered (status page).
+        public var pushes: UInt64 = 0
+        public var samples: UInt64 = 0
+        /// Gradient pushes of this worker refused by the parameter server.
+        public var rejectedPushes = 0
+        /// When this worker last got an assignment, and when its last push arrived (push latency).
+        var lastAssigned: UInt64 = 0
+        var lastPush: UInt64 = 0
     }
 
     public enum Phase: Equatable { case waiting, training, finished }
@@ -122,6 +130,10 @@ public final class Coordinator {
     public private(set) var rejected: [String: Int] = [:]
     /// Per-worker images/s sampled from heartbeats into workers.jsonl (every 4 heartbeat intervals).
     var throughput: WorkerThroughputLog
+    /// Times a worker of each name was dropped (it may rejoin under a new id).
+    public private(set) var drops: [String: Int] = [:]
+    /// Push latencies (seconds) not yet taken by `takePushLatencies()`; see `observePush`.
+    var pushLatencies: [Double] = []
 
     public init(trainer: Trainer, settings: CoordinatorSettings, jobID: UInt64, logger: Logger, now: UInt64) throws {
         self.trainer = trainer
@@ -347,7 +359,11 @@ public final class Coordinator {
         }
         if isAsync { return try asyncPush(push, version: e.step, from: w.id, now: now) }
         let result = server.receive(push, step: e.step)
-        if result == .accepted || result == .complete { stepCompute[w.id, default: 0] += push.computeSeconds }
+        if result == .accepted || result == .complete {
+            stepCompute[w.id, default: 0] += push.computeSeconds
+            observePush(w.id, push, now: now)
+        }
+        if case .rejected = result { workers[w.id]?.rejectedPushes += 1 }
         switch result {
         case .accepted:
             return []
@@ -397,7 +413,10 @@ public final class Coordinator {
         stepCompute = [:]
         stepDone = [:]
         view += 1
-        for w in live { workers[w.id]?.assigned = [] }
+        for w in live {
+            workers[w.id]?.assigned = []
+            workers[w.id]?.lastAssigned = now
+        }
         for k in step.microBatches.indices { workers[live[k % live.count].id]?.assigned.append(k) }
         var actions: [CoordinatorAction] = []
         if sharded {
@@ -447,6 +466,7 @@ public final class Coordinator {
     func drop(_ id: UInt32, reason: String, now: UInt64) throws -> [CoordinatorAction] {
         guard let w = workers[id], w.alive else { return [] }
         workers[id]?.alive = false
+        drops[w.name, default: 0] += 1
         if isAsync {
             if let o = async.outstanding.removeValue(forKey: id) { async.queue.insert((o.stepInEpoch, o.microBatch), at: 0) }
             return phase == .training ? asyncDispatch(now: now) : []
@@ -476,6 +496,30 @@ public final class Coordinator {
                 step: UInt64(step.globalStep))))
         }
         return actions
+    }
+
+    // MARK: - Observation (status page, metrics)
+
+    /// Counts an accepted push and records its latency: the time from the worker being able to
+    /// start it (its assignment, or its previous push's arrival) to the push arriving, minus the
+    /// compute time the worker reports, i.e. transfers and queueing. Clamped at 0.
+    func observePush(_ id: UInt32, _ push: GradientPush, now: UInt64) {
+        guard var w = workers[id] else { return }
+        let since = max(w.lastAssigned, w.lastPush)
+        if since > 0, now > since {
+            pushLatencies.append(max(0, Double(now - since) / 1e9 - push.computeSeconds))
+            if pushLatencies.count >= 20_000 { pushLatencies.removeFirst(10_000) }  // nobody is taking them
+        }
+        w.lastPush = now
+        w.pushes += 1
+        w.samples += UInt64(push.samples)
+        workers[id] = w
+    }
+
+    /// Push latencies (seconds) recorded since the last call.
+    public func takePushLatencies() -> [Double] {
+        defer { pushLatencies = [] }
+        return pushLatencies
     }
 
     // MARK: - Time
@@ -605,6 +649,7 @@ extension Coordinator {
             guard !async.queue.isEmpty else { break }
             let (s, k) = async.queue.removeFirst()
             async.outstanding[w.id] = (s, k, async.version)
+            workers[w.id]?.lastAssigned = now
             actions.append(.sendData(peer: w.dataPeer!, frames: envelope(.weights(Weights(offset: 0, values: async.parameters)), step: async.version)))
             actions.append(.sendControl(peer: w.controlPeer, frames: envelope(.assignment(Assignment(
                 epoch: UInt32(async.epoch), stepInEpoch: UInt32(s), microBatches: [UInt32(k)], view: view)), step: async.version)))
@@ -639,6 +684,7 @@ extension Coordinator {
         }
         meanGradient.withUnsafeMutableBufferPointer { sum.mean(into: $0) }
         async.sum = sum
+        observePush(id, push, now: now)
         var optimizer = async.optimizer!
         let lr = trainer.learningRate(step: async.epoch * trainer.plan.stepsPerEpoch + o.stepInEpoch)
         async.parameters.withUnsafeMutableBufferPointer { p in

@@ -19,10 +19,12 @@ public struct ClusterConfig: Equatable, Sendable {
     public var keys: String?
     /// Allow plaintext on non-loopback endpoints.
     public var insecure: Bool?
+    /// Where the coordinator serves its status page ([status] bind): "HOST:PORT" or "off" (checked at load).
+    public var statusBind: String?
 
     public init() {}
 
-    static let sections = ["coordinator", "worker", "timing", "security"]
+    static let sections = ["coordinator", "worker", "timing", "security", "status"]
 
     /// True if the TOML table looks like a cluster file rather than a training config.
     static func isClusterFile(_ table: TOMLTable) -> Bool {
@@ -75,6 +77,15 @@ public struct ClusterConfig: Equatable, Sendable {
                 c.keys = k.hasPrefix("/") ? k : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(k).path
             }
             c.insecure = try r.bool("insecure")
+            try r.finish()
+        }
+        if var r = try section("status") {
+            if let b = try r.string("bind") {
+                c.statusBind = b
+                do { _ = try StatusAddress.parse(b) } catch let e as ConfigError {
+                    throw ConfigError("\(path): status.bind: \(e.message)")
+                }
+            }
             try r.finish()
         }
         try top.finish()

@@ -6,6 +6,7 @@ import Cluster
 import Foundation
 import Logging
 import MNISTData
+import StatusServer
 import Training
 import WireProtocol
 import ZeroMQ
@@ -62,6 +63,7 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Parameter-server shards: 1 = embedded in this process (default); K >= 2 = K `digits server` processes.") var servers: Int = 1
     @Option(name: .customLong("endpoint-file"), help: "Write the bound endpoints (JSON) to this file once listening.") var endpointFile: String?
     @Flag(name: .customLong("exit-with-parent"), help: "Exit when the launching process dies (used by digits cluster).") var exitWithParent = false
+    @Option(name: .customLong("status-bind"), help: "Serve the live status page, /metrics and /healthz over HTTP on HOST:PORT (port 0: the OS picks; the URL is printed), or 'off' (default: [status] bind of the cluster file, else off).") var statusBind: String?
     @OptionGroup var timing: ClusterTimingOptions
     @OptionGroup var security: SecurityOptions
     @OptionGroup var options: TrainOptions
@@ -70,13 +72,17 @@ struct CoordinatorCommand: ParsableCommand {
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1, found \(workers)") }
         if servers < 1 || servers > 64 { throw ValidationError("--servers must be in 1...64, found \(servers)") }
+        if let statusBind { try checkStatusBind(statusBind) }
     }
 
     func run() throws {
         if exitWithParent { _ = digits_set_parent_death_signal(SIGTERM) }
         StopSignal.install()
-        let logger = Logger(label: "digits.coordinator")
+        // Warnings and errors also go to the status page's "recent" list.
+        let events = RecentEvents()
+        let logger = Logger(label: "digits.coordinator") { MultiplexLogHandler([PlainLogHandler(label: $0), events.logHandler()]) }
         let file = try clusterFile(options.config)
+        let statusAddress = try StatusAddress.parse(statusBind ?? file?.statusBind ?? "off")
         let bind = self.bind ?? file?.bind ?? "tcp://0.0.0.0:5555"
         let dataBind = self.dataBind ?? file?.dataBind
         let workers = self.workers ?? file?.workers ?? 1
@@ -86,6 +92,9 @@ struct CoordinatorCommand: ParsableCommand {
             throw CLIError("--mode async runs on the embedded parameter server; use --servers 1")
         }
         let run = try options.runDirectory(for: config)
+        // Before anything is written: a status port in use changes nothing on disk.
+        let status = try statusAddress.map { try LiveStatus(address: $0, logger: logger) }
+        defer { status?.stop() }
         let trainer = try options.makeTrainer(config: config, run: run, data: dataOptions, logger: logger)
 
         let transport = try security.serverSecurity(endpoints: [bind, dataBind ?? bind], file: file, role: "the coordinator")
@@ -102,8 +111,9 @@ struct CoordinatorCommand: ParsableCommand {
         let dataEndpoint = try data.bind(dataBind ?? Self.sameHost(as: bind, port: 0))
         logger.info("coordinator listening on \(controlEndpoint)\(transport.isCurve ? " with CURVE (authorised keys only)" : "") (\(servers == 1 ? "parameter server on \(dataEndpoint)" : "\(servers) parameter-server shards")); waiting for \(workers) worker(s)")
         if let endpointFile {
-            let json = "{\"control\": \"\(controlEndpoint)\", \"data\": \"\(dataEndpoint)\"}\n"
-            try SealedFile.writeAtomically(Array(json.utf8), to: endpointFile)
+            var json = "{\"control\": \"\(controlEndpoint)\", \"data\": \"\(dataEndpoint)\""
+            if let status { json += ", \"status\": \"\(status.server.url)\", \"status_bind\": \"\(status.boundAddress)\"" }
+            try SealedFile.writeAtomically(Array((json + "}\n").utf8), to: endpointFile)
         }
 
         var settings = CoordinatorSettings(minWorkers: workers, serverEndpoint: dataEndpoint, servers: servers)
@@ -114,6 +124,10 @@ struct CoordinatorCommand: ParsableCommand {
         let jobID = UInt64.random(in: 1...UInt64.max)
         let coordinator = try Coordinator(trainer: trainer, settings: settings, jobID: jobID, logger: logger, now: nowNanoseconds())
         try trainer.begin(in: run, workers: workers)
+        func publishStatus(force: Bool = false, final: (state: String, message: String?)? = nil) {
+            status?.publish(coordinator, controlEndpoint: controlEndpoint, run: run, events: events, force: force, final: final)
+        }
+        publishStatus(force: true)
 
         func perform(_ actions: [CoordinatorAction]) throws {
             for action in actions {
@@ -126,11 +140,14 @@ struct CoordinatorCommand: ParsableCommand {
                     // Let the shutdown messages leave before the sockets close.
                     Thread.sleep(forTimeInterval: 0.2)
                     logger.info("steps: \(coordinator.timing.report); coordinator peak RSS \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB")
+                    publishStatus(force: true, final: ("finished", nil))
                     printSummary(summary, run: run)
                     throw ExitCode.success
                 case .failed(let message):
+                    publishStatus(force: true, final: ("failed", message))
                     throw CLIError(message)
                 case .interrupted(let message):
+                    publishStatus(force: true, final: ("failed", message))
                     FileHandle.standardError.write("Error: \(message)\n".data(using: .utf8)!)
                     throw ExitCode(ClusterCommand.recoverableExit)
                 }
@@ -140,6 +157,7 @@ struct CoordinatorCommand: ParsableCommand {
         while true {
             if let sig = StopSignal.requested {
                 logger.warning("stopping on signal \(sig); the last checkpoint stays in \(run.checkpoints.directory)")
+                publishStatus(force: true, final: ("stopped", "stopped on signal \(sig)"))
                 let bye = WireCodec.encode(Envelope(jobID: jobID, sender: 0, step: 0, message: .shutdown(Shutdown(reason: "coordinator stopped"))))
                 for w in coordinator.workers.values where w.alive { try? control.send([w.controlPeer] + bye) }
                 for shard in coordinator.shards { try? control.send([shard.peer] + bye) }
@@ -158,6 +176,7 @@ struct CoordinatorCommand: ParsableCommand {
                 }
             }
             try perform(try coordinator.tick(now: nowNanoseconds()))
+            publishStatus()
         }
     }
 

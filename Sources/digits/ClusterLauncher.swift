@@ -71,6 +71,7 @@ struct ClusterCommand: ParsableCommand {
     @Option(help: "Coordinator control endpoint (port 0: the OS picks a free port).") var bind: String = "tcp://127.0.0.1:0"
     @Flag(name: .customLong("workers-load-data"), help: "Workers load the data files themselves instead of receiving the training set.") var workersLoadData = false
     @Option(name: .customLong("stop-timeout"), help: "Seconds children get to exit after SIGTERM before SIGKILL.") var stopTimeout: Double = 5
+    @Option(name: .customLong("status-bind"), help: "Where the coordinator serves the live status page, /metrics and /healthz: HOST:PORT (port 0: the OS picks; the URL is printed) or 'off' (default: [status] bind of the cluster file, else 127.0.0.1:0).") var statusBind: String?
     @Option(help: "Crashed processes restarted, in all: a worker rejoins at a step boundary; a lost coordinator or parameter server restarts from the last checkpoint (0 = fail at the first crash).") var restarts: Int = 3
     @OptionGroup var timing: ClusterTimingOptions
     @OptionGroup var security: SecurityOptions
@@ -81,6 +82,7 @@ struct ClusterCommand: ParsableCommand {
         if workers < 1 { throw ValidationError("--workers must be at least 1, found \(workers)") }
         if servers < 1 || servers > 64 { throw ValidationError("--servers must be in 1...64, found \(servers)") }
         if restarts < 0 { throw ValidationError("--restarts must be >= 0, found \(restarts)") }
+        if let statusBind { try checkStatusBind(statusBind) }
     }
 
     /// Servers listen on the coordinator's host with an OS-chosen port.
@@ -105,6 +107,9 @@ struct ClusterCommand: ParsableCommand {
         let timingArgs = timing.arguments(file)
         let securityArgs = security.arguments(file)
         var restartsLeft = restarts
+        // A restarted coordinator serves its status page on the address the first one bound.
+        var statusBind = self.statusBind ?? file?.statusBind ?? "127.0.0.1:0"
+        var statusURL: String?
 
         var coordinator: PrefixedChild!
         var servers: [PrefixedChild] = []
@@ -131,7 +136,7 @@ struct ClusterCommand: ParsableCommand {
             o.resume = resume
             coordinator = PrefixedChild(prefix: "coordinator", executable: exe, arguments:
                 ["coordinator", "--bind", bind, "--workers", "\(workers)", "--servers", "\(self.servers)", "--endpoint-file", endpointFile,
-                 "--exit-with-parent", "--data", dataDir]
+                 "--exit-with-parent", "--data", dataDir, "--status-bind", statusBind]
                 + timingArgs + securityArgs + o.arguments)
             try coordinator.start()
             let listenDeadline = Date().addingTimeInterval(120)
@@ -145,6 +150,8 @@ struct ClusterCommand: ParsableCommand {
                 if Date() > listenDeadline { stopAll("the coordinator did not start listening within 120 s") }
                 if let data = FileManager.default.contents(atPath: endpointFile),
                    let json = try? JSONSerialization.jsonObject(with: data) as? [String: String], let control = json["control"] {
+                    statusURL = json["status"]
+                    if let bound = json["status_bind"] { statusBind = bound }
                     return control
                 }
                 Thread.sleep(forTimeInterval: 0.05)
@@ -172,6 +179,7 @@ struct ClusterCommand: ParsableCommand {
 
         let control = try startCoordinator(bind: bind, resume: options.resume)
         print("cluster: coordinator at \(control); starting \(workers) worker(s)\(self.servers > 1 ? " and \(self.servers) parameter-server shards" : "")")
+        if let statusURL { print("cluster: status page on \(statusURL) (Prometheus metrics at \(statusURL)metrics)") }
         try startServers(control)
         for i in 1...workers { workerChildren.append(try worker(i, control)) }
 

@@ -95,6 +95,11 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertEqual(c.heartbeatDeadline, 5)
         XCTAssertEqual(c.insecure, false)
         XCTAssertNil(c.keys, "keys are opt-in: the shipped file only shows the key")
+        XCTAssertEqual(c.statusBind, "127.0.0.1:0")
+        XCTAssertThrowsError(try ClusterConfig.load(path: write("[status]\nbind = \"8000\"\n"))) {
+            XCTAssertTrue("\($0)".contains("status.bind: expected HOST:PORT"), "\($0)")
+        }
+        XCTAssertNil(try ClusterConfig.load(path: write("[status]\nbind = \"off\"\n")).statusBind.flatMap { try? StatusAddress.parse($0) })
         let keyed = try ClusterConfig.load(path: write("[security]\nkeys = \"k\"\n"))
         XCTAssertEqual(keyed.keys.map { URL(fileURLWithPath: $0).lastPathComponent }, "k")
         XCTAssertFalse(ClusterConfig.isClusterFile(path: packageRoot + "/Config/train.toml"))

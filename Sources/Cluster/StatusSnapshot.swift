@@ -1,0 +1,180 @@
+// What the coordinator's live status page shows: one immutable, Codable value built by the poll
+// loop (the only owner of the coordinator's state) and read by the HTTP handlers. JSON keys are
+// snake_case, as in summary.json and metrics.jsonl.
+import Foundation
+
+public struct StatusSnapshot: Codable, Equatable, Sendable {
+    public var job: Job
+    public var progress: Progress
+    public var workers: [WorkerRow]
+    /// One point per finished epoch (from the Trainer's metrics history).
+    public var history: [EpochPoint]
+    /// The running training loss and accuracy of the epoch in progress, sampled as steps complete
+    /// (at most `StatusTracker.maxStepPoints`, thinned evenly when longer).
+    public var steps: [StepPoint]
+    public var checkpoints: [CheckpointRow]
+    /// Recent warnings and errors of the coordinator, oldest first.
+    public var events: [Event]
+    /// Messages refused, by reason (coordinator and embedded parameter server together).
+    public var rejected: [String: Int]
+    public var pushLatency: LatencySummary
+
+    public struct Job: Codable, Equatable, Sendable {
+        /// waiting (for workers), training, finished, failed or stopped.
+        public var state: String
+        /// Why the job failed or stopped.
+        public var message: String?
+        public var model: String
+        public var parameters: Int
+        public var mode: String
+        public var seed: UInt64
+        public var batchSize: Int
+        public var microBatch: Int
+        public var workersExpected: Int
+        public var servers: Int
+        public var runDirectory: String?
+        public var controlEndpoint: String?
+        /// Unix time (seconds) of the snapshot, and seconds since the coordinator started.
+        public var time: Double
+        public var elapsedSeconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case state, message, model, parameters, mode, seed, batchSize = "batch_size", microBatch = "micro_batch",
+                 workersExpected = "workers_expected", servers, runDirectory = "run_directory",
+                 controlEndpoint = "control_endpoint", time, elapsedSeconds = "elapsed_seconds"
+        }
+    }
+
+    public struct Progress: Codable, Equatable, Sendable {
+        /// The epoch in progress, 1-based (equals `epochs` once training is over).
+        public var epoch: Int
+        public var epochs: Int
+        /// Steps done in the epoch in progress, of `stepsPerEpoch`.
+        public var stepInEpoch: Int
+        public var stepsPerEpoch: Int
+        /// Steps done in the run, of `totalSteps` (an upper bound: early stopping may end sooner).
+        public var globalStep: Int
+        public var totalSteps: Int
+        public var fraction: Double
+        /// Seconds left at the recent step rate; nil until there is a rate.
+        public var etaSeconds: Double?
+        /// Training images per second over the last few seconds of wall time.
+        public var imagesPerSecond: Double
+        public var stepsPerSecond: Double
+        public var trainImages: Int
+        /// Running averages of the epoch in progress.
+        public var epochLoss: Double?
+        public var epochAccuracy: Double?
+        public var bestEpoch: Int?
+        public var stoppedEarly: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case epoch, epochs, stepInEpoch = "step_in_epoch", stepsPerEpoch = "steps_per_epoch", globalStep = "global_step",
+                 totalSteps = "total_steps", fraction, etaSeconds = "eta_seconds", imagesPerSecond = "images_per_second",
+                 stepsPerSecond = "steps_per_second", trainImages = "train_images", epochLoss = "epoch_loss",
+                 epochAccuracy = "epoch_accuracy", bestEpoch = "best_epoch", stoppedEarly = "stopped_early"
+        }
+    }
+
+    public struct WorkerRow: Codable, Equatable, Sendable {
+        public var id: UInt32
+        public var name: String
+        public var host: String
+        /// joining (welcomed, not ready yet), ready, or dropped.
+        public var state: String
+        /// Seconds since the coordinator last heard from the worker.
+        public var lastHeartbeatSeconds: Double
+        /// Micro-batch ids of the open step assigned to the worker.
+        public var assigned: [Int]
+        /// Micro-batches the worker reports it has computed (heartbeats).
+        public var computed: UInt64
+        /// Gradient pushes accepted from it by the embedded parameter server.
+        public var pushes: UInt64
+        public var imagesPerSecond: Double
+        /// Times a worker of this name was dropped, and its refused pushes.
+        public var drops: Int
+        public var rejected: Int
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, host, state, lastHeartbeatSeconds = "last_heartbeat_seconds", assigned, computed, pushes,
+                 imagesPerSecond = "images_per_second", drops, rejected
+        }
+    }
+
+    public struct EpochPoint: Codable, Equatable, Sendable {
+        public var epoch: Int
+        public var step: Int
+        public var trainLoss: Double
+        public var trainAccuracy: Double
+        public var valLoss: Double?
+        public var valAccuracy: Double?
+        public var testAccuracy: Double?
+        public var imagesPerSecond: Double
+        public var elapsedSeconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case epoch, step, trainLoss = "train_loss", trainAccuracy = "train_accuracy", valLoss = "val_loss",
+                 valAccuracy = "val_accuracy", testAccuracy = "test_accuracy", imagesPerSecond = "images_per_second",
+                 elapsedSeconds = "elapsed_seconds"
+        }
+    }
+
+    public struct StepPoint: Codable, Equatable, Sendable {
+        public var step: Int
+        public var loss: Double
+        public var accuracy: Double
+    }
+
+    public struct CheckpointRow: Codable, Equatable, Sendable {
+        public var name: String
+        /// Global step the checkpoint was taken after (nil for best.ckpt).
+        public var step: Int?
+        public var bytes: Int
+        /// Unix time of the file's last modification.
+        public var modified: Double
+    }
+
+    public struct Event: Codable, Equatable, Sendable {
+        public var time: Double
+        public var level: String
+        public var message: String
+    }
+
+    public struct LatencySummary: Codable, Equatable, Sendable {
+        /// Pushes measured in the whole run, and statistics of the most recent ones (seconds).
+        public var count: Int
+        public var recent: Int
+        public var mean: Double?
+        public var p50: Double?
+        public var p95: Double?
+        public var max: Double?
+
+        public init(count: Int = 0, recent: [Double] = []) {
+            self.count = count
+            self.recent = recent.count
+            guard !recent.isEmpty else { return }
+            let sorted = recent.sorted()
+            mean = sorted.reduce(0, +) / Double(sorted.count)
+            p50 = Self.quantile(sorted, 0.5)
+            p95 = Self.quantile(sorted, 0.95)
+            max = sorted.last
+        }
+
+        /// Nearest-rank quantile of sorted values.
+        static func quantile(_ sorted: [Double], _ q: Double) -> Double {
+            sorted[Swift.min(sorted.count - 1, Swift.max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))]
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case job, progress, workers, history, steps, checkpoints, events, rejected, pushLatency = "push_latency"
+    }
+
+    /// The snapshot as JSON (sorted keys, so equal snapshots give equal bytes).
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try encoder.encode(self)
+    }
+}
