@@ -76,14 +76,24 @@ sha() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["weights
 
 "$BIN" train --out "$WORK/reference" "${RECIPE[@]}" > "$WORK/reference.log" 2>&1 || { cat "$WORK/reference.log" >&2; exit 1; }
 REF=$(sha "$WORK/reference")
+"$BIN" cluster --workers 2 --out "$WORK/clean" "${TIMING[@]}" "${RECIPE[@]}" > "$WORK/clean.log" 2>&1 & clean=$!
+while ! grep -q "training starts" "$WORK/clean.log" 2>/dev/null && kill -0 "$clean" 2>/dev/null; do sleep 0.05; done
 start=$(date +%s.%N)
-"$BIN" cluster --workers 2 --out "$WORK/clean" "${TIMING[@]}" "${RECIPE[@]}" > "$WORK/clean.log" 2>&1 || { cat "$WORK/clean.log" >&2; exit 1; }
-CLEAN_SECONDS=$(python3 -c "import time; print(max(2.0, time.time() - $start))")
+wait "$clean" || { cat "$WORK/clean.log" >&2; exit 1; }
+CLEAN_SECONDS=$(python3 -c "import time; print(max(1.0, time.time() - $start))")
 [ "$(sha "$WORK/clean")" = "$REF" ] || { echo "fault-trials: the clean cluster run differs from digits train" >&2; exit 1; }
-echo "fault-trials: reference weights_sha256 $REF (digits train and a clean 2-worker cluster; cluster run ${CLEAN_SECONDS%.*} s); seed $SEED"
+echo "fault-trials: reference weights_sha256 $REF (digits train and a clean 2-worker cluster; its training took ${CLEAN_SECONDS} s); seed $SEED"
 
-# A random moment within the first 70% of a clean run (the fault must land before the end).
-random_delay() { python3 -c "import random; random.seed($RANDOM); print(round($CLEAN_SECONDS * random.uniform(0.1, 0.7), 2))"; }
+# A random moment within the first 60% of a clean run's training (the fault must land before the end),
+# counted from the coordinator's "training starts".
+random_delay() { python3 -c "import random; random.seed($RANDOM); print(round($CLEAN_SECONDS * random.uniform(0.02, 0.6), 2))"; }
+wait_for_training() {  # log pid
+  for _ in $(seq 1 1200); do
+    grep -q "training starts" "$1" 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || return 0
+    sleep 0.1
+  done
+}
 # The pid of the launcher's child whose command line contains $2.
 child_pid() {
   for c in $(pgrep -P "$1" || true); do
@@ -129,6 +139,7 @@ for t in $(seq 1 "$TRIALS"); do
       extra=()
       [ "$kind" = server ] && extra=(--servers 2)
       "$BIN" cluster --workers 2 "${extra[@]}" --out "$out" "${TIMING[@]}" "${RECIPE[@]}" > "$log" 2>&1 & launcher=$!; pids+=("$launcher")
+      wait_for_training "$log" "$launcher"
       sleep "$delay"
       case "$kind" in
         worker) victim=$(child_pid "$launcher" "--name worker-1"); evidence="starting it again" ;;
@@ -146,7 +157,9 @@ for t in $(seq 1 "$TRIALS"); do
       for _ in $(seq 1 600); do [ -s "$WORK/ep-$t.json" ] && break; sleep 0.1; done
       ep=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["control"])' "$WORK/ep-$t.json")
       ip netns exec "$W1" "$BIN" worker --coordinator "$ep" --name pw1 --keys "$WORK/keys" --silence-deadline 60 > "$log.w1" 2>&1 & pids+=("$!")
-      ip netns exec "$W2" "$BIN" worker --coordinator "$ep" --name pw2 --keys "$WORK/keys" --silence-deadline 60 > "$log.w2" 2>&1 & pids+=("$!")
+      ip netns exec "$W2" "$BIN" worker --coordinator "$ep" --name pw2 --keys "$WORK/keys" --silence-deadline 60 > "$log.w2" 2>&1 & w2pid=$!; pids+=("$w2pid")
+      w1pid=${pids[-2]}
+      wait_for_training "$log" "$cpid"
       sleep "$delay"
       ip -n "$W1" link set "${tag}v1" down
       sleep 3.5   # longer than the 2 s heartbeat deadline
@@ -155,6 +168,12 @@ for t in $(seq 1 "$TRIALS"); do
       evidence="dropping it"
       wait_deadline "$cpid" 600 || { echo "fault-trials: trial $t: coordinator still running after 600 s" >&2; kill -9 "$cpid"; }
       status=0; wait "$cpid" || status=$?
+      # The workers leave on the coordinator's shutdown message; one still cut off when the job ended
+      # would wait for its silence deadline, so it is stopped here.
+      for w in "$w1pid" "$w2pid"; do
+        wait_deadline "$w" 5 || kill -9 "$w" 2>/dev/null
+        wait "$w" 2>/dev/null || true
+      done
       cat "$log.w1" >> "$log"
       ;;
   esac
@@ -171,7 +190,7 @@ for t in $(seq 1 "$TRIALS"); do
     result="PASS"
     passed=$((passed + 1))
   fi
-  echo "fault-trials: trial $t/$TRIALS: $kind fault at ${delay} s: $result"
+  echo "fault-trials: trial $t/$TRIALS: $kind fault ${delay} s into training: $result"
   [ "$result" = PASS ] || { echo "--- log of trial $t ---"; tail -40 "$log"; }
 done
 echo "fault-trials: $passed/$TRIALS passed (reference $REF)"
