@@ -68,7 +68,7 @@ struct ClusterCommand: ParsableCommand {
 
     @Option(help: "Number of worker processes.") var workers: Int = 2
     @Option(help: "Parameter-server shards: 1 = embedded in the coordinator (default); K >= 2 = K `digits server` processes.") var servers: Int = 1
-    @Option(help: "Coordinator control endpoint (port 0: the OS picks a free port).") var bind: String = "tcp://127.0.0.1:0"
+    @Option(help: "Coordinator control endpoint (port 0: the OS picks a free port). An ipc:///tmp/NAME endpoint (Unix-domain socket) cuts per-step communication on one machine.") var bind: String = "tcp://127.0.0.1:0"
     @Flag(name: .customLong("workers-load-data"), help: "Workers load the data files themselves instead of receiving the training set.") var workersLoadData = false
     @Option(name: .customLong("stop-timeout"), help: "Seconds children get to exit after SIGTERM before SIGKILL.") var stopTimeout: Double = 5
     @Option(name: .customLong("status-bind"), help: "Where the coordinator serves the live status page, /metrics and /healthz: HOST:PORT (port 0: the OS picks; the URL is printed) or 'off' (default: [status] bind of the cluster file, else 127.0.0.1:0).") var statusBind: String?
