@@ -15,6 +15,7 @@
 # (skipped with a note otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
 BIN=.build/release/digits
 TRIALS=12
 TRAIN=8000
@@ -106,24 +107,7 @@ wait_deadline() {  # pid seconds
 }
 
 netns_up() {
-  C="${tag}c"; W1="${tag}w1"; W2="${tag}w2"
-  for ns in "$C" "$W1" "$W2"; do ip netns delete "$ns" 2>/dev/null || true; ip netns add "$ns"; done
-  ip -n "$C" link set lo up
-  ip -n "$C" link add br0 type bridge
-  ip -n "$C" addr add 10.78.0.1/24 dev br0
-  ip -n "$C" link set br0 up
-  local i=0
-  for ns in "$W1" "$W2"; do
-    i=$((i + 1))
-    ip link add "${tag}v$i" type veth peer name "${tag}p$i"
-    ip link set "${tag}v$i" netns "$ns"
-    ip link set "${tag}p$i" netns "$C"
-    ip -n "$C" link set "${tag}p$i" master br0
-    ip -n "$C" link set "${tag}p$i" up
-    ip -n "$ns" link set lo up
-    ip -n "$ns" addr add "10.78.0.1$i/24" dev "${tag}v$i"
-    ip -n "$ns" link set "${tag}v$i" up
-  done
+  netns_cluster "$tag" 10.78.0
   [ -d "$WORK/keys" ] || "$BIN" keys generate --out "$WORK/keys" > /dev/null
 }
 

@@ -7,17 +7,8 @@
 # there, or through $DIGITS_PYTHON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=()
-for pkg in chromium fonts-dejavu-core curl wrk dataset-fashion-mnist; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+source scripts/lib/common.sh
+apt_install chromium fonts-dejavu-core curl wrk dataset-fashion-mnist
 PYENV="${DIGITS_PYENV:-${XDG_CACHE_HOME:-$HOME/.cache}/digits/venv-py}"
 LOCK=scripts/py-requirements.txt
 STAMP="$PYENV/.digits-lock-sha256"

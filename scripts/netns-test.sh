@@ -7,6 +7,7 @@
 #   scripts/netns-test.sh [--bin PATH] [--data DIR] [-- recipe flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
 BIN=.build/release/digits
 DATA=""
 RECIPE=(--epochs 1 --batch 64 --micro-batch 16 --seed 7)
@@ -38,23 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$C"; ip netns add "$W1"; ip netns add "$W2"
-ip -n "$C" link set lo up
-ip -n "$C" link add br0 type bridge
-ip -n "$C" addr add 10.77.0.1/24 dev br0
-ip -n "$C" link set br0 up
-i=0
-for ns in "$W1" "$W2"; do
-  i=$((i + 1))
-  ip link add "${tag}v$i" type veth peer name "${tag}p$i"
-  ip link set "${tag}v$i" netns "$ns"
-  ip link set "${tag}p$i" netns "$C"
-  ip -n "$C" link set "${tag}p$i" master br0
-  ip -n "$C" link set "${tag}p$i" up
-  ip -n "$ns" link set lo up
-  ip -n "$ns" addr add "10.77.0.1$i/24" dev "${tag}v$i"
-  ip -n "$ns" link set "${tag}v$i" up
-done
+netns_cluster "$tag" 10.77.0
 
 echo "netns-test: coordinator in $C (10.77.0.1), workers in $W1 (10.77.0.11) and $W2 (10.77.0.12)"
 "$BIN" keys generate --out "$WORK/keys" > /dev/null
