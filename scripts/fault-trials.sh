@@ -85,14 +85,18 @@ CLEAN_SECONDS=$(python3 -c "import time; print(max(1.0, time.time() - $start))")
 [ "$(sha "$WORK/clean")" = "$REF" ] || { echo "fault-trials: the clean cluster run differs from digits train" >&2; exit 1; }
 echo "fault-trials: reference weights_sha256 $REF (digits train and a clean 2-worker cluster; its training took ${CLEAN_SECONDS} s); seed $SEED"
 
-# A random moment within the first 60% of a clean run's training (the fault must land before the end),
-# counted from the coordinator's "training starts".
-random_delay() { python3 -c "import random; random.seed($RANDOM); print(round($CLEAN_SECONDS * random.uniform(0.02, 0.6), 2))"; }
-wait_for_training() {  # log pid
-  for _ in $(seq 1 1200); do
-    grep -q "training starts" "$1" 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 0
-    sleep 0.1
+# Faults land at a random step: the trial waits until the run has written a checkpoint at or past a
+# step drawn uniformly from the first 80% of the run (checkpoints come every 10 steps), then strikes.
+STEPS=$(python3 -c "import sys; n=int(sys.argv[1]); v=n//10; print((n - v) // 64 * 2)" "$TRAIN")
+random_step() { python3 -c "import random; random.seed($RANDOM); print(10 * random.randint(1, max(1, int($STEPS * 0.8) // 10)))"; }
+newest_step() {  # run directory -> newest checkpoint step (0 if none)
+  ls "$1/checkpoints" 2>/dev/null | sed -n 's/^ckpt-0*\([0-9][0-9]*\)\.ckpt$/\1/p' | sort -n | tail -1 | grep . || echo 0
+}
+wait_for_step() {  # run directory, step, pid: returns when the run reached the step (or the process ended)
+  for _ in $(seq 1 6000); do
+    [ "$(newest_step "$1")" -ge "$2" ] && return 0
+    kill -0 "$3" 2>/dev/null || return 0
+    sleep 0.02
   done
 }
 # The pid of the launcher's child whose command line contains $2.
@@ -116,20 +120,20 @@ for t in $(seq 1 "$TRIALS"); do
   kind=${kinds[$(( (t - 1) % ${#kinds[@]} ))]}
   out="$WORK/trial-$t"
   log="$WORK/trial-$t.log"
-  delay=$(random_delay)
+  target=$(random_step)
   evidence=""
   case "$kind" in
     worker|server|coordinator)
       extra=()
       [ "$kind" = server ] && extra=(--servers 2)
       "$BIN" cluster --workers 2 "${extra[@]}" --out "$out" "${TIMING[@]}" "${RECIPE[@]}" > "$log" 2>&1 & launcher=$!; pids+=("$launcher")
-      wait_for_training "$log" "$launcher"
-      sleep "$delay"
+      wait_for_step "$out" "$target" "$launcher"
       case "$kind" in
         worker) victim=$(child_pid "$launcher" "--name worker-1"); evidence="starting it again" ;;
         server) victim=$(child_pid "$launcher" "--name server-1"); evidence="restarting the coordinator" ;;
         coordinator) victim=$(child_pid "$launcher" "coordinator --bind"); evidence="restarting the coordinator" ;;
       esac
+      at=$(newest_step "$out")
       [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null || true
       wait_deadline "$launcher" 600 || { echo "fault-trials: trial $t: cluster still running after 600 s" >&2; kill -9 "$launcher"; }
       status=0; wait "$launcher" || status=$?
@@ -143,8 +147,8 @@ for t in $(seq 1 "$TRIALS"); do
       ip netns exec "$W1" "$BIN" worker --coordinator "$ep" --name pw1 --keys "$WORK/keys" --silence-deadline 60 > "$log.w1" 2>&1 & pids+=("$!")
       ip netns exec "$W2" "$BIN" worker --coordinator "$ep" --name pw2 --keys "$WORK/keys" --silence-deadline 60 > "$log.w2" 2>&1 & w2pid=$!; pids+=("$w2pid")
       w1pid=${pids[-2]}
-      wait_for_training "$log" "$cpid"
-      sleep "$delay"
+      wait_for_step "$out" "$target" "$cpid"
+      at=$(newest_step "$out")
       ip -n "$W1" link set "${tag}v1" down
       sleep 3.5   # longer than the 2 s heartbeat deadline
       ip -n "$W1" link set "${tag}v1" up
@@ -165,7 +169,7 @@ for t in $(seq 1 "$TRIALS"); do
   if [ "$status" -ne 0 ]; then
     result="FAIL (exit status $status)"
   elif [ -z "$victim" ]; then
-    result="FAIL (nothing to kill at ${delay} s)"
+    result="FAIL (nothing to kill at step $at)"
   elif ! grep -q "$evidence" "$log"; then
     result="FAIL (the fault left no trace: expected '$evidence' in the log)"
   elif [ "$got" != "$REF" ]; then
@@ -174,7 +178,7 @@ for t in $(seq 1 "$TRIALS"); do
     result="PASS"
     passed=$((passed + 1))
   fi
-  echo "fault-trials: trial $t/$TRIALS: $kind fault ${delay} s into training: $result"
+  echo "fault-trials: trial $t/$TRIALS: $kind fault at step $at (drawn: $target of $STEPS): $result"
   [ "$result" = PASS ] || { echo "--- log of trial $t ---"; tail -40 "$log"; }
 done
 echo "fault-trials: $passed/$TRIALS passed (reference $REF)"
