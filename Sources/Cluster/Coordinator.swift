@@ -78,7 +78,7 @@ public final class Coordinator {
         /// Micro-batch ids of the open step assigned to this worker.
         public var assigned: [Int] = []
         public var computed: UInt64 = 0
-        /// Gradient pushes accepted from this worker, and the images they covered (status page).
+        /// Micro-batch gradients accepted from this worker, and the images they covered (status page).
         public var pushes: UInt64 = 0
         public var samples: UInt64 = 0
         /// Gradient pushes of this worker refused by the parameter server.
@@ -291,14 +291,18 @@ public final class Coordinator {
             parameters.replaceSubrange(KeyRanges.range(shard: i, of: settings.servers, parameters: trainer.model.parameterCount), with: done.parameters)
         }
         let first = stepDone[0]!
-        let seconds = Double(now &- stepStarted) / 1e9
+        let seconds = Double(now > stepStarted ? now - stepStarted : 0) / 1e9
         timing.add(wall: seconds, compute: first.computeSeconds / Double(max(liveWorkers.count, 1)))
         stepDone = [:]
-        try trainer.completeStep(updatedParameters: parameters, optimizerState: state, loss: first.loss, correct: Int(first.correct),
-                                 samples: Int(first.samples), seconds: seconds)
-        if current.stepInEpoch + 1 == trainer.plan.stepsPerEpoch { logger.info("epoch \(current.epoch + 1) steps: \(timing.report)") }
+        let epochEnd = current.stepInEpoch + 1 == trainer.plan.stepsPerEpoch
+        let spent = try Self.elapsed {
+            try trainer.completeStep(updatedParameters: parameters, optimizerState: state, loss: first.loss, correct: Int(first.correct),
+                                     samples: Int(first.samples), seconds: seconds)
+        }
+        if epochEnd { logger.info("epoch \(current.epoch + 1) steps: \(timing.report)") }
         self.current = nil
-        return try beginStep(now: now)
+        // Epoch-end validation is not training time: the next step's clock starts after it.
+        return try beginStep(now: epochEnd ? now &+ spent : now)
     }
 
     func register(_ hello: Hello, peer: [UInt8], now: UInt64) -> [CoordinatorAction] {
@@ -354,21 +358,28 @@ public final class Coordinator {
             return reject("dropped_sender", Reject.rejoinPrefix + "worker \(w.id) was dropped; say hello again", peer: peer, data: true)
         }
         workers[w.id]?.lastSeen = now
-        guard case .gradientPush(let push) = e.message else {
+        let result: ParameterServer.PushResult, microBatches: [UInt32], samples: Int, computeSeconds: Double
+        switch e.message {
+        case .gradientPush(let push):
+            if isAsync { return try asyncPush(push, version: e.step, from: w.id, now: now) }
+            result = server.receive(push, step: e.step)
+            (microBatches, samples, computeSeconds) = ([push.microBatch], Int(push.samples), push.computeSeconds)
+        case .gradientSum(let push) where !isAsync:
+            result = server.receive(push, step: e.step)
+            (microBatches, samples, computeSeconds) = (push.parts.map(\.microBatch), push.samples, push.computeSeconds)
+        default:
             return reject("unexpected", "unexpected \(e.message.type) on the data socket", peer: peer, data: true)
         }
-        if isAsync { return try asyncPush(push, version: e.step, from: w.id, now: now) }
-        let result = server.receive(push, step: e.step)
         if result == .accepted || result == .complete {
-            stepCompute[w.id, default: 0] += push.computeSeconds
-            observePush(w.id, push, now: now)
+            stepCompute[w.id, default: 0] += computeSeconds
+            observePush(w.id, microBatches: microBatches.count, samples: samples, computeSeconds: computeSeconds, now: now)
         }
         if case .rejected = result { workers[w.id]?.rejectedPushes += 1 }
         switch result {
         case .accepted:
             return []
         case .duplicate:
-            logger.debug("dropped duplicate micro-batch \(push.microBatch) of step \(e.step) from worker \(w.id)")
+            logger.debug("dropped duplicate micro-batches \(microBatches) of step \(e.step) from worker \(w.id)")
             return []
         case .rejected(let reason):
             // Counted in server.rejections under a stable key.
@@ -428,27 +439,39 @@ public final class Coordinator {
             server.begin(step: UInt64(step.globalStep), microBatches: step.microBatches.count)
         }
         let weights = sharded ? [] : envelope(.weights(Weights(offset: 0, values: trainer.parameters)), step: UInt64(step.globalStep))
+        // The small assignments first, so each worker holds its own when its weights land.
         for w in live {
-            if !sharded { actions.append(.sendData(peer: w.dataPeer!, frames: weights)) }
             actions.append(.sendControl(peer: w.controlPeer, frames: envelope(.assignment(Assignment(
                 epoch: UInt32(step.epoch), stepInEpoch: UInt32(step.stepInEpoch),
                 microBatches: workers[w.id]!.assigned.map(UInt32.init), view: view)), step: UInt64(step.globalStep))))
         }
+        if !sharded { for w in live { actions.append(.sendData(peer: w.dataPeer!, frames: weights)) } }
         return actions
     }
 
     func completeStep(now: UInt64) throws -> [CoordinatorAction] {
-        let seconds = Double(now &- stepStarted) / 1e9
+        let seconds = Double(now > stepStarted ? now - stepStarted : 0) / 1e9
         timing.add(wall: seconds, compute: stepCompute.values.max() ?? 0)
         if let step = current, step.stepInEpoch + 1 == trainer.plan.stepsPerEpoch {
             logger.info("epoch \(step.epoch + 1) steps: \(timing.report)")
         }
+        let epochEnd = current.map { $0.stepInEpoch + 1 == trainer.plan.stepsPerEpoch } ?? false
         meanGradient.withUnsafeMutableBufferPointer { server.mean(into: $0) }
-        try meanGradient.withUnsafeBufferPointer {
-            try trainer.completeStep(meanGradient: $0, loss: server.lossSum, correct: server.correct, samples: server.samples, seconds: seconds)
+        let spent = try Self.elapsed {
+            try meanGradient.withUnsafeBufferPointer {
+                try trainer.completeStep(meanGradient: $0, loss: server.lossSum, correct: server.correct, samples: server.samples, seconds: seconds)
+            }
         }
         current = nil
-        return try beginStep(now: now)
+        // Epoch-end validation is not training time: the next step's clock starts after it.
+        return try beginStep(now: epochEnd ? now &+ spent : now)
+    }
+
+    /// Nanoseconds `body` took (monotonic clock, the one the command-line loop passes as `now`).
+    static func elapsed(_ body: () throws -> Void) rethrows -> UInt64 {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        return DispatchTime.now().uptimeNanoseconds &- start
     }
 
     func finish() throws -> [CoordinatorAction] {
@@ -503,16 +526,16 @@ public final class Coordinator {
     /// Counts an accepted push and records its latency: the time from the worker being able to
     /// start it (its assignment, or its previous push's arrival) to the push arriving, minus the
     /// compute time the worker reports, i.e. transfers and queueing. Clamped at 0.
-    func observePush(_ id: UInt32, _ push: GradientPush, now: UInt64) {
+    func observePush(_ id: UInt32, microBatches: Int, samples: Int, computeSeconds: Double, now: UInt64) {
         guard var w = workers[id] else { return }
         let since = max(w.lastAssigned, w.lastPush)
         if since > 0, now > since {
-            pushLatencies.append(max(0, Double(now - since) / 1e9 - push.computeSeconds))
+            pushLatencies.append(max(0, Double(now - since) / 1e9 - computeSeconds))
             if pushLatencies.count >= 20_000 { pushLatencies.removeFirst(10_000) }  // nobody is taking them
         }
         w.lastPush = now
-        w.pushes += 1
-        w.samples += UInt64(push.samples)
+        w.pushes += UInt64(microBatches)
+        w.samples += UInt64(samples)
         workers[id] = w
     }
 
@@ -573,10 +596,10 @@ public final class Coordinator {
                     phase = .finished
                     return actions + [.interrupted("no live workers for \(Int(settings.joinDeadlineSeconds)) s; the last checkpoint is in \(trainer.runDirectory?.path ?? "the run directory"); continue with --resume")]
                 }
-            } else if sharded, Double(now &- stepStarted) / 1e9 > settings.stepDeadlineSeconds, let step = current {
+            } else if sharded, Double(now > stepStarted ? now - stepStarted : 0) / 1e9 > settings.stepDeadlineSeconds, let step = current {
                 logger.error("step \(step.globalStep + 1) has been open \(Int(settings.stepDeadlineSeconds)) s; shards not done: \(shards.map(\.shard).filter { stepDone[$0] == nil }.map { $0 + 1 })")
                 stepStarted = now
-            } else if Double(now &- stepStarted) / 1e9 > settings.stepDeadlineSeconds, let step = current {
+            } else if Double(now > stepStarted ? now - stepStarted : 0) / 1e9 > settings.stepDeadlineSeconds, let step = current {
                 let missing = Set(server.missing)
                 let owing = workers.values.filter { $0.alive && !$0.assigned.filter(missing.contains).isEmpty }.sorted { $0.id < $1.id }
                 for w in owing {
@@ -684,7 +707,7 @@ extension Coordinator {
         }
         meanGradient.withUnsafeMutableBufferPointer { sum.mean(into: $0) }
         async.sum = sum
-        observePush(id, push, now: now)
+        observePush(id, microBatches: 1, samples: Int(push.samples), computeSeconds: push.computeSeconds, now: now)
         var optimizer = async.optimizer!
         let lr = trainer.learningRate(step: async.epoch * trainer.plan.stepsPerEpoch + o.stepInEpoch)
         async.parameters.withUnsafeMutableBufferPointer { p in

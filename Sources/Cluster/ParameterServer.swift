@@ -76,6 +76,53 @@ public final class ParameterServer {
         return .accepted
     }
 
+    /// Adds a worker's fixed-point sum of several micro-batches: all of them, or none (the state
+    /// is unchanged by a rejection or a duplicate).
+    public func receive(_ push: GradientSumPush, step: UInt64) -> PushResult {
+        func reject(_ reason: String, key: String) -> PushResult {
+            rejections[key, default: 0] += 1
+            return .rejected(reason)
+        }
+        guard active else { return reject("no step is open (got step \(step))", key: "no_open_step") }
+        guard step == self.step else {
+            return reject(step < self.step ? "stale step \(step) (accepting \(self.step))" : "future step \(step) (accepting \(self.step))",
+                          key: step < self.step ? "stale_step" : "future_step")
+        }
+        let ids = push.parts.map { Int($0.microBatch) }
+        guard !ids.isEmpty, ids.allSatisfy({ $0 < expected }) else {
+            return reject("micro-batches \(ids) out of range (step has \(expected))", key: "bad_micro_batch")
+        }
+        guard Set(ids).count == ids.count else { return reject("micro-batch ids \(ids) repeat", key: "bad_micro_batch") }
+        guard push.offset == UInt64(offset), push.values.count == parameterCount else {
+            return reject("gradient sum covers [\(push.offset), +\(push.values.count)), expected [\(offset), +\(parameterCount))", key: "bad_size")
+        }
+        let seen = ids.filter { counted[$0] }
+        if seen.count == ids.count {
+            rejections["duplicate", default: 0] += 1
+            return .duplicate
+        }
+        guard seen.isEmpty else {
+            return reject("micro-batches \(seen) of \(ids) were already counted", key: "overlapping_micro_batches")
+        }
+        guard push.parts.allSatisfy({ $0.loss.isFinite }) else { return reject("non-finite loss", key: "non_finite") }
+        let plausible = push.values.withUnsafeBufferPointer { v in
+            v.baseAddress.map { FixedPoint.plausibleSum($0, count: v.count, contributions: ids.count) } ?? true
+        }
+        guard plausible else { return reject("gradient sum of \(ids.count) micro-batches exceeds the fixed-point range", key: "out_of_range") }
+        push.values.withUnsafeBufferPointer { sum.add(fixedPoint: $0, samples: push.samples) }
+        for p in push.parts {
+            let k = Int(p.microBatch)
+            counted[k] = true
+            losses[k] = p.loss
+            corrects[k] = Int(p.correct)
+        }
+        if counted.allSatisfy({ $0 }) {
+            active = false
+            return .complete
+        }
+        return .accepted
+    }
+
     /// Micro-batch ids of the open step not yet received.
     public var missing: [Int] { active ? counted.indices.filter { !counted[$0] } : [] }
 

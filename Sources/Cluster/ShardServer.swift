@@ -133,15 +133,20 @@ public final class ShardServer {
                 return [.sendData(peer: peer, frames: envelope(.weights(Weights(offset: UInt64(offset), values: parameters)), step: step))]
             }
             return []
-        case .gradientPush(let push):
+        case .gradientPush, .gradientSum:
             guard workerPeers[e.sender] == peer else {
                 return [.sendData(peer: peer, frames: envelope(.reject(Reject(reason: "unknown sender \(e.sender)"))))]
             }
             guard let accumulator else { return [] }
-            let result = accumulator.receive(push, step: e.step)
+            let result: ParameterServer.PushResult, computeSeconds: Double
+            if case .gradientSum(let push) = e.message {
+                (result, computeSeconds) = (accumulator.receive(push, step: e.step), push.computeSeconds)
+            } else if case .gradientPush(let push) = e.message {
+                (result, computeSeconds) = (accumulator.receive(push, step: e.step), push.computeSeconds)
+            } else { return [] }
             switch result {
             case .accepted:
-                stepCompute += push.computeSeconds
+                stepCompute += computeSeconds
                 return []
             case .duplicate:
                 return []
@@ -149,7 +154,7 @@ public final class ShardServer {
                 logger.warning("rejected gradient from worker \(e.sender): \(reason)")
                 return []
             case .complete:
-                stepCompute += push.computeSeconds
+                stepCompute += computeSeconds
                 return complete(step: e.step)
             }
         default:

@@ -52,9 +52,19 @@ public final class WorkerNode {
     /// Weights of a newer step being assembled from the shards' slices.
     var incoming: (step: UInt64, values: [Float], filled: Int)?
     var shardRanges: [Range<Int>] = []
-    /// Pending work: (global step, epoch, step in epoch, micro-batch id).
-    var queue: [(step: UInt64, epoch: Int, stepInEpoch: Int, microBatch: Int)] = []
+    /// Pending work: (global step, epoch, step in epoch, micro-batch id, which Assignment message).
+    var queue: [(step: UInt64, epoch: Int, stepInEpoch: Int, microBatch: Int, batch: Int)] = []
+    var assignments = 0
     public private(set) var computed: UInt64 = 0
+    /// Synchronous mode sums a step's assigned micro-batches in exact fixed point and pushes that
+    /// sum (`GradientSumPush`) before computing the last one, which is pushed on its own as Float32
+    /// (`GradientPush`): two messages per worker per step, the smaller one on the critical path.
+    /// Async mode pushes each micro-batch's Float32 gradient.
+    var pushesSums = true
+    var stepSum = GradientSum(count: 0)
+    var sumKey: SumKey?
+    var stepParts: [GradientSumPush.Part] = []
+    var stepSeconds = 0.0
 
     /// The training set kept across a rejoin.
     var rejoinData: Dataset?
@@ -107,8 +117,9 @@ public final class WorkerNode {
             guard state == .ready else { return [] }
             if let ws = weightsStep, e.step < ws { return [] }  // stale
             queue.removeAll { $0.step < e.step }
+            assignments += 1
             for k in a.microBatches {
-                queue.append((e.step, Int(a.epoch), Int(a.stepInEpoch), Int(k)))
+                queue.append((e.step, Int(a.epoch), Int(a.stepInEpoch), Int(k), assignments))
             }
             return []
         case .shutdown(let s):
@@ -141,6 +152,13 @@ public final class WorkerNode {
                 return []
             }
             if let ws = weightsStep, e.step <= ws { return [] }
+            if shardRanges.count == 1 {  // one server: the message is the whole vector
+                weights = w.values
+                weightsStep = e.step
+                incoming = nil
+                queue.removeAll { $0.step < e.step }
+                return []
+            }
             if incoming == nil || incoming!.step != e.step { incoming = (e.step, [Float](repeating: 0, count: count), 0) }
             incoming!.values.replaceSubrange(shardRanges[i], with: w.values)
             incoming!.filled += w.values.count
@@ -168,6 +186,7 @@ public final class WorkerNode {
         state = .joining
         id = 0
         queue = []
+        sumKey = nil
         weightsStep = nil
         incoming = nil
         lastHello = now
@@ -232,6 +251,9 @@ public final class WorkerNode {
         computer = MicroBatchComputer(model: model, capacity: config.training.microBatch, normalization: config.normalization,
                                       labelSmoothing: config.labelSmoothing, augmenter: config.augmenter(rows: dataset.rows, cols: dataset.cols))
         rng = CounterRNG(seed: config.training.seed)
+        pushesSums = config.training.mode != "async" && model.parameterCount <= WireCodec.maxInt64s
+        stepSum = GradientSum(count: pushesSums ? model.parameterCount : 0)
+        sumKey = nil
         self.dataset = dataset
         state = .ready
         logger.info("worker \(id) ready: \(dataset.count) training images, \(model.parameterCount) parameters")
@@ -265,11 +287,51 @@ public final class WorkerNode {
         }
         computed += 1
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let gradient = UnsafeBufferPointer(start: computer.workspace.gradients, count: computer.model.parameterCount)
+        // Sums never span two Assignment messages: work reassigned from a dropped worker may
+        // include micro-batches a shard already counted, and a sum is counted whole or not at all.
+        let remaining = queue.reduce(0) { $0 + ($1.step == job.step && $1.batch == job.batch ? 1 : 0) }
+        let key = SumKey(step: job.step, batch: job.batch)
+        var actions: [WorkerAction] = []
+        if let old = sumKey, old != key {  // cannot happen in order, but never mix or lose a sum
+            if old.step == job.step { actions = flushSum() } else { sumKey = nil }
+        }
+        let summing = sumKey == key && !stepParts.isEmpty
+        // Async mode, or the batch's last micro-batch with nothing summed: push the Float32
+        // gradient itself (half the bytes of a fixed-point sum, on the step's critical path).
+        guard pushesSums, remaining > 0 || summing else {
+            return actions + shardRanges.enumerated().map { s, range in
+                .sendData(shard: s, frames: envelope(.gradientPush(GradientPush(
+                    microBatch: UInt32(job.microBatch), samples: UInt32(r.count), loss: loss, correct: UInt32(correct),
+                    computeSeconds: seconds, offset: UInt64(range.lowerBound), values: Array(gradient[range]))), step: job.step))
+            }
+        }
+        // Earlier micro-batches go into one exact fixed-point sum, pushed while the last one computes.
+        if sumKey != key {
+            stepSum.reset()
+            stepParts = []
+            stepSeconds = 0
+            sumKey = key
+        }
+        if stepSum.add(gradient, samples: r.count) {
+            stepParts.append(GradientSumPush.Part(microBatch: UInt32(job.microBatch), samples: UInt32(r.count), loss: loss, correct: UInt32(correct)))
+            stepSeconds += seconds
+        } else {
+            logger.error("micro-batch \(job.microBatch) of step \(job.step + 1) has a non-finite gradient; not pushed")
+        }
+        return remaining <= 1 ? actions + flushSum() : actions
+    }
+
+    struct SumKey: Equatable { var step: UInt64; var batch: Int }
+
+    /// The pending fixed-point sum as one `GradientSum` per shard (none if nothing is summed).
+    func flushSum() -> [WorkerAction] {
+        defer { sumKey = nil; stepParts = [] }
+        guard let key = sumKey, !stepParts.isEmpty else { return [] }
         return shardRanges.enumerated().map { s, range in
-            let slice = Array(UnsafeBufferPointer(start: computer.workspace.gradients + range.lowerBound, count: range.count))
-            return .sendData(shard: s, frames: envelope(.gradientPush(GradientPush(
-                microBatch: UInt32(job.microBatch), samples: UInt32(r.count), loss: loss, correct: UInt32(correct),
-                computeSeconds: seconds, offset: UInt64(range.lowerBound), values: slice)), step: job.step))
+            .sendData(shard: s, frames: envelope(.gradientSum(GradientSumPush(
+                parts: stepParts, computeSeconds: stepSeconds, offset: UInt64(range.lowerBound), values: Array(stepSum.values[range]))),
+                step: key.step))
         }
     }
 

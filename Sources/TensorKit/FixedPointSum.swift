@@ -21,12 +21,29 @@ public enum FixedPoint {
         return Int64(bitPattern: (d + 0x1.8p52).bitPattern) &- Int64(bitPattern: 0x4338_0000_0000_0000)
     }
 
-    /// True if no value is NaN or infinite (a branch-free reduction that vectorises).
+    /// True if no value is NaN or infinite. An integer max over the magnitude bits: it vectorises
+    /// (a float reduction such as `sum += v * 0` would not, being order-sensitive).
     @inline(__always)
     public static func allFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
-        var poison: Float = 0
-        for i in 0..<count { poison += values[i] * 0 }  // NaN iff some value is NaN or infinite
-        return poison == 0
+        var largest: UInt32 = 0
+        values.withMemoryRebound(to: UInt32.self, capacity: count) { bits in
+            for i in 0..<count { largest = Swift.max(largest, bits[i] & 0x7fff_ffff) }
+        }
+        return largest < 0x7f80_0000  // exponent all ones: infinity or NaN
+    }
+
+    /// True if every value is a possible sum of `contributions` quantised values (each at most
+    /// 2^51 in magnitude): a check on fixed-point sums received from other processes.
+    @inline(__always)
+    public static func plausibleSum(_ values: UnsafePointer<Int64>, count: Int, contributions: Int) -> Bool {
+        guard contributions < 4096 else { return true }
+        // |v| <= L  <=>  v + L (wrapping) in [0, 2L] as an unsigned number: a max that vectorises.
+        let limit = UInt64(contributions) << 51
+        var largest: UInt64 = 0
+        values.withMemoryRebound(to: UInt64.self, capacity: count) { bits in
+            for i in 0..<count { largest = Swift.max(largest, bits[i] &+ limit) }
+        }
+        return largest <= 2 * limit
     }
 
     /// accumulator[i] &+= quantize(values[i]) for every i. Callers check `allFinite` first.
@@ -87,6 +104,15 @@ public struct GradientSum: Sendable, Equatable {
         }
         sampleCount += samples
         return true
+    }
+
+    /// Adds a fixed-point partial sum of `samples` samples' gradients computed elsewhere (a
+    /// worker's sum of its micro-batches). Any grouping gives the same result.
+    public mutating func add(fixedPoint other: UnsafeBufferPointer<Int64>, samples: Int) {
+        precondition(other.count == values.count, "sum length \(other.count) != \(values.count)")
+        guard let base = other.baseAddress else { return }
+        values.withUnsafeMutableBufferPointer { acc in FixedPoint.add(base, into: acc.baseAddress!, count: acc.count) }
+        sampleCount += samples
     }
 
     /// Adds another partial sum (any grouping gives the same result).

@@ -98,8 +98,26 @@ public enum FloatFrame {
         guard frame.count == 4 * count else {
             throw DecodeError("\(what): expected \(count) Float32 values (\(4 * count) bytes), found \(frame.count) bytes")
         }
-        var out = [Float](repeating: 0, count: count)
-        out.withUnsafeMutableBytes { dst in frame.withUnsafeBytes { dst.copyMemory(from: $0) } }
-        return out
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            frame.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
+            initialized = count
+        }
+    }
+}
+
+/// Int64 arrays (fixed-point gradient sums) as raw little-endian frames.
+public enum Int64Frame {
+    public static func encode(_ values: [Int64]) -> [UInt8] {
+        values.withUnsafeBytes { [UInt8]($0) }
+    }
+
+    public static func decode(_ frame: [UInt8], expected count: Int, what: String) throws -> [Int64] {
+        guard frame.count == 8 * count else {
+            throw DecodeError("\(what): expected \(count) Int64 values (\(8 * count) bytes), found \(frame.count) bytes")
+        }
+        return [Int64](unsafeUninitializedCapacity: count) { buffer, initialized in
+            frame.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
+            initialized = count
+        }
     }
 }

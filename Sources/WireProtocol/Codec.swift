@@ -9,6 +9,7 @@ public enum WireCodec {
     public static let maxBody = 1 << 20
     public static let maxPayloadFrame = 64 << 20
     public static let maxFloats = maxPayloadFrame / 4
+    public static let maxInt64s = maxPayloadFrame / 8
     public static let maxMicroBatches = 1 << 16
 
     /// Frames: header, body, then payload frames (tensors or raw data).
@@ -38,6 +39,11 @@ public enum WireCodec {
             body.u32(m.microBatch); body.u32(m.samples); body.f64(m.loss); body.u32(m.correct); body.f64(m.computeSeconds); body.u64(m.offset)
             body.u64(UInt64(m.values.count))
             payload = [FloatFrame.encode(m.values)]
+        case .gradientSum(let m):
+            body.u32(UInt32(m.parts.count))
+            for p in m.parts { body.u32(p.microBatch); body.u32(p.samples); body.f64(p.loss); body.u32(p.correct) }
+            body.f64(m.computeSeconds); body.u64(m.offset); body.u64(UInt64(m.values.count))
+            payload = [Int64Frame.encode(m.values)]
         case .heartbeat(let m):
             body.u32(m.workerID); body.u64(m.computed)
         case .shutdown(let m):
@@ -153,6 +159,21 @@ public enum WireCodec {
             try expectPayload(1)
             message = .gradientPush(GradientPush(microBatch: mb, samples: samples, loss: loss, correct: correct, computeSeconds: computeSeconds, offset: offset,
                                                  values: try FloatFrame.decode(payload[0], expected: Int(count), what: "gradient")))
+        case .gradientSum:
+            let n = try r.u32("parts")
+            guard n >= 1, n <= UInt32(maxMicroBatches) else { throw DecodeError("gradient sum of \(n) micro-batches (expected 1...\(maxMicroBatches))") }
+            var parts: [GradientSumPush.Part] = []
+            parts.reserveCapacity(Int(n))
+            for _ in 0..<n {
+                parts.append(GradientSumPush.Part(microBatch: try r.u32("micro-batch"), samples: try r.u32("samples"), loss: try r.f64("loss"),
+                                                  correct: try r.u32("correct")))
+            }
+            let computeSeconds = try r.f64("compute seconds")
+            let offset = try r.u64("offset"), count = try r.u64("count")
+            guard count <= UInt64(maxInt64s) else { throw DecodeError("gradient sum count \(count) exceeds the limit") }
+            try expectPayload(1)
+            message = .gradientSum(GradientSumPush(parts: parts, computeSeconds: computeSeconds, offset: offset,
+                                                   values: try Int64Frame.decode(payload[0], expected: Int(count), what: "gradient sum")))
         case .heartbeat:
             message = .heartbeat(Heartbeat(workerID: try r.u32("worker id"), computed: try r.u64("computed")))
             try expectPayload(0)

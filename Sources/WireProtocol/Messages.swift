@@ -5,6 +5,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case hello = 1, welcome = 2, dataChunk = 3, ready = 4, assignment = 5, weights = 6
     case gradientPush = 7, heartbeat = 8, shutdown = 9, reject = 10
     case shardInit = 11, beginStep = 12, stepDone = 13
+    case gradientSum = 14
 }
 
 /// Shard s of K owns keys [floor(s·P/K), floor((s+1)·P/K)) of the flat parameter vector.
@@ -161,6 +162,32 @@ public struct GradientPush: Equatable, Sendable {
     }
 }
 
+/// Worker -> server (synchronous mode): the exact fixed-point sum (`FixedPoint`, Int64) of the
+/// gradients of several micro-batches of one step, computed by one worker, with each micro-batch's
+/// metrics. One push per worker per step instead of one per micro-batch: fewer messages, and the
+/// server adds integers instead of rounding floats. The server counts all its micro-batches or none.
+public struct GradientSumPush: Equatable, Sendable {
+    public struct Part: Equatable, Sendable {
+        public var microBatch: UInt32
+        public var samples: UInt32
+        /// Loss summed over the micro-batch's samples.
+        public var loss: Double
+        public var correct: UInt32
+        public init(microBatch: UInt32, samples: UInt32, loss: Double, correct: UInt32) {
+            self.microBatch = microBatch; self.samples = samples; self.loss = loss; self.correct = correct
+        }
+    }
+    public var parts: [Part]
+    /// Seconds the worker spent computing these micro-batches.
+    public var computeSeconds: Double
+    public var offset: UInt64
+    public var values: [Int64]
+    public init(parts: [Part], computeSeconds: Double = 0, offset: UInt64, values: [Int64]) {
+        self.parts = parts; self.computeSeconds = computeSeconds; self.offset = offset; self.values = values
+    }
+    public var samples: Int { parts.reduce(0) { $0 + Int($1.samples) } }
+}
+
 public struct Heartbeat: Equatable, Sendable {
     public var workerID: UInt32
     /// Micro-batches computed so far (progress indicator).
@@ -195,6 +222,7 @@ public enum Message: Equatable, Sendable {
     case shardInit(ShardInit)
     case beginStep(BeginStep)
     case stepDone(StepDone)
+    case gradientSum(GradientSumPush)
 
     public var type: MessageType {
         switch self {
@@ -211,6 +239,7 @@ public enum Message: Equatable, Sendable {
         case .shardInit: return .shardInit
         case .beginStep: return .beginStep
         case .stepDone: return .stepDone
+        case .gradientSum: return .gradientSum
         }
     }
 }

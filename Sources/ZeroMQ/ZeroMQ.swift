@@ -16,6 +16,17 @@ public struct ZMQError: Error, CustomStringConvertible, Equatable {
     public var wouldBlock: Bool { code == EAGAIN }
 }
 
+/// Keeps a frame's bytes alive (and immutable) while libzmq sends them from their own storage.
+final class FrameBox: @unchecked Sendable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+}
+
+/// libzmq's free callback for zero-copy frames (called on its I/O thread): drops the box.
+let releaseFrameBox: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = { _, hint in
+    if let hint { Unmanaged<FrameBox>.fromOpaque(hint).release() }
+}
+
 public final class ZMQContext: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
 
@@ -136,6 +147,10 @@ public final class ZMQSocket {
         for (i, frame) in frames.enumerated() {
             var flags: Int32 = i < frames.count - 1 ? ZMQ_SNDMORE : 0
             if dontWait { flags |= ZMQ_DONTWAIT }
+            if frame.count >= Self.zeroCopyBytes {
+                try sendWithoutCopy(frame, socket: s, flags: flags)
+                continue
+            }
             while true {
                 let rc = frame.withUnsafeBytes { zmq_send(s, $0.baseAddress, $0.count, flags) }
                 if rc >= 0 { break }
@@ -143,6 +158,30 @@ public final class ZMQSocket {
                 if e == EINTR { continue }
                 throw ZMQError("zmq_send", code: e)
             }
+        }
+    }
+
+    /// Frames at least this large are handed to libzmq without copying (tensor frames); smaller
+    /// ones are copied, which is cheaper than the bookkeeping.
+    public static let zeroCopyBytes = 32 * 1024
+
+    /// Sends one frame from the array's own storage: the array is kept alive in a box until libzmq's
+    /// I/O thread calls `releaseFrameBox` once the bytes are on the wire.
+    func sendWithoutCopy(_ frame: [UInt8], socket s: UnsafeMutableRawPointer, flags: Int32) throws {
+        let box = FrameBox(frame)
+        let data = box.bytes.withUnsafeBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress!) }
+        let msg = czmq_msg_new()!
+        defer { czmq_msg_free(msg) }
+        guard zmq_msg_init_data(msg, data, frame.count, releaseFrameBox, Unmanaged.passRetained(box).toOpaque()) == 0 else {
+            Unmanaged.passUnretained(box).release()
+            throw ZMQError("zmq_msg_init_data")
+        }
+        while true {
+            if zmq_msg_send(msg, s, flags) >= 0 { return }
+            let e = zmq_errno()
+            if e == EINTR { continue }
+            zmq_msg_close(msg)  // runs releaseFrameBox
+            throw ZMQError("zmq_msg_send", code: e)
         }
     }
 

@@ -1,3 +1,4 @@
+import TensorKit
 import WireProtocol
 import XCTest
 @testable import Cluster
@@ -37,5 +38,56 @@ final class ParameterServerTests: XCTestCase {
         mean.withUnsafeMutableBufferPointer { s.mean(into: $0) }
         XCTAssertEqual(mean, [0.25, 0.25])
         XCTAssertEqual(s.rejections["stale_step"], 1)
+    }
+
+    func sum(_ ids: [UInt32], _ gradients: [[Float]], samples: UInt32 = 4, offset: UInt64 = 0) -> GradientSumPush {
+        var total = GradientSum(count: gradients[0].count)
+        for g in gradients { g.withUnsafeBufferPointer { _ = total.add($0, samples: Int(samples)) } }
+        return GradientSumPush(parts: ids.map { .init(microBatch: $0, samples: samples, loss: 1, correct: 1) }, offset: offset, values: total.values)
+    }
+
+    func testAWorkersFixedPointSumEqualsItsMicroBatchesPushedOneByOne() {
+        let gradients: [[Float]] = [[0.1, -3], [7.25, 1e-7], [-2.5, 0.3], [1, 1]]
+        let one = ParameterServer(parameterCount: 2), grouped = ParameterServer(parameterCount: 2)
+        one.begin(step: 1, microBatches: 4)
+        grouped.begin(step: 1, microBatches: 4)
+        for (k, g) in gradients.enumerated() { _ = one.receive(push(UInt32(k), g), step: 1) }
+        XCTAssertEqual(grouped.receive(sum([0, 2, 3], [gradients[0], gradients[2], gradients[3]]), step: 1), .accepted)
+        XCTAssertEqual(grouped.missing, [1])
+        XCTAssertEqual(grouped.receive(push(1, gradients[1]), step: 1), .complete)
+        var a = [Float](repeating: 0, count: 2), b = a
+        a.withUnsafeMutableBufferPointer { one.mean(into: $0) }
+        b.withUnsafeMutableBufferPointer { grouped.mean(into: $0) }
+        XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern))
+        XCTAssertEqual(one.samples, grouped.samples)
+        XCTAssertEqual(one.lossSum, grouped.lossSum)
+    }
+
+    func testASumIsCountedWholeOrNotAtAll() {
+        let s = ParameterServer(parameterCount: 2)
+        s.begin(step: 3, microBatches: 4)
+        XCTAssertEqual(s.receive(sum([0, 1], [[1, 1], [2, 2]]), step: 3), .accepted)
+        XCTAssertEqual(s.receive(sum([0, 1], [[1, 1], [2, 2]]), step: 3), .duplicate)
+        // Overlapping an accepted sum: refused, micro-batch 2 stays missing.
+        XCTAssertEqual(s.receive(sum([1, 2], [[2, 2], [3, 3]]), step: 3), .rejected("micro-batches [1] of [1, 2] were already counted"))
+        XCTAssertEqual(s.receive(sum([2, 2], [[3, 3], [3, 3]]), step: 3), .rejected("micro-batch ids [2, 2] repeat"))
+        XCTAssertEqual(s.receive(sum([2, 4], [[3, 3], [3, 3]]), step: 3), .rejected("micro-batches [2, 4] out of range (step has 4)"))
+        XCTAssertEqual(s.receive(sum([2], [[3, 3]], offset: 1), step: 3), .rejected("gradient sum covers [1, +2), expected [0, +2)"))
+        var wild = sum([2], [[3, 3]])
+        wild.values[1] = Int64(3) << 51  // more than one clamped contribution can give
+        XCTAssertEqual(s.receive(wild, step: 3), .rejected("gradient sum of 1 micro-batches exceeds the fixed-point range"))
+        wild.values[1] = .min
+        XCTAssertEqual(s.receive(wild, step: 3), .rejected("gradient sum of 1 micro-batches exceeds the fixed-point range"))
+        var nan = sum([2], [[3, 3]])
+        nan.parts[0].loss = .nan
+        XCTAssertEqual(s.receive(nan, step: 3), .rejected("non-finite loss"))
+        XCTAssertEqual(s.receive(sum([2], [[3, 3]]), step: 4), .rejected("future step 4 (accepting 3)"))
+        XCTAssertEqual(s.missing, [2, 3])
+        XCTAssertEqual(s.receive(sum([3, 2], [[4, 4], [3, 3]]), step: 3), .complete)
+        var mean = [Float](repeating: 0, count: 2)
+        mean.withUnsafeMutableBufferPointer { s.mean(into: $0) }
+        XCTAssertEqual(mean, [10.0 / 16, 10.0 / 16])
+        XCTAssertEqual(s.rejections["overlapping_micro_batches"], 1)
+        XCTAssertEqual(s.rejections["out_of_range"], 2)
     }
 }

@@ -70,4 +70,30 @@ final class FixedPointSumTests: XCTestCase {
         XCTAssertEqual(FixedPoint.quantize(1e9), Int64(1) << 51)
         XCTAssertEqual(FixedPoint.quantize(-1e9), -(Int64(1) << 51))
     }
+
+    func testAllFiniteFindsEveryNaNAndInfinity() {
+        var values = [Float](repeating: 1, count: 37)
+        XCTAssertTrue(FixedPoint.allFinite(values, count: values.count))
+        values[36] = .greatestFiniteMagnitude
+        values[0] = -.greatestFiniteMagnitude
+        XCTAssertTrue(FixedPoint.allFinite(values, count: values.count))
+        for bad: Float in [.nan, -.nan, .infinity, -.infinity, .signalingNaN] {
+            for i in [0, 17, 36] {
+                var v = values
+                v[i] = bad
+                XCTAssertFalse(FixedPoint.allFinite(v, count: v.count), "\(bad) at \(i)")
+            }
+        }
+    }
+
+    func testPlausibleSumBoundsEachValueByItsContributions() {
+        let limit = Int64(1) << 51
+        XCTAssertTrue(FixedPoint.plausibleSum([limit, -limit, 0], count: 3, contributions: 1))
+        XCTAssertFalse(FixedPoint.plausibleSum([0, limit + 1], count: 2, contributions: 1))
+        XCTAssertFalse(FixedPoint.plausibleSum([-limit - 1, 0], count: 2, contributions: 1))
+        XCTAssertTrue(FixedPoint.plausibleSum([3 * limit, -3 * limit], count: 2, contributions: 3))
+        XCTAssertFalse(FixedPoint.plausibleSum([.min], count: 1, contributions: 8))
+        XCTAssertFalse(FixedPoint.plausibleSum([.max], count: 1, contributions: 8))
+        XCTAssertTrue(FixedPoint.plausibleSum([.min], count: 1, contributions: 4096))  // could have wrapped: no bound
+    }
 }

@@ -18,6 +18,8 @@ final class CodecTests: XCTestCase {
         .beginStep(BeginStep(microBatches: 8, learningRate: 0.001, wantState: true, workers: [1, 2, 5])),
         .stepDone(StepDone(shard: 1, loss: 2.5, correct: 7, samples: 16, computeSeconds: 0.01, parameters: [1, 2], first: [3, 4], second: [5, 6])),
         .stepDone(StepDone(shard: 0, loss: 2.5, correct: 7, samples: 16, computeSeconds: 0.01, parameters: [1, 2], first: nil, second: nil)),
+        .gradientSum(GradientSumPush(parts: [.init(microBatch: 0, samples: 16, loss: 3.5, correct: 14), .init(microBatch: 6, samples: 12, loss: 2, correct: 9)],
+                                     computeSeconds: 0.02, offset: 5, values: [1 << 40, -(1 << 52), 0, .max])),
     ]
 
     func testEveryMessageRoundTrips() throws {
@@ -71,6 +73,16 @@ final class CodecTests: XCTestCase {
     }
 
     /// Random garbage never crashes the decoder (a cheap in-test fuzz; libFuzzer runs longer).
+    func testGradientSumLimits() {
+        func frames(_ m: GradientSumPush) -> [[UInt8]] { WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: .gradientSum(m))) }
+        // No micro-batches at all.
+        XCTAssertThrowsError(try WireCodec.decode(frames(GradientSumPush(parts: [], offset: 0, values: [1]))))
+        // The frame must hold exactly `count` Int64 values.
+        var f = frames(GradientSumPush(parts: [.init(microBatch: 0, samples: 1, loss: 0, correct: 0)], offset: 0, values: [1, 2]))
+        f[2] = Array(f[2].dropLast(8))
+        XCTAssertThrowsError(try WireCodec.decode(f)) { XCTAssertTrue("\($0)".contains("expected 2 Int64 values"), "\($0)") }
+    }
+
     func testRandomBytesNeverCrash() {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         func next() -> UInt64 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state }
