@@ -68,7 +68,7 @@ struct ClusterCommand: ParsableCommand {
 
     @Option(help: "Number of worker processes.") var workers: Int = 2
     @Option(help: "Parameter-server shards: 1 = embedded in the coordinator (default); K >= 2 = K `digits server` processes.") var servers: Int = 1
-    @Option(help: "Coordinator control endpoint (port 0: the OS picks a free port). An ipc:///tmp/NAME endpoint (Unix-domain socket) cuts per-step communication on one machine.") var bind: String = "tcp://127.0.0.1:0"
+    @Option(help: "Coordinator control endpoint (default: a Unix-domain socket, ipc://TMPDIR/digits-cluster-PID.sock, whose per-step latency is lower than loopback TCP; tcp://127.0.0.1:0 uses TCP, port 0: the OS picks).") var bind: String?
     @Flag(name: .customLong("workers-load-data"), help: "Workers load the data files themselves instead of receiving the training set.") var workersLoadData = false
     @Option(name: .customLong("stop-timeout"), help: "Seconds children get to exit after SIGTERM before SIGKILL.") var stopTimeout: Double = 5
     @Option(name: .customLong("status-bind"), help: "Where the coordinator serves the live status page, /metrics and /healthz: HOST:PORT (port 0: the OS picks; the URL is printed) or 'off' (default: [status] bind of the cluster file, else 127.0.0.1:0).") var statusBind: String?
@@ -103,6 +103,16 @@ struct ClusterCommand: ParsableCommand {
         try? FileManager.default.removeItem(atPath: endpointFile)
         defer { try? FileManager.default.removeItem(atPath: endpointFile) }
 
+        // The default endpoints are files (the data socket's is NAME-data); remove them at the end.
+        let ipcPath = NSTemporaryDirectory() + "digits-cluster-\(getpid()).sock"
+        let usesIPC = self.bind == nil && ipcPath.utf8.count + 5 < 100  // sun_path holds 108 bytes
+        let bind = self.bind ?? (usesIPC ? "ipc://" + ipcPath : "tcp://127.0.0.1:0")
+        func removeSocketFiles() {
+            guard usesIPC else { return }
+            for path in [ipcPath, ipcPath + "-data"] { unlink(path) }
+        }
+        defer { removeSocketFiles() }
+
         let file = try clusterFile(options.config)
         let timingArgs = timing.arguments(file)
         let securityArgs = security.arguments(file)
@@ -126,6 +136,7 @@ struct ClusterCommand: ParsableCommand {
                 c.signal(SIGKILL)
             }
             Thread.sleep(forTimeInterval: 0.1)
+            removeSocketFiles()
             Foundation.exit(130)
         }
 
@@ -216,7 +227,8 @@ struct ClusterCommand: ParsableCommand {
                 try startServers(again)
                 continue
             }
-            for (k, w) in workerChildren.enumerated() where !w.isRunning && crashed(w) {
+            // A worker that died (signal) or failed (non-zero exit) is started again; one told to stop exits 0.
+            for (k, w) in workerChildren.enumerated() where !w.isRunning && (crashed(w) || w.process.terminationStatus != 0) {
                 guard restartsLeft > 0 else { continue }
                 restartsLeft -= 1
                 FileHandle.standardError.write("cluster: \(w.prefix) \(describe(w)); starting it again (\(restartsLeft) restart(s) left)\n".data(using: .utf8)!)

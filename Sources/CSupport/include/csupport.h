@@ -6,4 +6,8 @@
 /// Returns 0 on success.
 int digits_set_parent_death_signal(int sig);
 
+/// glibc: serve blocks below `mmap_threshold` bytes from the heap and trim the heap only beyond
+/// `trim_threshold` free bytes (mallopt; no-op elsewhere).
+void digits_keep_large_blocks_in_heap(int mmap_threshold, int trim_threshold);
+
 #endif
