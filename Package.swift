@@ -7,8 +7,10 @@ import PackageDescription
 /// Numeric targets are always compiled with optimisation and for one fixed ISA level
 /// (x86-64-v3: AVX2 + FMA), even in debug builds: debug Swift runs SIMD loops ~1000x slower,
 /// and a fixed ISA level keeps kernels bitwise identical on every machine that runs them.
+/// `-fno-math-errno`: Float.squareRoot() goes through a C shim that otherwise keeps a libm call
+/// for errno on negative inputs, which stops loops vectorising (sqrt stays correctly rounded).
 let kernelFlags: [SwiftSetting] = [
-    .unsafeFlags(["-O", "-Xcc", "-march=x86-64-v3"]),
+    .unsafeFlags(["-O", "-Xcc", "-march=x86-64-v3", "-Xcc", "-fno-math-errno"]),
 ]
 
 let package = Package(

@@ -56,6 +56,8 @@ public final class WorkerNode {
     var queue: [(step: UInt64, epoch: Int, stepInEpoch: Int, microBatch: Int, batch: Int)] = []
     var assignments = 0
     public private(set) var computed: UInt64 = 0
+    /// Seconds spent computing those micro-batches (forward and backward passes).
+    public private(set) var computeSeconds = 0.0
     /// Synchronous mode sums a step's assigned micro-batches in exact fixed point and pushes that
     /// sum (`GradientSumPush`) before computing the last one, which is pushed on its own as Float32
     /// (`GradientPush`): two messages per worker per step, the smaller one on the critical path.
@@ -287,6 +289,7 @@ public final class WorkerNode {
         }
         computed += 1
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        computeSeconds += seconds
         let gradient = UnsafeBufferPointer(start: computer.workspace.gradients, count: computer.model.parameterCount)
         // Sums never span two Assignment messages: work reassigned from a dropped worker may
         // include micro-batches a shard already counted, and a sum is counted whole or not at all.

@@ -207,6 +207,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "A name for logs and the status page.") var name: String?
     @Option(help: "Load the training set from this directory instead of receiving it from the coordinator.") var data: String?
     @Option(name: .customLong("silence-deadline"), help: "Exit if the coordinator is silent this many seconds.") var silenceDeadline: Double = 120
+    @Option(name: .customLong("spin-wait"), help: "Microseconds to keep polling (instead of sleeping) after pushing a step's gradients, waiting for the next weights. A core that sleeps between steps comes back slower; worth it only when this worker has a core to itself (digits cluster sets it when workers fit the cores).") var spinWait: Double = 0
     @Flag(name: .customLong("exit-with-parent"), help: "Exit when the launching process dies (used by digits cluster).") var exitWithParent = false
     @OptionGroup var security: SecurityOptions
     @Option(help: "This worker's own key pair file (default: worker.key in --keys DIR).") var key: String?
@@ -260,7 +261,7 @@ struct WorkerCommand: ParsableCommand {
                     dataSockets = []
                 case .exit(let code, let reason):
                     if code == 0 {
-                        logger.info("worker \(name) done: \(reason); \(node.computed) micro-batches, peak RSS \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB")
+                        logger.info("worker \(name) done: \(reason); \(node.computed) micro-batches, \(String(format: "%.2f", node.computeSeconds * 1000 / Double(max(node.computed, 1)))) ms each, peak RSS \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB")
                     } else {
                         let hint = transport.isCurve && node.id == 0
                             ? " (CURVE: check that server.pub is the coordinator's and that this worker's public key is in its authorized_workers)" : ""
@@ -271,6 +272,8 @@ struct WorkerCommand: ParsableCommand {
             }
         }
 
+        let spinNanoseconds = UInt64(max(0, spinWait) * 1000)
+        var spinUntil: UInt64 = 0
         try perform(node.start(now: nowNanoseconds()))
         while true {
             if StopSignal.requested != nil {
@@ -281,7 +284,11 @@ struct WorkerCommand: ParsableCommand {
                 throw ExitCode(0)
             }
             let polled = dataSockets  // the control socket may add data sockets below
-            let readable = try zmqPoll([control] + polled, timeoutMilliseconds: node.hasWork ? 0 : 50)
+            var readable = try zmqPoll([control] + polled, timeoutMilliseconds: node.hasWork || spinUntil > nowNanoseconds() ? 0 : 50)
+            while !readable.contains(true), !node.hasWork, spinUntil > nowNanoseconds() {
+                sched_yield()
+                readable = try zmqPoll([control] + polled, timeoutMilliseconds: 0)
+            }
             if readable[0] {
                 while let frames = try control.receive() { try perform(try node.control(frames, now: nowNanoseconds())) }
             }
@@ -292,7 +299,10 @@ struct WorkerCommand: ParsableCommand {
                 }
             }
             try perform(node.tick(now: nowNanoseconds()))
-            if node.hasWork { try perform(node.computeNext()) }
+            if node.hasWork {
+                try perform(node.computeNext())
+                if !node.hasWork { spinUntil = nowNanoseconds() + spinNanoseconds }
+            }
         }
     }
 

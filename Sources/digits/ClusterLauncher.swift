@@ -72,6 +72,7 @@ struct ClusterCommand: ParsableCommand {
     @Flag(name: .customLong("workers-load-data"), help: "Workers load the data files themselves instead of receiving the training set.") var workersLoadData = false
     @Option(name: .customLong("stop-timeout"), help: "Seconds children get to exit after SIGTERM before SIGKILL.") var stopTimeout: Double = 5
     @Option(name: .customLong("status-bind"), help: "Where the coordinator serves the live status page, /metrics and /healthz: HOST:PORT (port 0: the OS picks; the URL is printed) or 'off' (default: [status] bind of the cluster file, else 127.0.0.1:0).") var statusBind: String?
+    @Option(name: .customLong("spin-wait"), help: "Microseconds each worker polls for the next weights before sleeping (default: 5000 when the workers, and standalone shards, fit the cores; else 0).") var spinWait: Int?
     @Option(help: "Crashed processes restarted, in all: a worker rejoins at a step boundary; a lost coordinator or parameter server restarts from the last checkpoint (0 = fail at the first crash).") var restarts: Int = 3
     @OptionGroup var timing: ClusterTimingOptions
     @OptionGroup var security: SecurityOptions
@@ -180,8 +181,12 @@ struct ClusterCommand: ParsableCommand {
             }
         }
 
+        // Workers that each have a core (counting standalone shards) poll for the next weights
+        // instead of sleeping: measured +10-27% images/s with 2 workers on 2 cores (README).
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let spin = spinWait ?? (workers + (self.servers > 1 ? self.servers : 0) <= cores ? 5000 : 0)
         func worker(_ i: Int, _ control: String) throws -> PrefixedChild {
-            var args = ["worker", "--coordinator", control, "--name", "worker-\(i)", "--exit-with-parent"] + securityArgs
+            var args = ["worker", "--coordinator", control, "--name", "worker-\(i)", "--exit-with-parent", "--spin-wait", "\(spin)"] + securityArgs
             if workersLoadData { args += ["--data", dataDir] }
             let w = PrefixedChild(prefix: "worker \(i)", executable: exe, arguments: args)
             try w.start()
