@@ -79,8 +79,9 @@ public struct ByteReader {
         return try (0..<n).map { _ in try u32(what) }
     }
 
-    public func finish(_ what: String) throws {
-        guard remaining == 0 else { throw DecodeError("\(what): \(remaining) unexpected trailing bytes") }
+    /// `what` is built only on failure (describing a message type costs microseconds).
+    public func finish(_ what: @autoclosure () -> String) throws {
+        guard remaining == 0 else { throw DecodeError("\(what()): \(remaining) unexpected trailing bytes") }
     }
 }
 
