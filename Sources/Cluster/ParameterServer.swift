@@ -45,15 +45,7 @@ public final class ParameterServer {
 
     /// Adds one micro-batch gradient, or refuses it with a reason (leaving the state unchanged).
     public func receive(_ push: GradientPush, step: UInt64) -> PushResult {
-        func reject(_ reason: String, key: String) -> PushResult {
-            rejections[key, default: 0] += 1
-            return .rejected(reason)
-        }
-        guard active else { return reject("no step is open (got step \(step))", key: "no_open_step") }
-        guard step == self.step else {
-            return reject(step < self.step ? "stale step \(step) (accepting \(self.step))" : "future step \(step) (accepting \(self.step))",
-                          key: step < self.step ? "stale_step" : "future_step")
-        }
+        if let refused = refusal(step: step) { return refused }
         let k = Int(push.microBatch)
         guard k < expected else { return reject("micro-batch \(k) out of range (step has \(expected))", key: "bad_micro_batch") }
         guard push.offset == UInt64(offset), push.values.count == parameterCount else {
@@ -66,28 +58,42 @@ public final class ParameterServer {
         guard push.loss.isFinite else { return reject("non-finite loss", key: "non_finite") }
         let ok = push.values.withUnsafeBufferPointer { sum.add($0, samples: Int(push.samples)) }
         guard ok else { return reject("non-finite gradient in micro-batch \(k)", key: "non_finite") }
-        counted[k] = true
-        losses[k] = push.loss
-        corrects[k] = Int(push.correct)
-        if counted.allSatisfy({ $0 }) {
-            active = false
-            return .complete
-        }
-        return .accepted
+        count(k, loss: push.loss, correct: Int(push.correct))
+        return progress()
     }
 
-    /// Adds a worker's fixed-point sum of several micro-batches: all of them, or none (the state
-    /// is unchanged by a rejection or a duplicate).
-    public func receive(_ push: GradientSumPush, step: UInt64) -> PushResult {
-        func reject(_ reason: String, key: String) -> PushResult {
-            rejections[key, default: 0] += 1
-            return .rejected(reason)
-        }
+    func reject(_ reason: String, key: String) -> PushResult {
+        rejections[key, default: 0] += 1
+        return .rejected(reason)
+    }
+
+    /// The rejection of a push for `step`, or nil while that step is open.
+    func refusal(step: UInt64) -> PushResult? {
         guard active else { return reject("no step is open (got step \(step))", key: "no_open_step") }
         guard step == self.step else {
             return reject(step < self.step ? "stale step \(step) (accepting \(self.step))" : "future step \(step) (accepting \(self.step))",
                           key: step < self.step ? "stale_step" : "future_step")
         }
+        return nil
+    }
+
+    func count(_ k: Int, loss: Double, correct: Int) {
+        counted[k] = true
+        losses[k] = loss
+        corrects[k] = correct
+    }
+
+    /// `.complete` (closing the step) once every micro-batch is counted, else `.accepted`.
+    func progress() -> PushResult {
+        guard counted.allSatisfy({ $0 }) else { return .accepted }
+        active = false
+        return .complete
+    }
+
+    /// Adds a worker's fixed-point sum of several micro-batches: all of them, or none (the state
+    /// is unchanged by a rejection or a duplicate).
+    public func receive(_ push: GradientSumPush, step: UInt64) -> PushResult {
+        if let refused = refusal(step: step) { return refused }
         let ids = push.parts.map { Int($0.microBatch) }
         guard !ids.isEmpty, ids.allSatisfy({ $0 < expected }) else {
             return reject("micro-batches \(ids) out of range (step has \(expected))", key: "bad_micro_batch")
@@ -110,17 +116,8 @@ public final class ParameterServer {
         }
         guard plausible else { return reject("gradient sum of \(ids.count) micro-batches exceeds the fixed-point range", key: "out_of_range") }
         push.values.withUnsafeBufferPointer { sum.add(fixedPoint: $0, samples: push.samples) }
-        for p in push.parts {
-            let k = Int(p.microBatch)
-            counted[k] = true
-            losses[k] = p.loss
-            corrects[k] = Int(p.correct)
-        }
-        if counted.allSatisfy({ $0 }) {
-            active = false
-            return .complete
-        }
-        return .accepted
+        for p in push.parts { count(Int(p.microBatch), loss: p.loss, correct: Int(p.correct)) }
+        return progress()
     }
 
     /// Micro-batch ids of the open step not yet received.

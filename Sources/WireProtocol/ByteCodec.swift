@@ -85,38 +85,23 @@ public struct ByteReader {
     }
 }
 
-/// Float32 arrays as raw little-endian frames (copied: received frames are not aligned).
-public enum FloatFrame {
-    public static func encode(_ values: [Float]) -> [UInt8] {
+/// Numeric arrays as raw little-endian frames (copied on decode: received frames are not aligned):
+/// Float32 tensors (weights, gradients) and Int64 fixed-point gradient sums.
+public protocol FrameElement: BitwiseCopyable { static var frameName: String { get } }
+extension Float: FrameElement { public static var frameName: String { "Float32" } }
+extension Int64: FrameElement { public static var frameName: String { "Int64" } }
+
+public enum TensorFrame {
+    public static func encode<T: FrameElement>(_ values: [T]) -> [UInt8] {
         values.withUnsafeBytes { [UInt8]($0) }
     }
 
-    public static func encode(_ values: UnsafeBufferPointer<Float>) -> [UInt8] {
-        [UInt8](UnsafeRawBufferPointer(values))
-    }
-
-    public static func decode(_ frame: [UInt8], expected count: Int, what: String) throws -> [Float] {
-        guard frame.count == 4 * count else {
-            throw DecodeError("\(what): expected \(count) Float32 values (\(4 * count) bytes), found \(frame.count) bytes")
+    public static func decode<T: FrameElement>(_ frame: [UInt8], as _: T.Type = T.self, expected count: Int, what: String) throws -> [T] {
+        let size = MemoryLayout<T>.stride
+        guard frame.count == size * count else {
+            throw DecodeError("\(what): expected \(count) \(T.frameName) values (\(size * count) bytes), found \(frame.count) bytes")
         }
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            frame.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
-            initialized = count
-        }
-    }
-}
-
-/// Int64 arrays (fixed-point gradient sums) as raw little-endian frames.
-public enum Int64Frame {
-    public static func encode(_ values: [Int64]) -> [UInt8] {
-        values.withUnsafeBytes { [UInt8]($0) }
-    }
-
-    public static func decode(_ frame: [UInt8], expected count: Int, what: String) throws -> [Int64] {
-        guard frame.count == 8 * count else {
-            throw DecodeError("\(what): expected \(count) Int64 values (\(8 * count) bytes), found \(frame.count) bytes")
-        }
-        return [Int64](unsafeUninitializedCapacity: count) { buffer, initialized in
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             frame.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
             initialized = count
         }

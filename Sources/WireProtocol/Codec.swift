@@ -34,16 +34,16 @@ public enum WireCodec {
             body.u32(m.epoch); body.u32(m.stepInEpoch); body.u32(m.view); body.u32Array(m.microBatches)
         case .weights(let m):
             body.u64(m.offset); body.u64(UInt64(m.values.count))
-            payload = [FloatFrame.encode(m.values)]
+            payload = [TensorFrame.encode(m.values)]
         case .gradientPush(let m):
             body.u32(m.microBatch); body.u32(m.samples); body.f64(m.loss); body.u32(m.correct); body.f64(m.computeSeconds); body.u64(m.offset)
             body.u64(UInt64(m.values.count))
-            payload = [FloatFrame.encode(m.values)]
+            payload = [TensorFrame.encode(m.values)]
         case .gradientSum(let m):
             body.u32(UInt32(m.parts.count))
             for p in m.parts { body.u32(p.microBatch); body.u32(p.samples); body.f64(p.loss); body.u32(p.correct) }
             body.f64(m.computeSeconds); body.u64(m.offset); body.u64(UInt64(m.values.count))
-            payload = [Int64Frame.encode(m.values)]
+            payload = [TensorFrame.encode(m.values)]
         case .heartbeat(let m):
             body.u32(m.workerID); body.u64(m.computed)
         case .shutdown(let m):
@@ -53,16 +53,16 @@ public enum WireCodec {
         case .shardInit(let m):
             body.u32(m.shard); body.u32(m.shards); body.u64(m.offset); body.u64(m.optimizerStep); body.blob(m.optimizer)
             body.u64(UInt64(m.parameters.count)); body.u64(UInt64(m.first.count)); body.u64(UInt64(m.second.count))
-            payload = [FloatFrame.encode(m.parameters), FloatFrame.encode(m.first), FloatFrame.encode(m.second)]
+            payload = [TensorFrame.encode(m.parameters), TensorFrame.encode(m.first), TensorFrame.encode(m.second)]
         case .beginStep(let m):
             body.u32(m.microBatches); body.u32(m.learningRate.bitPattern); body.bool(m.wantState); body.u32Array(m.workers)
         case .stepDone(let m):
             body.u32(m.shard); body.f64(m.loss); body.u64(m.correct); body.u64(m.samples); body.f64(m.computeSeconds)
             body.u64(UInt64(m.parameters.count)); body.bool(m.first != nil)
-            payload = [FloatFrame.encode(m.parameters)]
+            payload = [TensorFrame.encode(m.parameters)]
             if let f = m.first, let sec = m.second {
                 body.u64(UInt64(f.count)); body.u64(UInt64(sec.count))
-                payload += [FloatFrame.encode(f), FloatFrame.encode(sec)]
+                payload += [TensorFrame.encode(f), TensorFrame.encode(sec)]
             }
         }
         var header = ByteWriter()
@@ -150,7 +150,7 @@ public enum WireCodec {
             let offset = try r.u64("offset"), count = try r.u64("count")
             guard count <= UInt64(maxFloats) else { throw DecodeError("weights count \(count) exceeds the limit") }
             try expectPayload(1)
-            message = .weights(Weights(offset: offset, values: try FloatFrame.decode(payload[0], expected: Int(count), what: "weights")))
+            message = .weights(Weights(offset: offset, values: try TensorFrame.decode(payload[0], expected: Int(count), what: "weights")))
         case .gradientPush:
             let mb = try r.u32("micro-batch"), samples = try r.u32("samples"), loss = try r.f64("loss"), correct = try r.u32("correct")
             let computeSeconds = try r.f64("compute seconds")
@@ -158,7 +158,7 @@ public enum WireCodec {
             guard count <= UInt64(maxFloats) else { throw DecodeError("gradient count \(count) exceeds the limit") }
             try expectPayload(1)
             message = .gradientPush(GradientPush(microBatch: mb, samples: samples, loss: loss, correct: correct, computeSeconds: computeSeconds, offset: offset,
-                                                 values: try FloatFrame.decode(payload[0], expected: Int(count), what: "gradient")))
+                                                 values: try TensorFrame.decode(payload[0], expected: Int(count), what: "gradient")))
         case .gradientSum:
             let n = try r.u32("parts")
             guard n >= 1, n <= UInt32(maxMicroBatches) else { throw DecodeError("gradient sum of \(n) micro-batches (expected 1...\(maxMicroBatches))") }
@@ -173,7 +173,7 @@ public enum WireCodec {
             guard count <= UInt64(maxInt64s) else { throw DecodeError("gradient sum count \(count) exceeds the limit") }
             try expectPayload(1)
             message = .gradientSum(GradientSumPush(parts: parts, computeSeconds: computeSeconds, offset: offset,
-                                                   values: try Int64Frame.decode(payload[0], expected: Int(count), what: "gradient sum")))
+                                                   values: try TensorFrame.decode(payload[0], expected: Int(count), what: "gradient sum")))
         case .heartbeat:
             message = .heartbeat(Heartbeat(workerID: try r.u32("worker id"), computed: try r.u64("computed")))
             try expectPayload(0)
@@ -191,9 +191,9 @@ public enum WireCodec {
             guard n <= UInt64(maxFloats), n1 == n, n2 == n || n2 == 0 else { throw DecodeError("shard arrays of \(n), \(n1), \(n2) values do not fit") }
             try expectPayload(3)
             message = .shardInit(ShardInit(shard: shard, shards: shards, offset: offset, optimizerStep: step, optimizer: optimizer,
-                                           parameters: try FloatFrame.decode(payload[0], expected: Int(n), what: "shard parameters"),
-                                           first: try FloatFrame.decode(payload[1], expected: Int(n1), what: "first moment"),
-                                           second: try FloatFrame.decode(payload[2], expected: Int(n2), what: "second moment")))
+                                           parameters: try TensorFrame.decode(payload[0], expected: Int(n), what: "shard parameters"),
+                                           first: try TensorFrame.decode(payload[1], expected: Int(n1), what: "first moment"),
+                                           second: try TensorFrame.decode(payload[2], expected: Int(n2), what: "second moment")))
         case .beginStep:
             let mb = try r.u32("micro-batches"), lr = Float(bitPattern: try r.u32("learning rate")), want = try r.bool("want state")
             let workers = try r.u32Array("workers", max: 65536)
@@ -209,13 +209,13 @@ public enum WireCodec {
                 let n1 = try r.u64("first count"), n2 = try r.u64("second count")
                 guard n1 == n, n2 == n || n2 == 0 else { throw DecodeError("moment arrays of \(n1) and \(n2) values do not match \(n)") }
                 try expectPayload(3)
-                first = try FloatFrame.decode(payload[1], expected: Int(n1), what: "first moment")
-                second = try FloatFrame.decode(payload[2], expected: Int(n2), what: "second moment")
+                first = try TensorFrame.decode(payload[1], expected: Int(n1), what: "first moment")
+                second = try TensorFrame.decode(payload[2], expected: Int(n2), what: "second moment")
             } else {
                 try expectPayload(1)
             }
             message = .stepDone(StepDone(shard: shard, loss: loss, correct: correct, samples: samples, computeSeconds: seconds,
-                                         parameters: try FloatFrame.decode(payload[0], expected: Int(n), what: "shard parameters"),
+                                         parameters: try TensorFrame.decode(payload[0], expected: Int(n), what: "shard parameters"),
                                          first: first, second: second))
         }
         try r.finish("\(type) body")
