@@ -177,13 +177,24 @@ final class ClusterCLITests: XCTestCase {
     /// --resume on the same port; the workers notice the new job, join again, and the final
     /// weights equal an uninterrupted run's.
     func testCoordinatorKilledAndResumedGivesTheSameWeights() throws {
+        try coordinatorKilledAndResumed(bind: "tcp://127.0.0.1:0")
+    }
+
+    /// The same over Unix-domain sockets (the local default), where a worker's data socket often
+    /// hears of the new job first: the worker must rejoin from there too (it once read the socket
+    /// its rejoin had just closed and died).
+    func testCoordinatorKilledAndResumedOverIPC() throws {
+        try coordinatorKilledAndResumed(bind: "ipc://" + CLI.tempDirectory("ipc") + "/control")
+    }
+
+    func coordinatorKilledAndResumed(bind: String) throws {
         let data = try SyntheticData.writeDirectory(train: 3000, test: 100)
         let dir = CLI.tempDirectory("resume")
         let recipe = ["--epochs", "3", "--batch", "48", "--micro-batch", "8", "--model", "keras-example", "--seed", "9", "--no-early-stopping"]
         XCTAssertEqual(try CLI.run(["train", "--data", data, "--out", dir + "/train"] + recipe).status, 0)
         let reference = try summary(dir + "/train")["weights_sha256"] as! String
 
-        let (first, firstLog) = try spawn(["coordinator", "--bind", "tcp://127.0.0.1:0", "--workers", "2", "--endpoint-file", dir + "/ep1.json",
+        let (first, firstLog) = try spawn(["coordinator", "--bind", bind, "--workers", "2", "--endpoint-file", dir + "/ep1.json",
                                            "--data", data, "--out", dir + "/c", "--heartbeat-deadline", "30"] + recipe)
         XCTAssertTrue(waitFor("control", in: dir + "/ep1.json", seconds: 120))
         let endpoint = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ep1.json"))) as? [String: String])?["control"])
@@ -208,6 +219,7 @@ final class ClusterCLITests: XCTestCase {
             while w.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.05) }
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             XCTAssertFalse(w.isRunning, "worker still running: \(text.suffix(800))")
+            if !w.isRunning { XCTAssertEqual(w.terminationStatus, 0, "the worker ends cleanly: \(text.suffix(800))") }
             XCTAssertTrue(text.contains("joining again"), "the worker rejoined the restarted coordinator: \(text.suffix(800))")
         }
     }
