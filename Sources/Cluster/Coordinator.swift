@@ -86,6 +86,9 @@ public final class Coordinator {
         /// When this worker last got an assignment, and when its last push arrived (push latency).
         var lastAssigned: UInt64 = 0
         var lastPush: UInt64 = 0
+        /// Smoothed compute seconds per micro-batch (nil until its first push): steps are split
+        /// so that a slower worker gets fewer micro-batches.
+        public var secondsPerMicroBatch: Double?
     }
 
     public enum Phase: Equatable { case waiting, training, finished }
@@ -428,7 +431,9 @@ public final class Coordinator {
             workers[w.id]?.assigned = []
             workers[w.id]?.lastAssigned = now
         }
-        for k in step.microBatches.indices { workers[live[k % live.count].id]?.assigned.append(k) }
+        for (k, i) in Self.split(step.microBatches.count, costs: live.map { workers[$0.id]?.secondsPerMicroBatch }).enumerated() {
+            workers[live[i].id]?.assigned.append(k)
+        }
         var actions: [CoordinatorAction] = []
         if sharded {
             let begin = envelope(.beginStep(BeginStep(microBatches: UInt32(step.microBatches.count), learningRate: trainer.learningRate(step: step.globalStep),
@@ -447,6 +452,28 @@ public final class Coordinator {
         }
         if !sharded { for w in live { actions.append(.sendData(peer: w.dataPeer!, frames: weights)) } }
         return actions
+    }
+
+    /// Which worker (index into `costs`) computes each of `count` micro-batches: each goes to the
+    /// worker that would finish it first given what it already has and its seconds per micro-batch
+    /// (unknown costs count as the median known one; ties go to the fewer-loaded, then the first
+    /// worker). Equal costs give round robin. Only scheduling: the sums, hence the bits, are the same.
+    static func split(_ count: Int, costs: [Double?]) -> [Int] {
+        let known = costs.compactMap { $0 }.filter { $0 > 0 }.sorted()
+        let fallback = known.isEmpty ? 1 : known[known.count / 2]
+        let cost = costs.map { c -> Double in c.map { $0 > 0 ? $0 : fallback } ?? fallback }
+        var finish = [Double](repeating: 0, count: cost.count), assigned = [Int](repeating: 0, count: cost.count)
+        return (0..<count).map { _ in
+            var best = 0
+            for i in cost.indices.dropFirst() {
+                let a = finish[i] + cost[i], b = finish[best] + cost[best]
+                // A 2% margin keeps near-equal workers on round robin despite noise in the costs.
+                if a < b * 0.98 || (a <= b * 1.02 && assigned[i] < assigned[best]) { best = i }
+            }
+            finish[best] += cost[best]
+            assigned[best] += 1
+            return best
+        }
     }
 
     func completeStep(now: UInt64) throws -> [CoordinatorAction] {
@@ -534,6 +561,10 @@ public final class Coordinator {
             if pushLatencies.count >= 20_000 { pushLatencies.removeFirst(10_000) }  // nobody is taking them
         }
         w.lastPush = now
+        if microBatches > 0, computeSeconds > 0 {
+            let perMicroBatch = computeSeconds / Double(microBatches)
+            w.secondsPerMicroBatch = w.secondsPerMicroBatch.map { 0.9 * $0 + 0.1 * perMicroBatch } ?? perMicroBatch
+        }
         w.pushes += UInt64(microBatches)
         w.samples += UInt64(samples)
         workers[id] = w

@@ -91,3 +91,22 @@ final class ParameterServerTests: XCTestCase {
         XCTAssertEqual(s.rejections["out_of_range"], 2)
     }
 }
+
+final class StepSplitTests: XCTestCase {
+    func testEqualOrUnknownCostsGiveRoundRobin() {
+        XCTAssertEqual(Coordinator.split(8, costs: [nil, nil]), [0, 1, 0, 1, 0, 1, 0, 1])
+        XCTAssertEqual(Coordinator.split(7, costs: [2, 2, 2]), [0, 1, 2, 0, 1, 2, 0])
+        XCTAssertEqual(Coordinator.split(6, costs: [2.0, 2.01, nil]), [0, 1, 2, 0, 1, 2])
+        XCTAssertEqual(Coordinator.split(3, costs: [1]), [0, 0, 0])
+    }
+
+    func testASlowerWorkerGetsFewerMicroBatches() {
+        let split = Coordinator.split(8, costs: [2.22, 2.97])
+        XCTAssertEqual(split.filter { $0 == 0 }.count, 5)
+        XCTAssertEqual(split.filter { $0 == 1 }.count, 3)
+        // Four times slower: one micro-batch (finishing at 4 and 7, against 8 and 6 with two).
+        let skewed = Coordinator.split(8, costs: [1, 4])
+        XCTAssertEqual(skewed.count, 8)
+        XCTAssertEqual(skewed.filter { $0 == 1 }.count, 1)
+    }
+}
