@@ -154,22 +154,20 @@ public final class WorkerNode {
                 return []
             }
             if let ws = weightsStep, e.step <= ws { return [] }
-            if shardRanges.count == 1 {  // one server: the message is the whole vector
-                weights = w.values
-                weightsStep = e.step
-                incoming = nil
-                queue.removeAll { $0.step < e.step }
-                return []
+            let complete: [Float]
+            if w.values.count == count {  // one server: the slice is the whole vector
+                complete = w.values
+            } else {
+                if incoming == nil || incoming!.step != e.step { incoming = (e.step, [Float](repeating: 0, count: count), 0) }
+                incoming!.values.replaceSubrange(shardRanges[i], with: w.values)
+                incoming!.filled += w.values.count
+                guard incoming!.filled == count else { return [] }
+                complete = incoming!.values
             }
-            if incoming == nil || incoming!.step != e.step { incoming = (e.step, [Float](repeating: 0, count: count), 0) }
-            incoming!.values.replaceSubrange(shardRanges[i], with: w.values)
-            incoming!.filled += w.values.count
-            if incoming!.filled == count {
-                weights = incoming!.values
-                weightsStep = e.step
-                incoming = nil
-                queue.removeAll { $0.step < e.step }
-            }
+            weights = complete
+            weightsStep = e.step
+            incoming = nil
+            queue.removeAll { $0.step < e.step }
         case .reject(let r):
             if r.reason.hasPrefix(Reject.rejoinPrefix) { return rejoin(r.reason, now: now) }
             logger.error("the parameter server refused a message: \(r.reason)")
@@ -295,15 +293,11 @@ public final class WorkerNode {
         // include micro-batches a shard already counted, and a sum is counted whole or not at all.
         let remaining = queue.reduce(0) { $0 + ($1.step == job.step && $1.batch == job.batch ? 1 : 0) }
         let key = SumKey(step: job.step, batch: job.batch)
-        var actions: [WorkerAction] = []
-        if let old = sumKey, old != key {  // cannot happen in order, but never mix or lose a sum
-            if old.step == job.step { actions = flushSum() } else { sumKey = nil }
-        }
-        let summing = sumKey == key && !stepParts.isEmpty
         // Async mode, or the batch's last micro-batch with nothing summed: push the Float32
         // gradient itself (half the bytes of a fixed-point sum, on the step's critical path).
-        guard pushesSums, remaining > 0 || summing else {
-            return actions + shardRanges.enumerated().map { s, range in
+        // (Queued work runs in order, so a pending sum is always this batch's or a stale step's.)
+        guard pushesSums, remaining > 0 || (sumKey == key && !stepParts.isEmpty) else {
+            return shardRanges.enumerated().map { s, range in
                 .sendData(shard: s, frames: envelope(.gradientPush(GradientPush(
                     microBatch: UInt32(job.microBatch), samples: UInt32(r.count), loss: loss, correct: UInt32(correct),
                     computeSeconds: seconds, offset: UInt64(range.lowerBound), values: Array(gradient[range]))), step: job.step))
@@ -322,7 +316,7 @@ public final class WorkerNode {
         } else {
             logger.error("micro-batch \(job.microBatch) of step \(job.step + 1) has a non-finite gradient; not pushed")
         }
-        return remaining <= 1 ? actions + flushSum() : actions
+        return remaining <= 1 ? flushSum() : []
     }
 
     struct SumKey: Equatable { var step: UInt64; var batch: Int }

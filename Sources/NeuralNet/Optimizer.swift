@@ -70,51 +70,11 @@ public struct Optimizer: Sendable {
             state.first.withUnsafeMutableBufferPointer { mb in
                 state.second.withUnsafeMutableBufferPointer { vb in
                     let m = mb.baseAddress!, v = vb.baseAddress!
-                    // Eight lanes at a time (the compiler cannot prove the buffers distinct), then
-                    // the tail: the same operations in the same order, so the same bits per element.
-                    // Square roots go through a small scratch buffer in a plain loop, which becomes
-                    // vsqrtps (SIMD8's squareRoot() is lowered lane by lane).
-                    let raw = (UnsafeRawPointer(g), UnsafeMutableRawPointer(m), UnsafeMutableRawPointer(v), UnsafeMutableRawPointer(p))
-                    let c1 = SIMD8<Float>(repeating: 1 - b1), c2 = SIMD8<Float>(repeating: 1 - b2)
-                    let a8 = SIMD8<Float>(repeating: alpha), d8 = SIMD8<Float>(repeating: decay), e8 = SIMD8<Float>(repeating: eps)
-                    let chunk = 512
-                    var i = 0
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk) { roots in
-                        let r = UnsafeMutableRawPointer(roots.baseAddress!)
-                        while i + 8 <= n {
-                            let end = min(n - (n - i) % 8, i + chunk)
-                            var j = i
-                            while j < end {
-                                let o = j * MemoryLayout<Float>.stride
-                                let gi = raw.0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-                                var mi = UnsafeRawPointer(raw.1).loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-                                var vi = UnsafeRawPointer(raw.2).loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-                                mi += (gi - mi) * c1
-                                vi += (gi * gi - vi) * c2
-                                raw.1.storeBytes(of: mi, toByteOffset: o, as: SIMD8<Float>.self)
-                                raw.2.storeBytes(of: vi, toByteOffset: o, as: SIMD8<Float>.self)
-                                r.storeBytes(of: vi, toByteOffset: (j - i) * MemoryLayout<Float>.stride, as: SIMD8<Float>.self)
-                                j += 8
-                            }
-                            for k in 0..<(end - i) { roots[k] = roots[k].squareRoot() }
-                            j = i
-                            while j < end {
-                                let o = j * MemoryLayout<Float>.stride
-                                let mi = UnsafeRawPointer(raw.1).loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-                                let pi = UnsafeRawPointer(raw.3).loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-                                let si = UnsafeRawPointer(r).loadUnaligned(fromByteOffset: (j - i) * MemoryLayout<Float>.stride, as: SIMD8<Float>.self)
-                                raw.3.storeBytes(of: pi * d8 - a8 * mi / (si + e8), toByteOffset: o, as: SIMD8<Float>.self)
-                                j += 8
-                            }
-                            i = end
-                        }
-                    }
-                    while i < n {
+                    for i in 0..<n {
                         let gi = g[i]
                         m[i] += (gi - m[i]) * (1 - b1)
                         v[i] += (gi * gi - v[i]) * (1 - b2)
                         p[i] = p[i] * decay - alpha * m[i] / (v[i].squareRoot() + eps)
-                        i += 1
                     }
                 }
             }

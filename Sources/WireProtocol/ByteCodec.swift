@@ -96,7 +96,7 @@ public enum TensorFrame {
         values.withUnsafeBytes { [UInt8]($0) }
     }
 
-    public static func decode<T: FrameElement>(_ frame: [UInt8], as _: T.Type = T.self, expected count: Int, what: String) throws -> [T] {
+    public static func decode<T: FrameElement>(_ frame: [UInt8], expected count: Int, what: String) throws -> [T] {
         let size = MemoryLayout<T>.stride
         guard frame.count == size * count else {
             throw DecodeError("\(what): expected \(count) \(T.frameName) values (\(size * count) bytes), found \(frame.count) bytes")
