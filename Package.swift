@@ -129,6 +129,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MNISTData", "TestSupport"]),
         .testTarget(name: "DigitsCLITests", dependencies: ["Training", "MNISTData", "TestSupport", "ZeroMQ", "WireProtocol", "Serving"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "CSupportTests", dependencies: ["CSupport"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
         .testTarget(name: "ModelExportTests", dependencies: ["ModelExport", "HDF5", "NeuralNet", "TensorKit"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "MNISTData", "TestSupport"]),

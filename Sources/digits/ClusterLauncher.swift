@@ -73,6 +73,7 @@ struct ClusterCommand: ParsableCommand {
     @Option(name: .customLong("stop-timeout"), help: "Seconds children get to exit after SIGTERM before SIGKILL.") var stopTimeout: Double = 5
     @Option(name: .customLong("status-bind"), help: "Where the coordinator serves the live status page, /metrics and /healthz: HOST:PORT (port 0: the OS picks; the URL is printed) or 'off' (default: [status] bind of the cluster file, else 127.0.0.1:0).") var statusBind: String?
     @Option(name: .customLong("spin-wait"), help: "Microseconds each worker polls for the next weights before sleeping (default: 5000 when the workers, and standalone shards, fit the cores; else 0).") var spinWait: Int?
+    @Flag(name: .customLong("idle-while-polling"), inversion: .prefixedNo, help: "Workers poll for the weights at SCHED_IDLE priority (see digits worker --help).") var idleWhilePolling = true
     @Option(help: "Crashed processes restarted, in all: a worker rejoins at a step boundary; a lost coordinator or parameter server restarts from the last checkpoint (0 = fail at the first crash).") var restarts: Int = 3
     @OptionGroup var timing: ClusterTimingOptions
     @OptionGroup var security: SecurityOptions
@@ -188,6 +189,7 @@ struct ClusterCommand: ParsableCommand {
         func worker(_ i: Int, _ control: String) throws -> PrefixedChild {
             var args = ["worker", "--coordinator", control, "--name", "worker-\(i)", "--exit-with-parent", "--spin-wait", "\(spin)"] + securityArgs
             if workersLoadData { args += ["--data", dataDir] }
+            if !idleWhilePolling { args.append("--no-idle-while-polling") }
             let w = PrefixedChild(prefix: "worker \(i)", executable: exe, arguments: args)
             try w.start()
             return w

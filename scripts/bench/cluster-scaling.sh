@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # Cluster scaling on this machine: `digits cluster --workers N` for N = 1 and 2 (keras-example by
 # default), one epoch each, reporting images/s, the per-step split into compute and
-# communication + waiting, and peak RSS per role. The runs alternate (1, 2, 1, 2, ...) --repeats
-# times and the medians are compared, because this shared 2-core machine drifts by 10-30% within
-# minutes. Without --quick it also measures the machine's own ceiling: `digits bench` alone and
-# two copies at once (no communication at all). Usage:
-#   scripts/bench/cluster-scaling.sh [--model M] [--epochs E] [--repeats R] [--quick]
+# communication + waiting, and peak RSS per role. Each of --repeats rounds runs 1 and 2 workers
+# (order alternating) and, without --quick, the machine's own ceiling in the same round:
+# `digits bench` alone and two copies at once (no communication at all). Medians are compared,
+# because this shared 2-core machine drifts by 10-30% within minutes. Usage:
+#   scripts/bench/cluster-scaling.sh [--model M] [--epochs E] [--repeats R] [--quick] [-- CLUSTER FLAGS...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODEL=keras-example
 EPOCHS=1
 REPEATS=3
 EXTRA=()
+PASS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) MODEL="$2"; shift 2 ;;
     --epochs) EPOCHS="$2"; shift 2 ;;
     --repeats) REPEATS="$2"; shift 2 ;;
     --quick) EXTRA=(--batch 128); EPOCHS=1; QUICK=1; REPEATS=1; shift ;;
+    --) shift; PASS=("$@"); break ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -49,14 +51,11 @@ for split, n in (("train", 2000), ("t10k", 200)):
 PY
   DATA_ARGS=(--data "$OUT/data")
 fi
-echo "| run | workers | images/s | ms/step | compute ms | communication + waiting | coordinator RSS MB | worker RSS MB |"
-echo "|---|---|---|---|---|---|---|---|"
-for r in $(seq 1 "$REPEATS"); do
-  for n in 1 2; do
-    log="$OUT/log$n-$r"
-    "$BIN" cluster --workers "$n" --model "$MODEL" --epochs "$EPOCHS" --no-early-stopping --out "$OUT/run$n-$r" \
-      "${DATA_ARGS[@]}" "${EXTRA[@]}" > "$log" 2>&1 || { cat "$log" >&2; exit 1; }
-    python3 - "$OUT/run$n-$r/summary.json" "$log" "$n" "$r" "$OUT/rows.tsv" <<'PY'
+cluster_run() {  # cluster_run N ROUND
+  local n=$1 r=$2 log="$OUT/log$1-$2"
+  "$BIN" cluster --workers "$n" --model "$MODEL" --epochs "$EPOCHS" --no-early-stopping --out "$OUT/run$n-$r" \
+    "${DATA_ARGS[@]}" "${EXTRA[@]}" ${PASS[@]+"${PASS[@]}"} > "$log" 2>&1 || { cat "$log" >&2; exit 1; }
+  python3 - "$OUT/run$n-$r/summary.json" "$log" "$n" "$r" "$OUT/rows.tsv" <<'PY'
 import json, re, sys
 summary = json.load(open(sys.argv[1])); log = open(sys.argv[2]).read(); n, r = sys.argv[3], sys.argv[4]
 m = re.search(r"steps: ([\d.]+) ms/step = compute ([\d.]+) ms \+ communication/waiting ([\d.]+) ms \(([\d.]+)%\); coordinator peak RSS (\d+) MB", log)
@@ -65,38 +64,47 @@ ips = summary['train_images_per_second']
 print(f"| {r} | {n} | {ips:.0f} | {m.group(1)} | {m.group(2)} | {m.group(3)} ms ({m.group(4)}%) | {m.group(5)} | {', '.join(workers) or '-'} |")
 open(sys.argv[5], "a").write(f"{n}\t{r}\t{ips}\t{m.group(4)}\t{summary['weights_sha256']}\n")
 PY
-  done
+}
+# The machine's ceiling in the same round: the same training kernels with no communication,
+# one process alone and two at once (1 thread each).
+bench_alone() { "$BIN" bench --model "$MODEL" --steps 200 --sgemm-seconds 0 --json > "$OUT/alone$1.json" 2>/dev/null; }
+bench_pair() {
+  "$BIN" bench --model "$MODEL" --steps 200 --sgemm-seconds 0 --json > "$OUT/pairA$1.json" 2>/dev/null &
+  "$BIN" bench --model "$MODEL" --steps 200 --sgemm-seconds 0 --json > "$OUT/pairB$1.json" 2>/dev/null
+  wait
+}
+echo "| run | workers | images/s | ms/step | compute ms | communication + waiting | coordinator RSS MB | worker RSS MB |"
+echo "|---|---|---|---|---|---|---|---|"
+for r in $(seq 1 "$REPEATS"); do
+  # Odd rounds run 1 worker first, even rounds 2 workers first, so a drifting host favours neither.
+  if [ $((r % 2)) = 1 ]; then order="1 2"; else order="2 1"; fi
+  for n in $order; do cluster_run "$n" "$r"; done
+  if [ "${QUICK:-0}" != 1 ]; then
+    if [ $((r % 2)) = 1 ]; then bench_alone "$r"; bench_pair "$r"; else bench_pair "$r"; bench_alone "$r"; fi
+  fi
 done
-python3 - "$OUT/rows.tsv" <<'PY'
-import statistics, sys
-rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l]
+python3 - "$OUT" "${QUICK:-0}" <<'PY'
+import json, os, statistics, sys
+out, quick = sys.argv[1], sys.argv[2] == "1"
+rows = [l.split("\t") for l in open(f"{out}/rows.tsv").read().split("\n") if l]
 one = {int(r): float(i) for n, r, i, _, _ in rows if n == "1"}
 two = {int(r): float(i) for n, r, i, _, _ in rows if n == "2"}
 share = [float(p) for n, _, _, p, _ in rows if n == "2"]
-pairs = [two[r] / one[r] for r in sorted(one) if r in two]
+rounds = sorted(r for r in one if r in two)
+pairs = {r: two[r] / one[r] for r in rounds}
 hashes = {h.strip() for *_, h in rows}
+med = statistics.median
 print()
-print(f"median images/s: 1 worker {statistics.median(one.values()):.0f}, 2 workers {statistics.median(two.values()):.0f}; "
-      f"speed-up of medians {statistics.median(two.values()) / statistics.median(one.values()):.2f}x; "
-      f"per-pair speed-ups {', '.join(f'{p:.2f}x' for p in pairs)}; "
-      f"2-worker communication + waiting median {statistics.median(share):.1f}% of step time; "
+print(f"median images/s: 1 worker {med(one.values()):.0f}, 2 workers {med(two.values()):.0f}; "
+      f"speed-up of medians {med(two.values()) / med(one.values()):.2f}x; "
+      f"per-round speed-ups {', '.join(f'{pairs[r]:.2f}x' for r in rounds)} (median {med(pairs.values()):.2f}x); "
+      f"2-worker communication + waiting median {med(share):.1f}% of step time; "
       f"weights_sha256 {'identical across all runs' if len(hashes) == 1 else 'DIFFERS: ' + ', '.join(sorted(hashes))}")
+if not quick:
+    ips = lambda f: json.load(open(f"{out}/{f}.json"))["images_per_second"]
+    ceiling = {r: (ips(f"pairA{r}") + ips(f"pairB{r}")) / ips(f"alone{r}") for r in rounds}
+    eff = {r: pairs[r] / ceiling[r] for r in rounds}
+    print(f"ceiling in the same rounds (digits bench, no communication; two processes at once over one alone): "
+          f"{', '.join(f'{ceiling[r]:.2f}x' for r in rounds)} (median {med(ceiling.values()):.2f}x)")
+    print(f"cluster speed-up over that round's ceiling: {', '.join(f'{eff[r]:.0%}' for r in rounds)} (median {med(eff.values()):.0%})")
 PY
-if [ "${QUICK:-0}" != 1 ]; then
-  # The machine's ceiling: the same training kernels with no communication, one process alone
-  # versus two at once (each 1 thread); the sum of the pair over the single figure.
-  for r in $(seq 1 "$REPEATS"); do
-    "$BIN" bench --model "$MODEL" --steps 300 --sgemm-seconds 0 --json > "$OUT/alone$r.json" 2>/dev/null
-    "$BIN" bench --model "$MODEL" --steps 300 --sgemm-seconds 0 --json > "$OUT/pairA$r.json" 2>/dev/null &
-    "$BIN" bench --model "$MODEL" --steps 300 --sgemm-seconds 0 --json > "$OUT/pairB$r.json" 2>/dev/null
-    wait
-  done
-  python3 - "$OUT" "$REPEATS" <<'PY'
-import json, statistics, sys
-out, n = sys.argv[1], int(sys.argv[2])
-ips = lambda f: json.load(open(f"{out}/{f}.json"))["images_per_second"]
-ratios = [(ips(f"pairA{r}") + ips(f"pairB{r}")) / ips(f"alone{r}") for r in range(1, n + 1)]
-print(f"ceiling (digits bench, no communication): two processes at once give {', '.join(f'{x:.2f}x' for x in ratios)} "
-      f"the images/s of one alone (median {statistics.median(ratios):.2f}x)")
-PY
-fi

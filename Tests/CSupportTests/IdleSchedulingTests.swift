@@ -1,0 +1,44 @@
+// The SCHED_IDLE switch a worker uses while it polls for the next weights (digits worker
+// --idle-while-polling): per thread, and reversible when the process may raise its priority back.
+import CSupport
+import Foundation
+import XCTest
+
+final class IdleSchedulingTests: XCTestCase {
+    final class Observations: @unchecked Sendable {
+        var enter: Int32 = -1, idleInside: Int32 = -1, leave: Int32 = -1, idleAfter: Int32 = -1
+    }
+
+    func testIdleSchedulingIsPerThreadAndReversible() throws {
+        try XCTSkipUnless(geteuid() == 0 || digits_idle_scheduling_reversible() == 1,
+                          "leaving SCHED_IDLE needs root or CAP_SYS_NICE")
+        XCTAssertEqual(digits_idle_scheduling_reversible(), 1)
+        let seen = Observations()
+        let entered = DispatchSemaphore(value: 0), checked = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            seen.enter = digits_set_idle_scheduling(1)
+            seen.idleInside = digits_current_scheduling_is_idle()
+            entered.signal()
+            _ = checked.wait(timeout: .now() + 10)
+            seen.leave = digits_set_idle_scheduling(0)
+            seen.idleAfter = digits_current_scheduling_is_idle()
+            finished.signal()
+        }
+        thread.start()
+        XCTAssertEqual(entered.wait(timeout: .now() + 10), .success)
+        // The other thread is at SCHED_IDLE; this one is not.
+        XCTAssertEqual(digits_current_scheduling_is_idle(), 0)
+        checked.signal()
+        XCTAssertEqual(finished.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(seen.enter, 0)
+        XCTAssertEqual(seen.idleInside, 1)
+        XCTAssertEqual(seen.leave, 0)
+        XCTAssertEqual(seen.idleAfter, 0)
+    }
+
+    /// The probe runs on a throwaway thread: the caller's own policy never changes.
+    func testProbeLeavesTheCallerAlone() {
+        _ = digits_idle_scheduling_reversible()
+        XCTAssertEqual(digits_current_scheduling_is_idle(), 0)
+    }
+}
