@@ -128,6 +128,9 @@ public final class Coordinator {
     var async = AsyncState()
     /// Compute seconds per worker in the open step, and run totals of the step-time split.
     var stepCompute: [UInt32: Double] = [:]
+    /// Workers sent the current step's weights (at its start): only they can take over a dropped
+    /// worker's micro-batches; a worker that joined since holds no weights for the step.
+    var stepHolders: Set<UInt32> = []
     public private(set) var timing = StepTiming()
     /// Messages refused, by reason.
     public private(set) var rejected: [String: Int] = [:]
@@ -426,6 +429,7 @@ public final class Coordinator {
         stepStarted = now
         stepCompute = [:]
         stepDone = [:]
+        stepHolders = Set(live.map(\.id))
         view += 1
         for w in live {
             workers[w.id]?.assigned = []
@@ -534,10 +538,18 @@ public final class Coordinator {
             current = nil
             return []
         }
-        logger.warning("reassigning micro-batches \(orphaned) of step \(step.globalStep + 1) from worker \(id) to \(live.map(\.id))")
+        let holders = live.filter { stepHolders.contains($0.id) }
+        guard !holders.isEmpty else {
+            // Everyone who held this step's weights is gone; those left joined since. The step
+            // starts again on them: every micro-batch is recomputed, so the sum is the same.
+            logger.warning("no worker holding step \(step.globalStep + 1)'s weights is left; starting the step again on \(live.map(\.id))")
+            current = nil
+            return try beginStep(now: now)
+        }
+        logger.warning("reassigning micro-batches \(orphaned) of step \(step.globalStep + 1) from worker \(id) to \(holders.map(\.id))")
         view += 1
         var extra: [UInt32: [Int]] = [:]
-        for (j, k) in orphaned.enumerated() { extra[live[j % live.count].id, default: []].append(k) }
+        for (j, k) in orphaned.enumerated() { extra[holders[j % holders.count].id, default: []].append(k) }
         var actions: [CoordinatorAction] = []
         for (wid, ids) in extra.sorted(by: { $0.key < $1.key }) {
             workers[wid]?.assigned += ids

@@ -74,6 +74,7 @@ struct ClusterCommand: ParsableCommand {
     @Option(name: .customLong("status-bind"), help: "Where the coordinator serves the live status page, /metrics and /healthz: HOST:PORT (port 0: the OS picks; the URL is printed) or 'off' (default: [status] bind of the cluster file, else 127.0.0.1:0).") var statusBind: String?
     @Option(name: .customLong("spin-wait"), help: "Microseconds each worker polls for the next weights before sleeping (default: 5000 when the workers, and standalone shards, fit the cores; else 0).") var spinWait: Int?
     @Flag(name: .customLong("idle-while-polling"), inversion: .prefixedNo, help: "Workers poll for the weights at SCHED_IDLE priority (see digits worker --help).") var idleWhilePolling = true
+    @Option(name: .customLong("worker-silence-deadline"), help: "Seconds of silence from the coordinator after which a worker exits with an error (and is started again); default: the worker's own (120).") var workerSilenceDeadline: Double?
     @Option(help: "Crashed processes restarted, in all: a worker rejoins at a step boundary; a lost coordinator or parameter server restarts from the last checkpoint (0 = fail at the first crash).") var restarts: Int = 3
     @OptionGroup var timing: ClusterTimingOptions
     @OptionGroup var security: SecurityOptions
@@ -84,6 +85,7 @@ struct ClusterCommand: ParsableCommand {
         if workers < 1 { throw ValidationError("--workers must be at least 1, found \(workers)") }
         if servers < 1 || servers > 64 { throw ValidationError("--servers must be in 1...64, found \(servers)") }
         if restarts < 0 { throw ValidationError("--restarts must be >= 0, found \(restarts)") }
+        if let d = workerSilenceDeadline, !(d > 0) { throw ValidationError("--worker-silence-deadline must be positive, found \(d)") }
         if let statusBind { try checkStatusBind(statusBind) }
     }
 
@@ -190,6 +192,7 @@ struct ClusterCommand: ParsableCommand {
             var args = ["worker", "--coordinator", control, "--name", "worker-\(i)", "--exit-with-parent", "--spin-wait", "\(spin)"] + securityArgs
             if workersLoadData { args += ["--data", dataDir] }
             if !idleWhilePolling { args.append("--no-idle-while-polling") }
+            if let workerSilenceDeadline { args += ["--silence-deadline", "\(workerSilenceDeadline)"] }
             let w = PrefixedChild(prefix: "worker \(i)", executable: exe, arguments: args)
             try w.start()
             return w

@@ -36,7 +36,7 @@ final class InMemoryClusterTests: XCTestCase {
     /// `fault(step, round)` may return a worker index to kill at that point.
     func runCluster(workers n: Int, kill: (victim: Int, atPush: Int)? = nil, duplicate: Bool = false,
                     hostile: ((Coordinator, UInt64) throws -> Void)? = nil, stallAtRound: Int? = nil,
-                    partition: (victim: Int, fromRound: Int, rounds: Int)? = nil,
+                    partition: (victim: Int, fromRound: Int, rounds: Int)? = nil, replaceAllAtPush: Int? = nil,
                     inspect: ((Coordinator) -> Void)? = nil, config custom: TrainConfig? = nil) throws -> RunSummary {
         var clock: UInt64 = 1_000_000_000
         let logger = Logger(label: "test")
@@ -45,7 +45,7 @@ final class InMemoryClusterTests: XCTestCase {
         settings.heartbeatDeadlineSeconds = 1
         let coordinator = try Coordinator(trainer: t, settings: settings, jobID: 42, logger: logger, now: clock)
         try t.begin(in: tempRun(), workers: n)
-        let nodes = (0..<n).map { WorkerNode(name: "w\($0)", host: "memory", localData: nil, logger: logger, now: clock) }
+        var nodes = (0..<n).map { WorkerNode(name: "w\($0)", host: "memory", localData: nil, logger: logger, now: clock) }
         var alive = [Bool](repeating: true, count: n)
         var control: [(from: Int, frames: [[UInt8]])] = []
         var data: [(from: Int, frames: [[UInt8]])] = []
@@ -93,7 +93,7 @@ final class InMemoryClusterTests: XCTestCase {
             }
             control.removeAll { cut($0.from) }
             data.removeAll { cut($0.from) }
-            for i in 0..<n where cut(i) { toWorkerControl[i].removeAll(); toWorkerData[i].removeAll() }
+            for i in nodes.indices where cut(i) { toWorkerControl[i].removeAll(); toWorkerData[i].removeAll() }
             for (i, f) in control where alive[i] { perform(try coordinator.control(peer: peer(i), frames: f, now: clock)) }
             control.removeAll()
             for (i, f) in data where alive[i] {
@@ -101,7 +101,7 @@ final class InMemoryClusterTests: XCTestCase {
                 if duplicate { perform(try coordinator.data(peer: peer(i), frames: f, now: clock)) }
             }
             data.removeAll()
-            for i in 0..<n where alive[i] && !cut(i) {
+            for i in nodes.indices where alive[i] && !cut(i) {
                 for f in toWorkerControl[i] { handle(i, try nodes[i].control(f, now: clock)) }
                 for f in toWorkerData[i] { handle(i, try nodes[i].data(f, now: clock)) }
                 toWorkerControl[i].removeAll(); toWorkerData[i].removeAll()
@@ -111,6 +111,17 @@ final class InMemoryClusterTests: XCTestCase {
                     if let kill, kill.victim == i, pushes >= kill.atPush { alive[i] = false }  // dies silently (kill -9)
                 }
                 handle(i, nodes[i].tick(now: clock))
+            }
+            if let r = replaceAllAtPush, pushes >= r, nodes.count == n {
+                // Every worker dies silently and as many new ones start at once (a launcher restarting them).
+                for i in 0..<n { alive[i] = false }
+                for i in n..<(2 * n) {
+                    nodes.append(WorkerNode(name: "w\(i)", host: "memory", localData: nil, logger: logger, now: clock))
+                    alive.append(true)
+                    toWorkerControl.append([])
+                    toWorkerData.append([])
+                    handle(i, nodes[i].start(now: clock))
+                }
             }
             perform(try coordinator.tick(now: clock))
             if rounds % 7 == 0 { try hostile?(coordinator, clock) }
@@ -155,6 +166,21 @@ final class InMemoryClusterTests: XCTestCase {
         // Worker 1 dies after its 40th micro-batch (mid-epoch, mid-step): its missing micro-batches
         // are reassigned after the heartbeat deadline.
         let summary = try runCluster(workers: 3, kill: (victim: 1, atPush: 40))
+        XCTAssertEqual(summary.weightsSHA256, reference.weightsSHA256)
+    }
+
+    /// Every worker dies mid-step and replacements join before the coordinator notices (a launcher
+    /// restarting them): the replacements hold no weights for the open step, so instead of being
+    /// handed its orphaned micro-batches the step starts again on them. The same bits.
+    func testAllWorkersReplacedMidStepChangesNothing() throws {
+        let reference = try trainer(config()).run(in: tempRun())
+        var joined = 0, alive = 0
+        let summary = try runCluster(workers: 2, replaceAllAtPush: 41, inspect: { c in
+            joined = c.workers.count
+            alive = c.workers.values.filter(\.alive).count
+        })
+        XCTAssertEqual(joined, 4)
+        XCTAssertEqual(alive, 2, "the two first workers were dropped")
         XCTAssertEqual(summary.weightsSHA256, reference.weightsSHA256)
     }
 

@@ -120,6 +120,48 @@ final class ClusterCLITests: XCTestCase {
         XCTAssertEqual(try summary(out + "/c")["weights_sha256"] as? String, reference)
     }
 
+    /// A frozen coordinator (SIGSTOP) makes both workers exit with an error once it has been
+    /// silent for --worker-silence-deadline; the launcher starts them again, they join the
+    /// coordinator when it resumes (SIGCONT), and the result is still the same bits.
+    func testWorkersThatExitWithAnErrorAreStartedAgain() throws {
+        let data = try SyntheticData.writeDirectory(train: 2400, test: 100)
+        let out = CLI.tempDirectory("restart")
+        let recipe = ["--epochs", "4", "--batch", "48", "--micro-batch", "8", "--model", "keras-example", "--seed", "5", "--no-early-stopping"]
+        XCTAssertEqual(try CLI.run(["train", "--data", data, "--out", out + "/train"] + recipe).status, 0)
+        let reference = try summary(out + "/train")["weights_sha256"] as! String
+        let (p, log) = try startCluster(["--workers", "2", "--data", data, "--out", out + "/c", "--heartbeat-deadline", "1.5",
+                                         "--worker-silence-deadline", "3", "--restarts", "10"] + recipe)
+        let watchdog = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 600, execute: watchdog)
+        defer { watchdog.cancel() }
+        XCTAssertTrue(waitFor("training starts", in: log, seconds: 120))
+        Thread.sleep(forTimeInterval: 0.5)
+        let coordinators = Self.processes(mentioning: " coordinator --bind").filter { Self.isDescendant($0, of: p.processIdentifier) }
+        XCTAssertEqual(coordinators.count, 1)
+        guard let coordinator = coordinators.first else { return }
+        kill(coordinator, SIGSTOP)
+        let restartedBoth = waitForCount("starting it again", 2, in: log, seconds: 30)
+        kill(coordinator, SIGCONT)
+        XCTAssertTrue(restartedBoth, "both workers exit and are started again: \(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").suffix(3000))")
+        p.waitUntilExit()
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        XCTAssertEqual(p.terminationStatus, 0, String(text.suffix(3000)))
+        XCTAssertTrue(text.contains("nothing heard from the coordinator for 3 s"), String(text.suffix(3000)))
+        for w in [1, 2] {
+            XCTAssertTrue(text.contains("cluster: worker \(w) exited with status"), "worker \(w)'s non-zero exit is reported: \(text.suffix(3000))")
+        }
+        XCTAssertEqual(try summary(out + "/c")["weights_sha256"] as? String, reference)
+    }
+
+    func waitForCount(_ text: String, _ count: Int, in log: String, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let s = try? String(contentsOfFile: log, encoding: .utf8), s.components(separatedBy: text).count - 1 >= count { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
     /// Coordinator and workers in separate network namespaces joined by veth pairs (root only).
     func testClusterAcrossNetworkNamespacesMatchesLoopback() throws {
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip") else {
