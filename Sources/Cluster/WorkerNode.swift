@@ -40,6 +40,9 @@ public final class WorkerNode {
     var lastHeartbeat: UInt64 = 0
     public private(set) var lastHeard: UInt64
     public var silenceDeadlineSeconds: Double = 120
+    /// Times each micro-batch's compute (reported to the coordinator, which splits steps by it).
+    /// Tests on a simulated clock pass it, so their splits never depend on this machine's speed.
+    public var clock: () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }
 
     var config: TrainConfig?
     var dataset: Dataset?
@@ -278,7 +281,7 @@ public final class WorkerNode {
             return []
         }
         let r = ranges[job.microBatch]
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = clock()
         let (loss, correct) = cachedOrder!.order.withUnsafeBufferPointer { order in
             weights.withUnsafeBufferPointer { w in
                 computer.compute(samples: UnsafeBufferPointer(rebasing: order[r]), dataset: dataset, epoch: job.epoch, rng: rng,
@@ -286,7 +289,7 @@ public final class WorkerNode {
             }
         }
         computed += 1
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let seconds = Double(clock() &- start) / 1e9
         computeSeconds += seconds
         let gradient = UnsafeBufferPointer(start: computer.workspace.gradients, count: computer.model.parameterCount)
         // Sums never span two Assignment messages: work reassigned from a dropped worker may

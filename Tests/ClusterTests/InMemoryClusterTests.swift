@@ -45,7 +45,13 @@ final class InMemoryClusterTests: XCTestCase {
         settings.heartbeatDeadlineSeconds = 1
         let coordinator = try Coordinator(trainer: t, settings: settings, jobID: 42, logger: logger, now: clock)
         try t.begin(in: tempRun(), workers: n)
-        var nodes = (0..<n).map { WorkerNode(name: "w\($0)", host: "memory", localData: nil, logger: logger, now: clock) }
+        func node(_ i: Int) -> WorkerNode {
+            let w = WorkerNode(name: "w\(i)", host: "memory", localData: nil, logger: logger, now: clock)
+            // Compute time on the simulated clock (zero): the split stays round robin whatever the machine's load.
+            w.clock = { clock }
+            return w
+        }
+        var nodes = (0..<n).map(node)
         var alive = [Bool](repeating: true, count: n)
         var control: [(from: Int, frames: [[UInt8]])] = []
         var data: [(from: Int, frames: [[UInt8]])] = []
@@ -116,7 +122,7 @@ final class InMemoryClusterTests: XCTestCase {
                 // Every worker dies silently and as many new ones start at once (a launcher restarting them).
                 for i in 0..<n { alive[i] = false }
                 for i in n..<(2 * n) {
-                    nodes.append(WorkerNode(name: "w\(i)", host: "memory", localData: nil, logger: logger, now: clock))
+                    nodes.append(node(i))
                     alive.append(true)
                     toWorkerControl.append([])
                     toWorkerData.append([])
