@@ -208,7 +208,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Load the training set from this directory instead of receiving it from the coordinator.") var data: String?
     @Option(name: .customLong("silence-deadline"), help: "Exit if the coordinator is silent this many seconds.") var silenceDeadline: Double = 120
     @Option(name: .customLong("spin-wait"), help: "Microseconds to keep polling (instead of sleeping) after pushing a step's gradients, waiting for the next weights. A core that sleeps between steps comes back slower; worth it only when this worker has a core to itself (digits cluster sets it when workers fit the cores).") var spinWait: Double = 0
-    @Flag(name: .customLong("idle-while-polling"), inversion: .prefixedNo, help: "Run the --spin-wait polling at SCHED_IDLE priority, so the coordinator and I/O threads take this core at once (when this process may return from SCHED_IDLE: root or CAP_SYS_NICE).") var idleWhilePolling = true
+    @Flag(name: .customLong("idle-while-polling"), inversion: .prefixedNo, help: "Run the --spin-wait polling at SCHED_IDLE priority, so the coordinator and I/O threads take this core at once (when this process may return from SCHED_IDLE: CAP_SYS_NICE or RLIMIT_NICE >= 20).") var idleWhilePolling = true
     @Flag(name: .customLong("exit-with-parent"), help: "Exit when the launching process dies (used by digits cluster).") var exitWithParent = false
     @OptionGroup var security: SecurityOptions
     @Option(help: "This worker's own key pair file (default: worker.key in --keys DIR).") var key: String?
@@ -277,10 +277,10 @@ struct WorkerCommand: ParsableCommand {
         var spinUntil: UInt64 = 0
         // Polling at SCHED_IDLE: the core stays awake for the weights, yet the kernel counts it
         // as free, so the coordinator and the ZeroMQ I/O threads run there at once instead of
-        // preempting a worker that is still computing. Coming back needs root or CAP_SYS_NICE.
+        // preempting a worker that is still computing. Coming back needs CAP_SYS_NICE (or RLIMIT_NICE >= 20).
         var idleSpin = spinNanoseconds > 0 && idleWhilePolling && digits_idle_scheduling_reversible() != 0
         if spinNanoseconds > 0, idleWhilePolling, !idleSpin {
-            logger.info("polling for weights at normal priority (leaving SCHED_IDLE needs root or CAP_SYS_NICE)")
+            logger.info("polling for weights at normal priority (leaving SCHED_IDLE needs CAP_SYS_NICE or RLIMIT_NICE >= 20)")
         }
         try perform(node.start(now: nowNanoseconds()))
         while true {

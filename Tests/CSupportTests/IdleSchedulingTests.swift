@@ -10,9 +10,8 @@ final class IdleSchedulingTests: XCTestCase {
     }
 
     func testIdleSchedulingIsPerThreadAndReversible() throws {
-        try XCTSkipUnless(geteuid() == 0 || digits_idle_scheduling_reversible() == 1,
-                          "leaving SCHED_IDLE needs root or CAP_SYS_NICE")
-        XCTAssertEqual(digits_idle_scheduling_reversible(), 1)
+        // Root without CAP_SYS_NICE (a default container) may enter SCHED_IDLE but not leave it.
+        try XCTSkipUnless(digits_idle_scheduling_reversible() == 1, "leaving SCHED_IDLE needs CAP_SYS_NICE or RLIMIT_NICE >= 20")
         let seen = Observations()
         let entered = DispatchSemaphore(value: 0), checked = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
         let thread = Thread {

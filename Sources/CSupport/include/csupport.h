@@ -12,7 +12,7 @@ int digits_set_idle_scheduling(int idle);
 /// 1 if the calling thread runs under SCHED_IDLE.
 int digits_current_scheduling_is_idle(void);
 /// 1 if a thread of this process may enter SCHED_IDLE and come back to SCHED_OTHER (coming back
-/// needs root, CAP_SYS_NICE or RLIMIT_NICE >= 20): tried once on a throwaway thread.
+/// needs CAP_SYS_NICE, as root usually has, or RLIMIT_NICE >= 20): tried once on a throwaway thread.
 int digits_idle_scheduling_reversible(void);
 
 /// glibc: serve blocks below `mmap_threshold` bytes from the heap and trim the heap only beyond
