@@ -532,18 +532,17 @@ public final class Coordinator {
         workers[id]?.assigned = []
         guard !orphaned.isEmpty else { return [] }
         let live = liveWorkers
-        guard !live.isEmpty else {
-            waitingSince = now
-            logger.warning("worker \(id) was the last one; waiting up to \(Int(settings.joinDeadlineSeconds)) s for a worker to join")
-            current = nil
-            return []
-        }
         let holders = live.filter { stepHolders.contains($0.id) }
         guard !holders.isEmpty else {
-            // Everyone who held this step's weights is gone; those left joined since. The step
-            // starts again on them: every micro-batch is recomputed, so the sum is the same.
-            logger.warning("no worker holding step \(step.globalStep + 1)'s weights is left; starting the step again on \(live.map(\.id))")
+            // Nobody left holds this step's weights: the step starts again (every micro-batch
+            // recomputed, so the same sum) on the workers that joined since, or the first to join.
             current = nil
+            guard !live.isEmpty else {
+                waitingSince = now
+                logger.warning("worker \(id) was the last one; waiting up to \(Int(settings.joinDeadlineSeconds)) s for a worker to join")
+                return []
+            }
+            logger.warning("no worker holding step \(step.globalStep + 1)'s weights is left; starting the step again on \(live.map(\.id))")
             return try beginStep(now: now)
         }
         logger.warning("reassigning micro-batches \(orphaned) of step \(step.globalStep + 1) from worker \(id) to \(holders.map(\.id))")

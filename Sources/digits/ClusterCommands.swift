@@ -295,18 +295,15 @@ struct WorkerCommand: ParsableCommand {
             var readable = try zmqPoll([control] + polled, timeoutMilliseconds: node.hasWork || spinUntil > nowNanoseconds() ? 0 : 50)
             if !readable.contains(true), !node.hasWork, spinUntil > nowNanoseconds() {
                 let idle = idleSpin && digits_set_idle_scheduling(1) == 0
-                do {
-                    while !readable.contains(true), !node.hasWork, spinUntil > nowNanoseconds() {
-                        sched_yield()
-                        readable = try zmqPoll([control] + polled, timeoutMilliseconds: 0)
+                defer {
+                    if idle, digits_set_idle_scheduling(0) != 0 {
+                        logger.warning("could not leave SCHED_IDLE after polling (\(String(cString: strerror(errno)))); polling at normal priority from now on")
+                        idleSpin = false
                     }
-                } catch {
-                    if idle { _ = digits_set_idle_scheduling(0) }
-                    throw error
                 }
-                if idle, digits_set_idle_scheduling(0) != 0 {
-                    logger.warning("could not leave SCHED_IDLE after polling (\(String(cString: strerror(errno)))); polling at normal priority from now on")
-                    idleSpin = false
+                while !readable.contains(true), !node.hasWork, spinUntil > nowNanoseconds() {
+                    sched_yield()
+                    readable = try zmqPoll([control] + polled, timeoutMilliseconds: 0)
                 }
             }
             if readable[0] {

@@ -35,7 +35,7 @@ final class IdleSchedulingTests: XCTestCase {
         XCTAssertEqual(seen.idleAfter, 0)
     }
 
-    /// The probe runs on a throwaway thread: the caller's own policy never changes.
+    /// The probe leaves the calling thread at normal priority (a worker computes on it next).
     func testProbeLeavesTheCallerAlone() {
         _ = digits_idle_scheduling_reversible()
         XCTAssertEqual(digits_current_scheduling_is_idle(), 0)

@@ -64,14 +64,7 @@ final class ClusterCLITests: XCTestCase {
     /// Starts `digits cluster` in the background; returns the process and its output file.
     func startCluster(_ args: [String]) throws -> (Process, String) { try spawn(["cluster"] + args) }
 
-    func waitFor(_ text: String, in log: String, seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let s = try? String(contentsOfFile: log, encoding: .utf8), s.contains(text) { return true }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return false
-    }
+    func waitFor(_ text: String, in log: String, seconds: Double) -> Bool { waitForCount(text, 1, in: log, seconds: seconds) }
 
     func testStoppingTheLauncherLeavesNoProcess() throws {
         let data = try SyntheticData.writeDirectory(train: 4000, test: 100)
@@ -96,13 +89,18 @@ final class ClusterCLITests: XCTestCase {
         }
     }
 
-    func testAWorkerKilledWithSIGKILLDoesNotChangeTheResult() throws {
-        // Long enough (about 180 steps) that the kill lands mid-training on any machine.
+    /// Data, run directory and recipe for a fault test, long enough (about 180 steps) that the
+    /// fault lands mid-training on any machine, and `digits train`'s weights for that recipe.
+    func faultRun(_ name: String) throws -> (data: String, out: String, recipe: [String], reference: String) {
         let data = try SyntheticData.writeDirectory(train: 2400, test: 100)
-        let out = CLI.tempDirectory("kill9")
+        let out = CLI.tempDirectory(name)
         let recipe = ["--epochs", "4", "--batch", "48", "--micro-batch", "8", "--model", "keras-example", "--seed", "5", "--no-early-stopping"]
         XCTAssertEqual(try CLI.run(["train", "--data", data, "--out", out + "/train"] + recipe).status, 0)
-        let reference = try summary(out + "/train")["weights_sha256"] as! String
+        return (data, out, recipe, try summary(out + "/train")["weights_sha256"] as! String)
+    }
+
+    func testAWorkerKilledWithSIGKILLDoesNotChangeTheResult() throws {
+        let (data, out, recipe, reference) = try faultRun("kill9")
         let (p, log) = try startCluster(["--workers", "3", "--data", data, "--out", out + "/c", "--heartbeat-deadline", "1.5"] + recipe)
         XCTAssertTrue(waitFor("training starts", in: log, seconds: 120))
         Thread.sleep(forTimeInterval: 0.5)
@@ -124,11 +122,7 @@ final class ClusterCLITests: XCTestCase {
     /// silent for --worker-silence-deadline; the launcher starts them again, they join the
     /// coordinator when it resumes (SIGCONT), and the result is still the same bits.
     func testWorkersThatExitWithAnErrorAreStartedAgain() throws {
-        let data = try SyntheticData.writeDirectory(train: 2400, test: 100)
-        let out = CLI.tempDirectory("restart")
-        let recipe = ["--epochs", "4", "--batch", "48", "--micro-batch", "8", "--model", "keras-example", "--seed", "5", "--no-early-stopping"]
-        XCTAssertEqual(try CLI.run(["train", "--data", data, "--out", out + "/train"] + recipe).status, 0)
-        let reference = try summary(out + "/train")["weights_sha256"] as! String
+        let (data, out, recipe, reference) = try faultRun("restart")
         let (p, log) = try startCluster(["--workers", "2", "--data", data, "--out", out + "/c", "--heartbeat-deadline", "1.5",
                                          "--worker-silence-deadline", "3", "--restarts", "10"] + recipe)
         let watchdog = DispatchWorkItem { if p.isRunning { p.terminate() } }
