@@ -301,9 +301,9 @@ public final class WorkerNode {
         // (Queued work runs in order, so a pending sum is always this batch's or a stale step's.)
         guard pushesSums, remaining > 0 || (sumKey == key && !stepParts.isEmpty) else {
             return shardRanges.enumerated().map { s, range in
-                .sendData(shard: s, frames: envelope(.gradientPush(GradientPush(
+                .sendData(shard: s, frames: WireCodec.encodeGradientPush(jobID: jobID, sender: id, step: job.step, GradientPush(
                     microBatch: UInt32(job.microBatch), samples: UInt32(r.count), loss: loss, correct: UInt32(correct),
-                    computeSeconds: seconds, offset: UInt64(range.lowerBound), values: Array(gradient[range]))), step: job.step))
+                    computeSeconds: seconds, offset: UInt64(range.lowerBound), values: []), values: UnsafeBufferPointer(rebasing: gradient[range])))
             }
         }
         // Earlier micro-batches go into one exact fixed-point sum, pushed while the last one computes.
@@ -328,10 +328,12 @@ public final class WorkerNode {
     func flushSum() -> [WorkerAction] {
         defer { sumKey = nil; stepParts = [] }
         guard let key = sumKey, !stepParts.isEmpty else { return [] }
-        return shardRanges.enumerated().map { s, range in
-            .sendData(shard: s, frames: envelope(.gradientSum(GradientSumPush(
-                parts: stepParts, computeSeconds: stepSeconds, offset: UInt64(range.lowerBound), values: Array(stepSum.values[range]))),
-                step: key.step))
+        return stepSum.values.withUnsafeBufferPointer { sum in
+            shardRanges.enumerated().map { s, range in
+                .sendData(shard: s, frames: WireCodec.encodeGradientSum(jobID: jobID, sender: id, step: key.step, GradientSumPush(
+                    parts: stepParts, computeSeconds: stepSeconds, offset: UInt64(range.lowerBound), values: []),
+                    values: UnsafeBufferPointer(rebasing: sum[range])))
+            }
         }
     }
 

@@ -93,7 +93,11 @@ extension Int64: FrameElement { public static var frameName: String { "Int64" } 
 
 public enum TensorFrame {
     public static func encode<T: FrameElement>(_ values: [T]) -> [UInt8] {
-        values.withUnsafeBytes { [UInt8]($0) }
+        values.withUnsafeBufferPointer { encode($0) }
+    }
+
+    public static func encode<T: FrameElement>(_ values: UnsafeBufferPointer<T>) -> [UInt8] {
+        [UInt8](UnsafeRawBufferPointer(values))
     }
 
     public static func decode<T: FrameElement>(_ frame: [UInt8], expected count: Int, what: String) throws -> [T] {

@@ -36,14 +36,9 @@ public enum WireCodec {
             body.u64(m.offset); body.u64(UInt64(m.values.count))
             payload = [TensorFrame.encode(m.values)]
         case .gradientPush(let m):
-            body.u32(m.microBatch); body.u32(m.samples); body.f64(m.loss); body.u32(m.correct); body.f64(m.computeSeconds); body.u64(m.offset)
-            body.u64(UInt64(m.values.count))
-            payload = [TensorFrame.encode(m.values)]
+            m.values.withUnsafeBufferPointer { writeGradientPush(m, values: $0, body: &body, payload: &payload) }
         case .gradientSum(let m):
-            body.u32(UInt32(m.parts.count))
-            for p in m.parts { body.u32(p.microBatch); body.u32(p.samples); body.f64(p.loss); body.u32(p.correct) }
-            body.f64(m.computeSeconds); body.u64(m.offset); body.u64(UInt64(m.values.count))
-            payload = [TensorFrame.encode(m.values)]
+            m.values.withUnsafeBufferPointer { writeGradientSum(m, values: $0, body: &body, payload: &payload) }
         case .heartbeat(let m):
             body.u32(m.workerID); body.u64(m.computed)
         case .shutdown(let m):
@@ -65,10 +60,45 @@ public enum WireCodec {
                 payload += [TensorFrame.encode(f), TensorFrame.encode(sec)]
             }
         }
+        return assemble(type: e.message.type, jobID: e.jobID, sender: e.sender, step: e.step, body: body, payload: payload)
+    }
+
+    /// The same frames as `encode` of a `.gradientPush` carrying `values`, read straight from the
+    /// caller's buffer (`push.values` is ignored): one copy into the payload frame instead of two.
+    public static func encodeGradientPush(jobID: UInt64, sender: UInt32, step: UInt64, _ push: GradientPush,
+                                          values: UnsafeBufferPointer<Float>) -> [[UInt8]] {
+        var body = ByteWriter(), payload: [[UInt8]] = []
+        writeGradientPush(push, values: values, body: &body, payload: &payload)
+        return assemble(type: .gradientPush, jobID: jobID, sender: sender, step: step, body: body, payload: payload)
+    }
+
+    /// The same frames as `encode` of a `.gradientSum` carrying `values`, read straight from the
+    /// caller's buffer (`sum.values` is ignored): one copy into the payload frame instead of two.
+    public static func encodeGradientSum(jobID: UInt64, sender: UInt32, step: UInt64, _ sum: GradientSumPush,
+                                         values: UnsafeBufferPointer<Int64>) -> [[UInt8]] {
+        var body = ByteWriter(), payload: [[UInt8]] = []
+        writeGradientSum(sum, values: values, body: &body, payload: &payload)
+        return assemble(type: .gradientSum, jobID: jobID, sender: sender, step: step, body: body, payload: payload)
+    }
+
+    static func writeGradientPush(_ m: GradientPush, values: UnsafeBufferPointer<Float>, body: inout ByteWriter, payload: inout [[UInt8]]) {
+        body.u32(m.microBatch); body.u32(m.samples); body.f64(m.loss); body.u32(m.correct); body.f64(m.computeSeconds); body.u64(m.offset)
+        body.u64(UInt64(values.count))
+        payload = [TensorFrame.encode(values)]
+    }
+
+    static func writeGradientSum(_ m: GradientSumPush, values: UnsafeBufferPointer<Int64>, body: inout ByteWriter, payload: inout [[UInt8]]) {
+        body.u32(UInt32(m.parts.count))
+        for p in m.parts { body.u32(p.microBatch); body.u32(p.samples); body.f64(p.loss); body.u32(p.correct) }
+        body.f64(m.computeSeconds); body.u64(m.offset); body.u64(UInt64(values.count))
+        payload = [TensorFrame.encode(values)]
+    }
+
+    static func assemble(type: MessageType, jobID: UInt64, sender: UInt32, step: UInt64, body: ByteWriter, payload: [[UInt8]]) -> [[UInt8]] {
         var header = ByteWriter()
         for b in magic { header.u8(b) }
-        header.u16(version); header.u16(e.message.type.rawValue); header.u64(e.jobID); header.u32(e.sender); header.u32(0)
-        header.u64(e.step); header.u32(UInt32(body.bytes.count)); header.u32(UInt32(payload.count))
+        header.u16(version); header.u16(type.rawValue); header.u64(jobID); header.u32(sender); header.u32(0)
+        header.u64(step); header.u32(UInt32(body.bytes.count)); header.u32(UInt32(payload.count))
         return [header.bytes, body.bytes] + payload
     }
 

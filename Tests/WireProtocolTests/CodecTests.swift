@@ -30,6 +30,31 @@ final class CodecTests: XCTestCase {
         }
     }
 
+    /// The workers' one-copy encoders give exactly the frames `encode` gives, for any slice of
+    /// a larger buffer (pushes carry one shard's key range), and ignore the message's own values.
+    func testBufferEncodersMatchEncode() {
+        let floats: [Float] = (0..<37).map { Float($0) * 0.37 - 3 }
+        let sums: [Int64] = (0..<37).map { Int64($0) * 1_000_003 - (1 << 45) }
+        for range in [0..<37, 5..<19, 36..<37, 0..<0] {
+            let push = GradientPush(microBatch: 3, samples: 16, loss: 2.25, correct: 11, computeSeconds: 0.004, offset: UInt64(range.lowerBound), values: [])
+            var full = push
+            full.values = Array(floats[range])
+            let fromBuffer = floats.withUnsafeBufferPointer {
+                WireCodec.encodeGradientPush(jobID: 9, sender: 2, step: 77, push, values: UnsafeBufferPointer(rebasing: $0[range]))
+            }
+            XCTAssertEqual(fromBuffer, WireCodec.encode(Envelope(jobID: 9, sender: 2, step: 77, message: .gradientPush(full))), "push \(range)")
+            let sum = GradientSumPush(parts: [.init(microBatch: 1, samples: 16, loss: 3, correct: 9), .init(microBatch: 4, samples: 16, loss: 1.5, correct: 15)],
+                                      computeSeconds: 0.009, offset: UInt64(range.lowerBound), values: [42])
+            var fullSum = sum
+            fullSum.values = Array(sums[range])
+            let sumFromBuffer = sums.withUnsafeBufferPointer {
+                WireCodec.encodeGradientSum(jobID: 9, sender: 2, step: 77, sum, values: UnsafeBufferPointer(rebasing: $0[range]))
+            }
+            XCTAssertEqual(sumFromBuffer, WireCodec.encode(Envelope(jobID: 9, sender: 2, step: 77, message: .gradientSum(fullSum))), "sum \(range)")
+            XCTAssertEqual(try WireCodec.decode(sumFromBuffer).message, .gradientSum(fullSum))
+        }
+    }
+
     func testEveryTruncationIsRejected() {
         for m in Self.samples {
             let frames = WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: m))

@@ -63,6 +63,9 @@ workers = re.findall(r"peak RSS (\d+) MB", log.split("coordinator peak RSS")[0])
 ips = summary['train_images_per_second']
 print(f"| {r} | {n} | {ips:.0f} | {m.group(1)} | {m.group(2)} | {m.group(3)} ms ({m.group(4)}%) | {m.group(5)} | {', '.join(workers) or '-'} |")
 open(sys.argv[5], "a").write(f"{n}\t{r}\t{ips}\t{m.group(4)}\t{summary['weights_sha256']}\n")
+each = [float(x) for x in re.findall(r"micro-batches, ([\d.]+) ms each", log)]
+if n == "2" and len(each) == 2:  # how much slower the slower worker computed, over the whole run
+    open(sys.argv[5].replace("rows", "spread"), "a").write(f"{r}\t{max(each) / min(each)}\n")
 PY
 }
 # The machine's ceiling in the same round: the same training kernels with no communication,
@@ -107,4 +110,14 @@ if not quick:
     print(f"ceiling in the same rounds (digits bench, no communication; two processes at once over one alone): "
           f"{', '.join(f'{ceiling[r]:.2f}x' for r in rounds)} (median {med(ceiling.values()):.2f}x)")
     print(f"cluster speed-up over that round's ceiling: {', '.join(f'{eff[r]:.0%}' for r in rounds)} (median {med(eff.values()):.0%})")
+    # A synchronous step waits for its slower worker: two processes in lockstep get twice the
+    # slower one's rate. On this VM the two vCPUs differ by up to 20% for seconds at a time.
+    lockstep = {r: 2 * min(ips(f"pairA{r}"), ips(f"pairB{r}")) / ips(f"alone{r}") for r in rounds}
+    print(f"lockstep ceiling (twice the slower of the pair over one alone): "
+          f"{', '.join(f'{lockstep[r]:.2f}x' for r in rounds)} (median {med(lockstep.values()):.2f}x); "
+          f"cluster over it: median {med(pairs[r] / lockstep[r] for r in rounds):.0%}")
+    if os.path.exists(f"{out}/spread.tsv"):
+        spread = [float(l.split()[1]) for l in open(f"{out}/spread.tsv") if l.strip()]
+        print(f"2-worker runs, slower worker's ms per micro-batch over the faster's: "
+              f"{', '.join(f'{x:.2f}' for x in spread)} (median {med(spread):.2f})")
 PY
