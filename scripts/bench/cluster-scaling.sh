@@ -63,6 +63,7 @@ workers = re.findall(r"peak RSS (\d+) MB", log.split("coordinator peak RSS")[0])
 ips = summary['train_images_per_second']
 print(f"| {r} | {n} | {ips:.0f} | {m.group(1)} | {m.group(2)} | {m.group(3)} ms ({m.group(4)}%) | {m.group(5)} | {', '.join(workers) or '-'} |")
 open(sys.argv[5], "a").write(f"{n}\t{r}\t{ips}\t{m.group(4)}\t{summary['weights_sha256']}\n")
+open(sys.argv[5].replace("rows", "compute"), "a").write(f"{n}\t{r}\t{m.group(2)}\n")  # busiest worker's compute, ms/step
 each = [float(x) for x in re.findall(r"micro-batches, ([\d.]+) ms each", log)]
 if n == "2" and len(each) == 2:  # how much slower the slower worker computed, over the whole run
     open(sys.argv[5].replace("rows", "spread"), "a").write(f"{r}\t{max(each) / min(each)}\n")
@@ -116,6 +117,15 @@ if not quick:
     print(f"lockstep ceiling (twice the slower of the pair over one alone): "
           f"{', '.join(f'{lockstep[r]:.2f}x' for r in rounds)} (median {med(lockstep.values()):.2f}x); "
           f"cluster over it: median {med(pairs[r] / lockstep[r] for r in rounds):.0%}")
+    # Compute alone (each step's busiest worker, no communication or waiting): what is lost to
+    # the coordinator and the ZeroMQ I/O threads sharing the two cores, and to uneven steps.
+    comp = {}
+    for l in open(f"{out}/compute.tsv"):
+        n, r, ms = l.split()
+        comp.setdefault(int(r), {})[n] = float(ms)
+    cratio = [comp[r]["1"] / comp[r]["2"] for r in rounds if len(comp.get(r, {})) == 2]
+    print(f"compute-only speed-up (1-worker compute per step over 2-worker busiest compute per step): "
+          f"{', '.join(f'{x:.2f}x' for x in cratio)} (median {med(cratio):.2f}x)")
     if os.path.exists(f"{out}/spread.tsv"):
         spread = [float(l.split()[1]) for l in open(f"{out}/spread.tsv") if l.strip()]
         print(f"2-worker runs, slower worker's ms per micro-batch over the faster's: "
