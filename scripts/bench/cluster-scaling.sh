@@ -7,7 +7,7 @@
 # because this shared 2-core machine drifts by 10-30% within minutes. Usage:
 #   scripts/bench/cluster-scaling.sh [--model M] [--epochs E] [--repeats R] [--quick] [-- CLUSTER FLAGS...]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 MODEL=keras-example
 EPOCHS=1
 REPEATS=3
@@ -23,8 +23,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-BIN=${DIGITS_BIN:-.build/release/digits}
-[ -x "$BIN" ] || swift build -c release --product digits
+bench_binary cluster-scaling.sh
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 DATA_ARGS=()

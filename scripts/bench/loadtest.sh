@@ -20,19 +20,8 @@
 # Exit status: 0 when every run succeeded, 1 otherwise (the table is written either way); 2 for bad usage.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
-cd "$ROOT"
-
-quick=0 allow_build=1
-for arg in "$@"; do
-  case "$arg" in
-    --quick) quick=1 ;;
-    --no-build) allow_build=0 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
-    *) echo "loadtest.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
-  esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+bench_args loadtest.sh 2,22 "$@"
 
 if [[ $quick -eq 1 ]]; then
   WORKERS="${WORKERS:-8}" SECONDS_PER_RUN="${SECONDS_PER_RUN:-3}"
@@ -43,15 +32,7 @@ OUT="${OUT:-runs/bench}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-300}"
 read -r -a extra <<< "${LOADTEST_ARGS:-}"
 
-BIN="${DIGITS_BIN:-.build/release/digits}"
-if [[ ! -x "$BIN" ]]; then
-  if [[ -n "${DIGITS_BIN:-}" || $allow_build -eq 0 ]]; then
-    echo "loadtest.sh: $BIN is not an executable (build it, or unset DIGITS_BIN to build the default)" >&2
-    exit 1
-  fi
-  echo "loadtest.sh: building $BIN (swift build -c release --product digits)" >&2
-  swift build -c release --product digits >&2
-fi
+bench_binary loadtest.sh
 
 mkdir -p "$OUT/logs"
 records=()

@@ -15,19 +15,8 @@
 #   OUT          output directory (default runs/bench)
 # Writes $OUT/serve-load.md (the table) and prints it. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
-cd "$ROOT"
-
-quick=0 allow_build=1
-for arg in "$@"; do
-  case "$arg" in
-    --quick) quick=1 ;;
-    --no-build) allow_build=0 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
-    *) echo "serve-load.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
-  esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+bench_args serve-load.sh 2,18 "$@"
 if [[ $quick -eq 1 ]]; then
   CONNECTIONS="${CONNECTIONS:-2}" DURATION="${DURATION:-2}"
 else
@@ -38,13 +27,7 @@ OUT="${OUT:-runs/bench}"
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { echo "serve-load.sh: wrk not found (scripts/install-test-deps.sh installs it)" >&2; exit 1; }
 
-BIN="${DIGITS_BIN:-.build/release/digits}"
-if [[ ! -x "$BIN" ]]; then
-  if [[ -n "${DIGITS_BIN:-}" || $allow_build -eq 0 ]]; then
-    echo "serve-load.sh: $BIN is not an executable" >&2; exit 1
-  fi
-  swift build -c release --product digits
-fi
+bench_binary serve-load.sh
 
 DATA="${DIGITS_DATA_DIR:-}"
 if [[ -z "$DATA" ]]; then
