@@ -35,9 +35,26 @@ final class IdleSchedulingTests: XCTestCase {
         XCTAssertEqual(seen.idleAfter, 0)
     }
 
-    /// The probe leaves the calling thread at normal priority (a worker computes on it next).
-    func testProbeLeavesTheCallerAlone() {
+    /// The probe leaves the calling thread at normal priority (a worker computes on it next), and
+    /// runs elsewhere: a caller already at SCHED_IDLE stays there (a probe on the caller's own
+    /// thread would end by setting it back to SCHED_OTHER).
+    func testProbeLeavesTheCallerAlone() throws {
         _ = digits_idle_scheduling_reversible()
         XCTAssertEqual(digits_current_scheduling_is_idle(), 0)
+        try XCTSkipUnless(digits_idle_scheduling_reversible() == 1, "leaving SCHED_IDLE needs CAP_SYS_NICE or RLIMIT_NICE >= 20")
+        let seen = Observations()
+        let finished = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            seen.enter = digits_set_idle_scheduling(1)
+            _ = digits_idle_scheduling_reversible()
+            seen.idleAfter = digits_current_scheduling_is_idle()
+            seen.leave = digits_set_idle_scheduling(0)
+            finished.signal()
+        }
+        thread.start()
+        XCTAssertEqual(finished.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(seen.enter, 0)
+        XCTAssertEqual(seen.idleAfter, 1, "the probe changed the calling thread's scheduling")
+        XCTAssertEqual(seen.leave, 0)
     }
 }

@@ -61,11 +61,11 @@ m = re.search(r"steps: ([\d.]+) ms/step = compute ([\d.]+) ms \+ communication/w
 workers = re.findall(r"peak RSS (\d+) MB", log.split("coordinator peak RSS")[0])
 ips = summary['train_images_per_second']
 print(f"| {r} | {n} | {ips:.0f} | {m.group(1)} | {m.group(2)} | {m.group(3)} ms ({m.group(4)}%) | {m.group(5)} | {', '.join(workers) or '-'} |")
-open(sys.argv[5], "a").write(f"{n}\t{r}\t{ips}\t{m.group(4)}\t{summary['weights_sha256']}\n")
-open(sys.argv[5].replace("rows", "compute"), "a").write(f"{n}\t{r}\t{m.group(2)}\n")  # busiest worker's compute, ms/step
+# Columns: workers, round, images/s, communication + waiting %, weights_sha256, the busiest worker's
+# compute in ms/step, and how much slower the slower worker computed over the run (0 if not 2).
 each = [float(x) for x in re.findall(r"micro-batches, ([\d.]+) ms each", log)]
-if n == "2" and len(each) == 2:  # how much slower the slower worker computed, over the whole run
-    open(sys.argv[5].replace("rows", "spread"), "a").write(f"{r}\t{max(each) / min(each)}\n")
+spread = max(each) / min(each) if n == "2" and len(each) == 2 else 0
+open(sys.argv[5], "a").write(f"{n}\t{r}\t{ips}\t{m.group(4)}\t{summary['weights_sha256']}\t{m.group(2)}\t{spread}\n")
 PY
 }
 # The machine's ceiling in the same round: the same training kernels with no communication,
@@ -87,15 +87,15 @@ for r in $(seq 1 "$REPEATS"); do
   fi
 done
 python3 - "$OUT" "${QUICK:-0}" <<'PY'
-import json, os, statistics, sys
+import json, statistics, sys
 out, quick = sys.argv[1], sys.argv[2] == "1"
 rows = [l.split("\t") for l in open(f"{out}/rows.tsv").read().split("\n") if l]
-one = {int(r): float(i) for n, r, i, _, _ in rows if n == "1"}
-two = {int(r): float(i) for n, r, i, _, _ in rows if n == "2"}
-share = [float(p) for n, _, _, p, _ in rows if n == "2"]
+one = {int(r): float(i) for n, r, i, *_ in rows if n == "1"}
+two = {int(r): float(i) for n, r, i, *_ in rows if n == "2"}
+share = [float(p) for n, _, _, p, *_ in rows if n == "2"]
 rounds = sorted(r for r in one if r in two)
 pairs = {r: two[r] / one[r] for r in rounds}
-hashes = {h.strip() for *_, h in rows}
+hashes = {h for _, _, _, _, h, *_ in rows}
 med = statistics.median
 print()
 print(f"median images/s: 1 worker {med(one.values()):.0f}, 2 workers {med(two.values()):.0f}; "
@@ -111,22 +111,19 @@ if not quick:
           f"{', '.join(f'{ceiling[r]:.2f}x' for r in rounds)} (median {med(ceiling.values()):.2f}x)")
     print(f"cluster speed-up over that round's ceiling: {', '.join(f'{eff[r]:.0%}' for r in rounds)} (median {med(eff.values()):.0%})")
     # A synchronous step waits for its slower worker: two processes in lockstep get twice the
-    # slower one's rate. On this VM the two vCPUs differ by up to 20% for seconds at a time.
+    # slower one's rate. On this VM the two vCPUs differ by up to 22% for seconds at a time.
     lockstep = {r: 2 * min(ips(f"pairA{r}"), ips(f"pairB{r}")) / ips(f"alone{r}") for r in rounds}
     print(f"lockstep ceiling (twice the slower of the pair over one alone): "
           f"{', '.join(f'{lockstep[r]:.2f}x' for r in rounds)} (median {med(lockstep.values()):.2f}x); "
           f"cluster over it: median {med(pairs[r] / lockstep[r] for r in rounds):.0%}")
     # Compute alone (each step's busiest worker, no communication or waiting): what is lost to
     # the coordinator and the ZeroMQ I/O threads sharing the two cores, and to uneven steps.
-    comp = {}
-    for l in open(f"{out}/compute.tsv"):
-        n, r, ms = l.split()
-        comp.setdefault(int(r), {})[n] = float(ms)
-    cratio = [comp[r]["1"] / comp[r]["2"] for r in rounds if len(comp.get(r, {})) == 2]
+    comp = {(n, int(r)): float(ms) for n, r, _, _, _, ms, _ in rows}
+    cratio = [comp[("1", r)] / comp[("2", r)] for r in rounds]
     print(f"compute-only speed-up (1-worker compute per step over 2-worker busiest compute per step): "
           f"{', '.join(f'{x:.2f}x' for x in cratio)} (median {med(cratio):.2f}x)")
-    if os.path.exists(f"{out}/spread.tsv"):
-        spread = [float(l.split()[1]) for l in open(f"{out}/spread.tsv") if l.strip()]
+    spread = [float(x) for n, *_, x in rows if n == "2" and float(x) > 0]
+    if spread:
         print(f"2-worker runs, slower worker's ms per micro-batch over the faster's: "
               f"{', '.join(f'{x:.2f}' for x in spread)} (median {med(spread):.2f})")
 PY
