@@ -33,9 +33,9 @@ public struct BarChart {
 
     public func svg() -> String {
         var doc = SVGDocument(width: width, height: height)
-        let left = 64.0, right = 16.0, top = 34.0, bottom = 70.0
-        let plotW = width - left - right, plotH = height - top - bottom
-        doc.text(title, x: width / 2, y: 20, size: 15, anchor: .middle, bold: true)
+        let frame = ChartFrame(width: width, height: height, left: 64, right: 16, top: 34, bottom: 70)
+        let left = frame.left, top = frame.top, plotW = frame.plotWidth, plotH = frame.plotHeight
+        frame.title(title, in: &doc)
         let maxValue = max(series.flatMap(\.values).max() ?? 1, 1e-9)
         var ticks = Ticks.nice(min: 0, max: maxValue, count: 5)
         let step = ticks.count > 1 ? ticks[1] - ticks[0] : 1
@@ -43,10 +43,7 @@ public struct BarChart {
         while let last = ticks.last, last < maxValue * 1.08 { ticks.append(last + step) }
         let top1 = ticks.last ?? maxValue
         func py(_ v: Double) -> Double { top + (1 - v / top1) * plotH }
-        for t in ticks {
-            doc.line(x1: left, y1: py(t), x2: left + plotW, y2: py(t), stroke: "#e4e4e4")
-            doc.text(Ticks.label(t, step: step), x: left - 6, y: py(t) + 4, size: 11, anchor: .end, fill: "#555")
-        }
+        frame.horizontalGrid(ticks, step: step, y: py, in: &doc)
         let group = plotW / Double(max(categories.count, 1))
         let barW = group * 0.8 / Double(max(series.count, 1))
         let labelSize = min(10, max(7, barW * 0.45))
@@ -62,10 +59,7 @@ public struct BarChart {
             }
             doc.text(name, x: left + Double(c) * group + group / 2, y: top + plotH + 16, size: 12, anchor: .middle)
         }
-        doc.line(x1: left, y1: top + plotH, x2: left + plotW, y2: top + plotH, stroke: "#555")
-        doc.line(x1: left, y1: top, x2: left, y2: top + plotH, stroke: "#555")
-        doc.text(xLabel, x: left + plotW / 2, y: top + plotH + 34, size: 12, anchor: .middle)
-        doc.text(yLabel, x: 16, y: top + plotH / 2, size: 12, anchor: .middle, rotate: -90)
+        frame.axes(xLabel: xLabel, yLabel: yLabel, in: &doc)
         var lx = left
         for s in series {
             doc.rect(x: lx, y: height - 22, width: 12, height: 12, fill: s.color)

@@ -50,9 +50,10 @@ public struct LineChart {
 
     public func svg() -> String {
         var doc = SVGDocument(width: width, height: height)
-        let left = 64.0, right = 16.0, top = 34.0, bottom = 72.0
-        let plotW = width - left - right, plotH = height - top - bottom
-        doc.text(title, x: width / 2, y: 20, size: 15, anchor: .middle, bold: true)
+        let right = 16.0
+        let frame = ChartFrame(width: width, height: height, left: 64, right: right, top: 34, bottom: 72)
+        let left = frame.left, top = frame.top, plotW = frame.plotWidth, plotH = frame.plotHeight
+        frame.title(title, in: &doc)
 
         let xs = series.flatMap { $0.points.map(\.x) } + markers.map(\.x)
         let ys = series.flatMap { $0.points.map(\.y) }.filter(\.isFinite)
@@ -73,10 +74,7 @@ public struct LineChart {
         // Grid, ticks and axes.
         let yTicks = Ticks.nice(min: y0, max: y1, count: 5)
         let yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1
-        for t in yTicks {
-            doc.line(x1: left, y1: py(t), x2: left + plotW, y2: py(t), stroke: "#e4e4e4")
-            doc.text(Ticks.label(t, step: yStep), x: left - 6, y: py(t) + 4, size: 11, anchor: .end, fill: "#555")
-        }
+        frame.horizontalGrid(yTicks, step: yStep, y: py, in: &doc)
         var xTicks = Ticks.nice(min: x0, max: x1, count: 8)
         if integerX { xTicks = xTicks.filter { $0 == $0.rounded() } }
         let xStep = xTicks.count > 1 ? xTicks[1] - xTicks[0] : 1
@@ -84,10 +82,7 @@ public struct LineChart {
             doc.line(x1: px(t), y1: top + plotH, x2: px(t), y2: top + plotH + 4, stroke: "#555")
             doc.text(Ticks.label(t, step: xStep), x: px(t), y: top + plotH + 17, size: 11, anchor: .middle, fill: "#555")
         }
-        doc.line(x1: left, y1: top + plotH, x2: left + plotW, y2: top + plotH, stroke: "#555")
-        doc.line(x1: left, y1: top, x2: left, y2: top + plotH, stroke: "#555")
-        doc.text(xLabel, x: left + plotW / 2, y: top + plotH + 34, size: 12, anchor: .middle)
-        doc.text(yLabel, x: 16, y: top + plotH / 2, size: 12, anchor: .middle, rotate: -90)
+        frame.axes(xLabel: xLabel, yLabel: yLabel, in: &doc)
 
         for (i, m) in markers.enumerated() {
             doc.line(x1: px(m.x), y1: top, x2: px(m.x), y2: top + plotH, stroke: m.color, width: 1.5, dash: "5 4")

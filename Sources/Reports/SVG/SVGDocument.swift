@@ -120,3 +120,40 @@ public enum Ticks {
         return String(format: "%.\(decimals)f", v)
     }
 }
+
+/// The plot area of a chart with its y axis on the left and its x axis at the bottom (BarChart and
+/// LineChart): the title above it, horizontal grid lines with their labels, and the two axes.
+struct ChartFrame {
+    let left: Double, top: Double, plotWidth: Double, plotHeight: Double
+
+    /// A plot area inset from a `width` x `height` document by the given margins.
+    init(width: Double, height: Double, left: Double, right: Double, top: Double, bottom: Double) {
+        self.left = left
+        self.top = top
+        plotWidth = width - left - right
+        plotHeight = height - top - bottom
+    }
+
+    /// The title, centred at the top of the document.
+    func title(_ text: String, in doc: inout SVGDocument) {
+        doc.text(text, x: doc.width / 2, y: 20, size: 15, anchor: .middle, bold: true)
+    }
+
+    /// A grid line across the plot at each tick, labelled left of the y axis; `y` maps a value to
+    /// its vertical position.
+    func horizontalGrid(_ ticks: [Double], step: Double, y: (Double) -> Double, in doc: inout SVGDocument) {
+        for t in ticks {
+            doc.line(x1: left, y1: y(t), x2: left + plotWidth, y2: y(t), stroke: "#e4e4e4")
+            doc.text(Ticks.label(t, step: step), x: left - 6, y: y(t) + 4, size: 11, anchor: .end, fill: "#555")
+        }
+    }
+
+    /// The x and y axis lines and their labels (the y label rotated, left of the tick labels).
+    func axes(xLabel: String, yLabel: String, in doc: inout SVGDocument) {
+        let bottom = top + plotHeight
+        doc.line(x1: left, y1: bottom, x2: left + plotWidth, y2: bottom, stroke: "#555")
+        doc.line(x1: left, y1: top, x2: left, y2: bottom, stroke: "#555")
+        doc.text(xLabel, x: left + plotWidth / 2, y: bottom + 34, size: 12, anchor: .middle)
+        doc.text(yLabel, x: 16, y: top + plotHeight / 2, size: 12, anchor: .middle, rotate: -90)
+    }
+}
