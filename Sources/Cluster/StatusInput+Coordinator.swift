@@ -10,11 +10,13 @@ extension StatusInput {
         let t = c.trainer
         var rejected = c.rejected
         for (k, v) in c.server.rejections { rejected[k, default: 0] += v }
-        self.init(
-            phase: "\(c.phase)", model: t.model.spec.name, parameters: t.model.parameterCount, mode: t.config.training.mode,
+        let job = StatusSnapshot.Job(
+            state: "\(c.phase)", model: t.model.spec.name, parameters: t.model.parameterCount, mode: t.config.training.mode,
             seed: t.config.training.seed, batchSize: t.config.training.batchSize, microBatch: t.config.training.microBatch,
             workersExpected: c.settings.minWorkers, servers: c.settings.servers, runDirectory: t.runDirectory?.path,
-            controlEndpoint: controlEndpoint, epochs: t.config.training.epochs, stepsPerEpoch: t.plan.stepsPerEpoch,
+            controlEndpoint: controlEndpoint, time: 0, elapsedSeconds: 0)
+        self.init(
+            job: job, epochs: t.config.training.epochs, stepsPerEpoch: t.plan.stepsPerEpoch,
             progress: t.progress, workers: Array(c.workers.values), drops: c.drops, rejected: rejected,
             newLatencies: c.takePushLatencies(), checkpoints: checkpoints, events: events)
     }

@@ -5,18 +5,10 @@ import Training
 
 /// What one snapshot is built from; `StatusInput(coordinator:...)` reads it off a live coordinator.
 public struct StatusInput {
-    /// waiting, training or finished (the coordinator's phase).
-    public var phase: String
-    public var model: String
-    public var parameters: Int
-    public var mode: String
-    public var seed: UInt64
-    public var batchSize: Int
-    public var microBatch: Int
-    public var workersExpected: Int
-    public var servers: Int
-    public var runDirectory: String?
-    public var controlEndpoint: String?
+    /// The job as the snapshot shows it, with `state` the coordinator's phase (waiting, training
+    /// or finished). The tracker fills in `time` and `elapsedSeconds`, and sets `state` and
+    /// `message` when the job has ended (`StatusTracker.finalState`).
+    public var job: StatusSnapshot.Job
     public var epochs: Int
     public var stepsPerEpoch: Int
     public var progress: TrainingProgress
@@ -53,7 +45,7 @@ public struct StatusTracker {
         self.start = start
         let p = input.progress
         let totalSteps = input.epochs * input.stepsPerEpoch
-        let finished = p.finished || input.phase == "finished"
+        let finished = p.finished || input.job.state == "finished"
 
         let (stepsPerSecond, imagesPerSecond) = recordJob(now: now, images: p.trainImages, steps: p.globalStep)
         recordStep(p)
@@ -65,7 +57,7 @@ public struct StatusTracker {
         if finished { eta = 0 } else if stepsPerSecond > 0 { eta = Double(max(0, totalSteps - p.globalStep)) / stepsPerSecond }
 
         let workers = input.workers.sorted { $0.id < $1.id }.map { w -> StatusSnapshot.WorkerRow in
-            let images = w.samples > 0 ? w.samples : w.computed * UInt64(input.microBatch)
+            let images = w.samples > 0 ? w.samples : w.computed * UInt64(input.job.microBatch)
             return StatusSnapshot.WorkerRow(
                 id: w.id, name: w.name, host: w.host, state: !w.alive ? "dropped" : (w.ready ? "ready" : "joining"),
                 lastHeartbeatSeconds: now > w.lastSeen ? Double(now - w.lastSeen) / 1e9 : 0,
@@ -73,12 +65,13 @@ public struct StatusTracker {
                 imagesPerSecond: w.alive ? recordWorker(w.id, now: now, images: images) : 0,
                 drops: input.drops[w.name] ?? 0, rejected: w.rejectedPushes)
         }
-        let state = finalState?.state ?? (finished ? "finished" : input.phase)
+        var job = input.job
+        job.state = finalState?.state ?? (finished ? "finished" : input.job.state)
+        job.message = finalState?.message
+        job.time = wallTime
+        job.elapsedSeconds = Double(now &- start) / 1e9
         return StatusSnapshot(
-            job: .init(state: state, message: finalState?.message, model: input.model, parameters: input.parameters, mode: input.mode,
-                       seed: input.seed, batchSize: input.batchSize, microBatch: input.microBatch,
-                       workersExpected: input.workersExpected, servers: input.servers, runDirectory: input.runDirectory,
-                       controlEndpoint: input.controlEndpoint, time: wallTime, elapsedSeconds: Double(now &- start) / 1e9),
+            job: job,
             progress: .init(
                 epoch: finished ? min(max(p.epoch, 1), max(input.epochs, 1)) : min(p.epoch + 1, max(input.epochs, 1)), epochs: input.epochs,
                 stepInEpoch: finished && p.stepInEpoch == 0 ? input.stepsPerEpoch : p.stepInEpoch, stepsPerEpoch: input.stepsPerEpoch,

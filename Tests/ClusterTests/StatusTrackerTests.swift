@@ -20,9 +20,10 @@ final class StatusTrackerTests: XCTestCase {
             p.epochLossSum = Double(p.epochSamples) * (2.0 / Double(step + 1))
             p.epochCorrect = p.epochSamples / 2
         }
-        return StatusInput(phase: phase, model: "small", parameters: 1234, mode: "sync", seed: 7, batchSize: 32, microBatch: 8,
-                           workersExpected: 2, servers: 1, runDirectory: "/tmp/run", controlEndpoint: "tcp://127.0.0.1:5555",
-                           epochs: 5, stepsPerEpoch: 10, progress: p, workers: workers, drops: ["w2": 1],
+        let job = StatusSnapshot.Job(state: phase, model: "small", parameters: 1234, mode: "sync", seed: 7, batchSize: 32, microBatch: 8,
+                                     workersExpected: 2, servers: 1, runDirectory: "/tmp/run", controlEndpoint: "tcp://127.0.0.1:5555",
+                                     time: 0, elapsedSeconds: 0)
+        return StatusInput(job: job, epochs: 5, stepsPerEpoch: 10, progress: p, workers: workers, drops: ["w2": 1],
                            rejected: ["stale_step": 3], newLatencies: latencies, checkpoints: [], events: [])
     }
 
