@@ -43,6 +43,7 @@ final class CodecTests: XCTestCase {
                 WireCodec.encodeGradientPush(jobID: 9, sender: 2, step: 77, push, values: UnsafeBufferPointer(rebasing: $0[range]))
             }
             XCTAssertEqual(fromBuffer, WireCodec.encode(Envelope(jobID: 9, sender: 2, step: 77, message: .gradientPush(full))), "push \(range)")
+            XCTAssertEqual(try WireCodec.decode(fromBuffer).message, .gradientPush(full))
             let sum = GradientSumPush(parts: [.init(microBatch: 1, samples: 16, loss: 3, correct: 9), .init(microBatch: 4, samples: 16, loss: 1.5, correct: 15)],
                                       computeSeconds: 0.009, offset: UInt64(range.lowerBound), values: [42])
             var fullSum = sum

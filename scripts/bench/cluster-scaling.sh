@@ -5,7 +5,7 @@
 # (order alternating) and, without --quick, the machine's own ceiling in the same round:
 # `digits bench` alone and two copies at once (no communication at all). Medians are compared,
 # because this shared 2-core machine drifts by 10-30% within minutes. Usage:
-#   scripts/bench/cluster-scaling.sh [--model M] [--epochs E] [--repeats R] [--quick] [-- CLUSTER FLAGS...]
+#   scripts/bench/cluster-scaling.sh [--model M] [--epochs E] [--repeats R] [--quick] [--no-build] [-- CLUSTER FLAGS...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 MODEL=keras-example
@@ -19,6 +19,8 @@ while [ $# -gt 0 ]; do
     --epochs) EPOCHS="$2"; shift 2 ;;
     --repeats) REPEATS="$2"; shift 2 ;;
     --quick) EXTRA=(--batch 128); EPOCHS=1; QUICK=1; REPEATS=1; shift ;;
+    --no-build) allow_build=0; shift ;;
+    -h|--help) sed -n '2,8p' "$BENCH_SCRIPT"; exit 0 ;;
     --) shift; PASS=("$@"); break ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac

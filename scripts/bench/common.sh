@@ -1,5 +1,7 @@
 # Shared by the bench scripts (sourced, not run): the repository root as working directory, the
 # --quick/--no-build/--help flags, and the release binary.
+# The calling script by absolute path, for --help after the cd below.
+BENCH_SCRIPT="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 # bench_args NAME HELP_LINES "$@": sets quick (0/1) and allow_build (0/1); --help prints lines
@@ -12,7 +14,7 @@ bench_args() {
     case "$arg" in
       --quick) quick=1 ;;
       --no-build) allow_build=0 ;;
-      -h|--help) sed -n "${help}p" "$0"; exit 0 ;;
+      -h|--help) sed -n "${help}p" "$BENCH_SCRIPT"; exit 0 ;;
       *) echo "$name: unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
   done
