@@ -25,6 +25,13 @@ public struct CoordinatorSettings: Sendable {
     /// Parameter-server shards: 1 = embedded in the coordinator; K >= 2 = K standalone
     /// `digits server` processes, each owning a contiguous key range and its optimizer state.
     public var servers: Int = 1
+    /// This process's numerics fingerprint; a worker or shard whose Hello carries another is refused
+    /// (its gradients would not have the same bits) unless `allowMixedNumerics`.
+    public var numerics: String = NumericsFingerprint.current.description
+    /// Admit peers with another fingerprint (gives up reproducibility; the summary records them).
+    public var allowMixedNumerics = false
+    /// This coordinator's host name, for the refusal message.
+    public var host: String = ProcessInfo.processInfo.hostName
     public init(minWorkers: Int, serverEndpoint: String, servers: Int = 1) {
         self.minWorkers = minWorkers
         self.serverEndpoint = serverEndpoint
@@ -140,6 +147,9 @@ public final class Coordinator {
     public private(set) var drops: [String: Int] = [:]
     /// Push latencies (seconds) not yet taken by `takePushLatencies()`; see `observePush`.
     var pushLatencies: [Double] = []
+    /// Peers admitted with a numerics fingerprint other than ours ("name@host fingerprint"; only with
+    /// `allowMixedNumerics`).
+    public private(set) var mixedNumericsPeers: [String] = []
 
     public init(trainer: Trainer, settings: CoordinatorSettings, jobID: UInt64, logger: Logger, now: UInt64) throws {
         self.trainer = trainer
@@ -250,6 +260,7 @@ public final class Coordinator {
         guard shards.count < settings.servers else {
             return reject("unexpected", "all \(settings.servers) parameter-server shards are registered", peer: peer, data: false)
         }
+        if let refusal = checkNumerics(hello, role: "parameter-server shard", peer: peer) { return refusal }
         shards.append(ShardInfo(shard: shards.count, peer: peer, endpoint: hello.endpoint, name: hello.name, lastSeen: now))
         logger.info("parameter-server shard \(shards.count)/\(settings.servers) joined: \(hello.name)@\(hello.host) at \(hello.endpoint)")
         guard shards.count == settings.servers else { return [] }
@@ -311,8 +322,26 @@ public final class Coordinator {
         return try beginStep(now: epochEnd ? now &+ spent : now)
     }
 
+    /// Nil if `hello`'s numerics fingerprint matches ours or mixed numerics are allowed (then recorded);
+    /// else the refusal to send, naming both hosts and both fingerprints.
+    func checkNumerics(_ hello: Hello, role: String, peer: [UInt8]) -> [CoordinatorAction]? {
+        guard hello.numerics != settings.numerics else { return nil }
+        let theirs = hello.numerics.isEmpty ? "(none)" : hello.numerics
+        let facts = "\(role) \(hello.name)@\(hello.host) has numerics fingerprint \(theirs), the coordinator on \(settings.host) has "
+            + "\(settings.numerics): their gradients would not have the same bits"
+        if settings.allowMixedNumerics {
+            logger.warning("\(facts); admitted (--allow-mixed-numerics: this run is not reproducible)")
+            mixedNumericsPeers.append("\(hello.name)@\(hello.host) \(theirs)")
+            return nil
+        }
+        return reject("numerics", Reject.refusedPrefix + facts + ". Refused: run the same Digits build on x86-64-v3 (AVX2 + FMA) "
+                      + "CPUs everywhere, or pass --allow-mixed-numerics to the coordinator to give up reproducibility",
+                      peer: peer, data: false)
+    }
+
     func register(_ hello: Hello, peer: [UInt8], now: UInt64) -> [CoordinatorAction] {
         guard phase != .finished else { return [.sendControl(peer: peer, frames: envelope(.shutdown(Shutdown(reason: "job finished"))))] }
+        if let refusal = checkNumerics(hello, role: "worker", peer: peer) { return refusal }
         let id = nextWorkerID
         nextWorkerID += 1
         workers[id] = WorkerInfo(id: id, name: hello.name, host: hello.host, controlPeer: peer, lastSeen: now)
@@ -507,7 +536,8 @@ public final class Coordinator {
 
     func finish() throws -> [CoordinatorAction] {
         phase = .finished
-        let summary = try trainer.finish(workers: workers.values.filter { $0.ready }.count)
+        let summary = try trainer.finish(workers: workers.values.filter { $0.ready }.count,
+                                         allowMixedNumerics: settings.allowMixedNumerics, mixedNumericsPeers: mixedNumericsPeers)
         var actions: [CoordinatorAction] = workers.values.filter { $0.alive }.map {
             .sendControl(peer: $0.controlPeer, frames: envelope(.shutdown(Shutdown(reason: "training finished"))))
         }

@@ -53,7 +53,8 @@ public final class ShardServer {
     }
 
     func hello() -> ShardAction {
-        .sendControl(envelope(.hello(Hello(role: .server, name: name, host: host, pid: UInt32(getpid()), endpoint: endpoint))))
+        .sendControl(envelope(.hello(Hello(role: .server, name: name, host: host, pid: UInt32(getpid()), endpoint: endpoint,
+                                           numerics: NumericsFingerprint.current.description))))
     }
 
     public func start(now: UInt64) -> [ShardAction] {
@@ -69,6 +70,9 @@ public final class ShardServer {
         }
         lastHeard = now
         if case .shardInit(let s) = e.message { return initialize(s, jobID: e.jobID) }
+        if case .reject(let r) = e.message, r.reason.hasPrefix(Reject.refusedPrefix) {
+            return [.exit(code: 2, reason: "the coordinator refused this shard: \(r.reason.dropFirst(Reject.refusedPrefix.count))")]
+        }
         guard shard != nil, e.jobID == jobID else { return [] }
         switch e.message {
         case .beginStep(let b):

@@ -14,7 +14,8 @@ extension StatusInput {
             state: "\(c.phase)", model: t.model.spec.name, parameters: t.model.parameterCount, mode: t.config.training.mode,
             seed: t.config.training.seed, batchSize: t.config.training.batchSize, microBatch: t.config.training.microBatch,
             workersExpected: c.settings.minWorkers, servers: c.settings.servers, runDirectory: t.runDirectory?.path,
-            controlEndpoint: controlEndpoint, time: 0, elapsedSeconds: 0)
+            controlEndpoint: controlEndpoint, time: 0, elapsedSeconds: 0, numerics: c.settings.numerics,
+            allowMixedNumerics: c.settings.allowMixedNumerics, mixedNumericsPeers: c.mixedNumericsPeers)
         self.init(
             job: job, epochs: t.config.training.epochs, stepsPerEpoch: t.plan.stepsPerEpoch,
             progress: t.progress, workers: Array(c.workers.values), drops: c.drops, rejected: rejected,

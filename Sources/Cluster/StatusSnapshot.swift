@@ -37,11 +37,16 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         /// Unix time (seconds) of the snapshot, and seconds since the coordinator started.
         public var time: Double
         public var elapsedSeconds: Double
+        /// The coordinator's numerics fingerprint; whether peers with another are admitted, and which were.
+        public var numerics: String?
+        public var allowMixedNumerics: Bool?
+        public var mixedNumericsPeers: [String]?
 
         enum CodingKeys: String, CodingKey {
             case state, message, model, parameters, mode, seed, batchSize = "batch_size", microBatch = "micro_batch",
                  workersExpected = "workers_expected", servers, runDirectory = "run_directory",
-                 controlEndpoint = "control_endpoint", time, elapsedSeconds = "elapsed_seconds"
+                 controlEndpoint = "control_endpoint", time, elapsedSeconds = "elapsed_seconds", numerics,
+                 allowMixedNumerics = "allow_mixed_numerics", mixedNumericsPeers = "mixed_numerics_peers"
         }
     }
 

@@ -90,7 +90,8 @@ public final class WorkerNode {
 
     func hello() -> WorkerAction {
         let sha = (localData ?? rejoinData) == nil ? "" : localSHA
-        return .sendControl(envelope(.hello(Hello(role: .worker, name: name, host: host, pid: UInt32(getpid()), localDataSHA256: sha))))
+        return .sendControl(envelope(.hello(Hello(role: .worker, name: name, host: host, pid: UInt32(getpid()), localDataSHA256: sha,
+                                                  numerics: NumericsFingerprint.current.description))))
     }
 
     public func start(now: UInt64) -> [WorkerAction] {
@@ -111,6 +112,11 @@ public final class WorkerNode {
         }
         // A restarted coordinator (new job id) asks the workers of the old job to join again.
         if case .reject(let r) = e.message, r.reason.hasPrefix(Reject.rejoinPrefix) { return rejoin(r.reason, now: now) }
+        // This worker cannot take part (e.g. its numerics fingerprint differs): say why and stop.
+        if case .reject(let r) = e.message, r.reason.hasPrefix(Reject.refusedPrefix) {
+            state = .finished
+            return [.exit(code: 2, reason: "the coordinator refused this worker: \(r.reason.dropFirst(Reject.refusedPrefix.count))")]
+        }
         guard e.jobID == jobID else {
             logger.warning("ignored message for job \(e.jobID) (this worker is in job \(jobID))")
             return []

@@ -78,7 +78,7 @@ public struct Augmenter: Sendable {
         self.cols = cols
         if settings.elasticAlpha > 0 {
             let radius = max(1, Int((3 * settings.elasticSigma).rounded(.up)))
-            var k = (-radius...radius).map { d in Float(exp(-Double(d * d) / (2 * settings.elasticSigma * settings.elasticSigma))) }
+            var k = (-radius...radius).map { d in Float(PortableMath.exp(-Double(d * d) / (2 * settings.elasticSigma * settings.elasticSigma))) }
             let sum = k.reduce(0, +)
             for i in k.indices { k[i] /= sum }
             kernel = k
@@ -119,7 +119,7 @@ public struct Augmenter: Sendable {
         }
         let p = parameters(epoch: epoch, sample: sample)
         // Output -> source map: src = A^-1 (dst - c - t) + c, with A = R(rotation) * Shear(shear) * scale.
-        let c = cos(p.rotation), s = sin(p.rotation), k = tan(p.shear)
+        let c = PortableMath.cos(p.rotation), s = PortableMath.sin(p.rotation), k = PortableMath.tan(p.shear)
         // A = scale * [[c, c*k - s], [s, s*k + c]]; det = scale^2.
         let a00 = c * p.scale, a01 = (c * k - s) * p.scale, a10 = s * p.scale, a11 = (s * k + c) * p.scale
         let det = a00 * a11 - a01 * a10

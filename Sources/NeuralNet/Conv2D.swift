@@ -4,8 +4,9 @@
 //   at least 8 output pixels per image: 2.25x fewer multiplications.
 // - direct: implicit-GEMM SIMD kernels (TensorKit `ConvKernels`), no im2col buffer; needs F % 8 == 0
 //   and at least 8 output pixels per image. dX uses the direct kernel when C % 8 == 0, else
-//   dY x W^T (SGEMM) + col2im.
-// - im2col: col (B*OH*OW, KH*KW*C) x W (KH*KW*C, F) + b with OpenBLAS; backward reuses the col buffer.
+//   dY x W^T (`Gemm`) + col2im.
+// - im2col: col (B*OH*OW, KH*KW*C) x W (KH*KW*C, F) + b with `Gemm`; backward reuses the col buffer.
+// Every path is Digits' own code with a fixed operation order: the same bits on every x86-64-v3 CPU.
 // winograd and direct work image by image (see `forwardImage` / `backwardImage`), which is how fused
 // conv blocks (ConvBlock) drive them.
 import TensorKit
@@ -67,18 +68,19 @@ public final class Conv2D: Layer {
          ParameterView(name: "bias", shape: [filters], offset: k * filters)]
     }
 
-    /// im2col: the col matrix, kept from forward to backward (and reused for dCol).
+    /// im2col: the col matrix, kept from forward to backward (and reused for dCol), then dY^T (F, rows) for
+    /// the dCol product.
     /// direct: packed weights (64-byte aligned), then the padded input (kept for dW, then reused for the
-    /// padded dX) when padding > 0, then dCol (rows, K) when dX cannot use the direct kernel.
+    /// padded dX) when padding > 0, then dCol (rows, K) and dY^T (F, rows) when dX cannot use the direct kernel.
     /// winograd: transformed filters (64-byte aligned), the dW accumulator, the work area.
     public func scratchCount(batch: Int) -> Int {
         let rows = batch * outputShape.height * outputShape.width
         switch algorithm {
-        case .im2col: return rows * k
+        case .im2col: return rows * k + rows * filters
         case .direct:
             var n = packedCount
             if padding > 0 { n += batch * geometry.paddedImage }
-            if !ConvKernels.supportsInputGradient(geometry) { n += rows * k }
+            if !ConvKernels.supportsInputGradient(geometry) { n += rows * k + rows * filters }
             return n
         case .winograd:
             return packedCount + transformedCount + WinogradKernels.workCount(geometry)
@@ -126,7 +128,7 @@ public final class Conv2D: Layer {
         im2col(x, batch: context.batch, col: scratch)
         let bias = parameters + k * filters
         for r in 0..<rows { (y + r * filters).update(from: bias, count: filters) }
-        BLAS.sgemm(m: rows, n: filters, k: k, a: scratch, b: parameters, beta: 1, c: y)
+        Gemm.multiply(m: rows, n: filters, k: k, a: scratch, b: parameters, accumulate: true, c: y)
     }
 
     public func backward(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
@@ -146,14 +148,14 @@ public final class Conv2D: Layer {
             if let dX, !imageDX {
                 let rows = batch * outputShape.height * outputShape.width
                 let dCol = scratch + packedCount + (padding > 0 ? batch * imageStride : 0)
-                BLAS.sgemm(transB: true, m: rows, n: k, k: filters, a: dY, b: parameters, c: dCol)
+                Gemm.multiply(transB: true, m: rows, n: k, k: filters, a: dY, b: parameters, c: dCol, workspace: dCol + rows * k)
                 col2im(dCol, batch: batch, dX: dX)
             }
             return
         }
         let rows = context.batch * outputShape.height * outputShape.width
         // dW (K, F) += col^T (K, rows) x dY (rows, F)
-        BLAS.sgemm(transA: true, m: k, n: filters, k: rows, a: scratch, b: dY, beta: 1, c: dParameters)
+        Gemm.multiply(transA: true, m: k, n: filters, k: rows, a: scratch, b: dY, accumulate: true, c: dParameters)
         // db (F) += column sums of dY
         let dBias = dParameters + k * filters
         for r in 0..<rows {
@@ -162,7 +164,7 @@ public final class Conv2D: Layer {
         }
         guard let dX else { return }
         // dCol (rows, K) = dY (rows, F) x W^T (F, K), written over col (no longer needed).
-        BLAS.sgemm(transB: true, m: rows, n: k, k: filters, a: dY, b: parameters, c: scratch)
+        Gemm.multiply(transB: true, m: rows, n: k, k: filters, a: dY, b: parameters, c: scratch, workspace: scratch + rows * k)
         col2im(scratch, batch: context.batch, dX: dX)
     }
 

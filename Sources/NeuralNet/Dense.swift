@@ -17,6 +17,8 @@ public final class Dense: Layer {
     }
 
     public var parameterCount: Int { inputs * units + units }
+    /// dY packed transposed (units, batch) for the dX product.
+    public func scratchCount(batch: Int) -> Int { batch * units }
     public var parameterViews: [ParameterView] {
         [ParameterView(name: "kernel", shape: [inputs, units], offset: 0),
          ParameterView(name: "bias", shape: [units], offset: inputs * units)]
@@ -32,7 +34,7 @@ public final class Dense: Layer {
                         scratch: UnsafeMutablePointer<Float>, context: LayerContext) {
         let bias = parameters + inputs * units
         for r in 0..<context.batch { (y + r * units).update(from: bias, count: units) }
-        BLAS.sgemm(m: context.batch, n: units, k: inputs, a: x, b: parameters, beta: 1, c: y)
+        Gemm.multiply(m: context.batch, n: units, k: inputs, a: x, b: parameters, accumulate: true, c: y)
     }
 
     public func backward(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
@@ -40,14 +42,18 @@ public final class Dense: Layer {
                          dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                          context: LayerContext) {
         // dW (in, out) += x^T (in, B) x dY (B, out)
-        BLAS.sgemm(transA: true, m: inputs, n: units, k: context.batch, a: x, b: dY, beta: 1, c: dParameters)
+        Gemm.multiply(transA: true, m: inputs, n: units, k: context.batch, a: x, b: dY, accumulate: true, c: dParameters)
+        // db (out) += column sums of dY, rows in order (reversed only under the test switch
+        // DIGITS_TEST_PERTURB_NUMERICS, which the numerics fingerprint must notice).
         let dBias = dParameters + inputs * units
-        for r in 0..<context.batch {
+        let last = context.batch - 1
+        for i in 0..<context.batch {
+            let r = NumericsSwitch.perturbed ? last - i : i
             for u in 0..<units { dBias[u] += dY[r * units + u] }
         }
         // dX (B, in) = dY (B, out) x W^T (out, in)
         if let dX {
-            BLAS.sgemm(transB: true, m: context.batch, n: inputs, k: units, a: dY, b: parameters, c: dX)
+            Gemm.multiply(transB: true, m: context.batch, n: inputs, k: units, a: dY, b: parameters, c: dX, workspace: scratch)
         }
     }
 }

@@ -1,5 +1,6 @@
 // Optimizers over the flat parameter vector: Adam (Kingma & Ba 2015, Keras formulation with
 // epsilon outside the square root) and SGD with momentum. State is plain arrays for checkpoints.
+import TensorKit
 
 public struct OptimizerConfig: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable { case adam, sgd }
@@ -64,9 +65,9 @@ public struct Optimizer: Sendable {
         let decay = 1 - lr * config.weightDecay
         switch config.kind {
         case .adam:
-            let t = Double(state.step)
+            let t = state.step
             let b1 = config.beta1, b2 = config.beta2, eps = config.epsilon
-            let alpha = Float(Double(lr) * (1 - pow(Double(b2), t)).squareRoot() / (1 - pow(Double(b1), t)))
+            let alpha = Float(Double(lr) * (1 - PortableMath.pow(Double(b2), t)).squareRoot() / (1 - PortableMath.pow(Double(b1), t)))
             state.first.withUnsafeMutableBufferPointer { mb in
                 state.second.withUnsafeMutableBufferPointer { vb in
                     let m = mb.baseAddress!, v = vb.baseAddress!
@@ -90,9 +91,3 @@ public struct Optimizer: Sendable {
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif

@@ -1,7 +1,7 @@
 // Softmax fused with categorical cross-entropy, numerically stable (log-sum-exp with the max
 // subtracted). Reduction is a SUM over samples: micro-batch gradients add up exactly, and the
 // optimizer divides by the number of samples in the step.
-import Foundation
+import TensorKit
 
 public enum SoftmaxCrossEntropy {
     /// Writes probabilities (B, classes) and dLogits = p - onehot (smoothed if `labelSmoothing` > 0).
@@ -24,14 +24,14 @@ public enum SoftmaxCrossEntropy {
             for c in 1..<classes where z[c] > maxZ { maxZ = z[c]; argmax = c }
             var total: Float = 0
             for c in 0..<classes {
-                let e = expf(z[c] - maxZ)
+                let e = PortableMath.exp(z[c] - maxZ)
                 p[c] = e
                 total += e
             }
             let inv = 1 / total
             for c in 0..<classes { p[c] *= inv }
             let label = Int(labels[s])
-            let logSum = Double(logf(total))
+            let logSum = Double(PortableMath.log(total))
             // -sum_c t_c log p_c with log p_c = z_c - max - log(total)
             if labelSmoothing == 0 {
                 loss += logSum - Double(z[label] - maxZ)

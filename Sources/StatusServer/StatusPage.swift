@@ -140,7 +140,10 @@ function render(s) {
   const st = $("state");
   st.textContent = s.job.state; st.className = "badge " + s.job.state; st.dataset.state = s.job.state;
   $("job").textContent = `${s.job.model} (${s.job.parameters.toLocaleString()} parameters), ${s.job.mode}, batch ${s.job.batch_size} = micro-batches of ${s.job.micro_batch}, seed ${s.job.seed}` +
-    (s.job.run_directory ? ` · ${s.job.run_directory}` : "") + (s.job.message ? ` · ${s.job.message}` : "");
+    (s.job.run_directory ? ` · ${s.job.run_directory}` : "") + (s.job.message ? ` · ${s.job.message}` : "") +
+    (s.job.numerics ? ` · numerics ${s.job.numerics}` : "") +
+    ((s.job.mixed_numerics_peers || []).length ? ` · MIXED NUMERICS (not reproducible): ${s.job.mixed_numerics_peers.join(", ")}` :
+      (s.job.allow_mixed_numerics ? " · mixed numerics allowed" : ""));
   $("updated").textContent = "updated " + new Date(s.job.time * 1000).toLocaleTimeString();
   const p = s.progress;
   $("progress-bar").style.width = (100 * p.fraction).toFixed(1) + "%";

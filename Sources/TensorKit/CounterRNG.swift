@@ -69,7 +69,7 @@ public struct CounterRNG: Sendable, Hashable {
         let w = block(purpose, a, b, c)
         let u1 = 1 - Self.unitDouble(w[0], w[1])  // (0, 1]
         let u2 = Self.unitDouble(w[2], w[3])
-        return (-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2)
+        return (-2 * PortableMath.log(u1)).squareRoot() * PortableMath.cos(2 * Double.pi * u2)
     }
 
     /// A permutation of 0..<count (Fisher-Yates), a pure function of (seed, purpose, stream).
@@ -83,13 +83,3 @@ public struct CounterRNG: Sendable, Hashable {
         return p
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-@inline(__always) func _log(_ x: Double) -> Double { Glibc.log(x) }
-@inline(__always) func _cos(_ x: Double) -> Double { Glibc.cos(x) }
-#else
-import Darwin
-@inline(__always) func _log(_ x: Double) -> Double { Darwin.log(x) }
-@inline(__always) func _cos(_ x: Double) -> Double { Darwin.cos(x) }
-#endif

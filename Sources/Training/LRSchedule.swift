@@ -2,6 +2,7 @@
 // one-cycle, each with an optional linear warm-up. Every process (trainer, coordinator, parameter-
 // server shard) computes the same rate for a step, so schedules keep runs reproducible.
 import Foundation
+import TensorKit
 
 public struct LRSchedule: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
@@ -40,20 +41,20 @@ public struct LRSchedule: Codable, Equatable, Sendable {
             value = b
         case .step:
             let epoch = step / max(stepsPerEpoch, 1)
-            value = b * pow(stepGamma, Double(epoch / max(stepEveryEpochs, 1)))
+            value = b * PortableMath.pow(stepGamma, epoch / max(stepEveryEpochs, 1))
         case .cosine:
             let p = span <= 1 ? 0 : after / (span - 1)
-            value = b * (minFraction + (1 - minFraction) * 0.5 * (1 + cos(Double.pi * p)))
+            value = b * (minFraction + (1 - minFraction) * 0.5 * (1 + PortableMath.cos(Double.pi * p)))
         case .oneCycle:
             let peak = max(1, (peakAt * Double(total)).rounded())
             let start = b * startFraction, end = b * minFraction
             if t < peak {
                 let p = peak <= 1 ? 1 : t / (peak - 1)
-                value = b + (start - b) * 0.5 * (1 + cos(Double.pi * p))
+                value = b + (start - b) * 0.5 * (1 + PortableMath.cos(Double.pi * p))
             } else {
                 let rest = Double(total) - peak
                 let p = rest <= 1 ? 1 : (t - peak) / (rest - 1)
-                value = end + (b - end) * 0.5 * (1 + cos(Double.pi * p))
+                value = end + (b - end) * 0.5 * (1 + PortableMath.cos(Double.pi * p))
             }
         }
         return Float(value)

@@ -51,6 +51,11 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var blasCore: String
     public var dataDirectory: String
     public var resumedFrom: String?
+    /// The numerics fingerprint of the process that trained (see NumericsFingerprint).
+    public var numericsFingerprint: String?
+    /// Whether the coordinator admitted peers with another fingerprint, and which it admitted.
+    public var allowMixedNumerics: Bool?
+    public var mixedNumericsPeers: [String]?
 
     enum CodingKeys: String, CodingKey {
         case model, parameters, testAccuracy = "test_accuracy", testLoss = "test_loss", perClass = "per_class",
@@ -59,7 +64,8 @@ public struct RunSummary: Codable, Equatable, Sendable {
              wallSeconds = "wall_seconds", trainImagesPerSecond = "train_images_per_second",
              secondsTo99 = "seconds_to_99", weightsSHA256 = "weights_sha256", seed, batchSize = "batch_size",
              microBatch = "micro_batch", threads, workers, recipeHash = "recipe_hash", blasCore = "blas_core",
-             dataDirectory = "data_dir", resumedFrom = "resumed_from"
+             dataDirectory = "data_dir", resumedFrom = "resumed_from", numericsFingerprint = "numerics_fingerprint",
+             allowMixedNumerics = "allow_mixed_numerics", mixedNumericsPeers = "mixed_numerics_peers"
     }
 
     public func encoded() throws -> Data {
@@ -97,5 +103,8 @@ public struct RunSummary: Codable, Equatable, Sendable {
         try c.encode(blasCore, forKey: .blasCore)
         try c.encode(dataDirectory, forKey: .dataDirectory)
         try c.encode(resumedFrom, forKey: .resumedFrom)
+        try c.encode(numericsFingerprint, forKey: .numericsFingerprint)
+        try c.encode(allowMixedNumerics, forKey: .allowMixedNumerics)
+        try c.encode(mixedNumericsPeers, forKey: .mixedNumericsPeers)
     }
 }

@@ -245,7 +245,8 @@ public final class Trainer {
     }
 
     /// Final test evaluation and the run's output files.
-    public func finish(workers: Int) throws -> RunSummary {
+    /// `allowMixedNumerics` and `mixedNumericsPeers`: what the coordinator allowed and admitted (summary.json).
+    public func finish(workers: Int, allowMixedNumerics: Bool = false, mixedNumericsPeers: [String] = []) throws -> RunSummary {
         guard let run = runDirectory else { preconditionFailure("begin(in:) must be called first") }
         // Final weights: the best epoch's if early stopping fired with restore_best.
         var final = parameters
@@ -254,7 +255,7 @@ public final class Trainer {
                                       batch: config.evaluation.batch, threads: threads).metrics
         let hash = SHA256Hex.of(floats: final)
         progress.elapsedSeconds = elapsed()
-        let summary = RunSummary(
+        var summary = RunSummary(
             model: model.spec.name, parameters: model.parameterCount, testAccuracy: test.accuracy, testLoss: test.meanLoss,
             perClass: PerClassSummary.rows(test),
             macroAvg: test.macro, weightedAvg: test.weighted, confusionMatrix: test.confusion,
@@ -264,6 +265,9 @@ public final class Trainer {
             secondsTo99: progress.secondsTo99, weightsSHA256: hash, seed: config.training.seed,
             batchSize: config.training.batchSize, microBatch: config.training.microBatch, threads: threads, workers: workers,
             recipeHash: config.recipeHash, blasCore: BLAS.coreName, dataDirectory: data.directory, resumedFrom: resumedFrom)
+        summary.numericsFingerprint = NumericsFingerprint.current.description
+        summary.allowMixedNumerics = allowMixedNumerics
+        summary.mixedNumericsPeers = mixedNumericsPeers
         let modelFile = try ModelFile(spec: model.spec, normalization: config.normalization, weights: final, metadata: [
             "test_accuracy": String(format: "%.4f", test.accuracy), "epochs_run": "\(progress.history.count)",
             "seed": "\(config.training.seed)", "recipe_hash": config.recipeHash,

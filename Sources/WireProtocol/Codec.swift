@@ -3,7 +3,7 @@
 
 public enum WireCodec {
     public static let magic: [UInt8] = Array("DGT1".utf8)
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
     public static let headerSize = 40
     /// Limits (bytes) on bodies and payloads.
     public static let maxBody = 1 << 20
@@ -19,7 +19,7 @@ public enum WireCodec {
         switch e.message {
         case .hello(let m):
             body.u8(m.role.rawValue); body.string(m.name); body.string(m.host); body.u32(m.pid); body.u32(m.workerID)
-            body.string(m.localDataSHA256); body.string(m.endpoint)
+            body.string(m.localDataSHA256); body.string(m.endpoint); body.string(m.numerics)
         case .welcome(let m):
             body.u32(m.workerID); body.blob(m.config); body.u32(UInt32(m.serverEndpoints.count))
             for s in m.serverEndpoints { body.string(s) }
@@ -143,7 +143,8 @@ public enum WireCodec {
             guard let role = Role(rawValue: rawRole) else { throw DecodeError("unknown role \(rawRole)") }
             message = .hello(Hello(role: role, name: try r.string("name", max: 256), host: try r.string("host", max: 256),
                                    pid: try r.u32("pid"), workerID: try r.u32("worker id"),
-                                   localDataSHA256: try r.string("data sha256", max: 64), endpoint: try r.string("endpoint", max: 512)))
+                                   localDataSHA256: try r.string("data sha256", max: 64), endpoint: try r.string("endpoint", max: 512),
+                                   numerics: try r.string("numerics", max: 128)))
             try expectPayload(0)
         case .welcome:
             let id = try r.u32("worker id")

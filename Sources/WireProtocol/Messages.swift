@@ -80,9 +80,13 @@ public struct Hello: Equatable, Sendable {
     public var localDataSHA256: String
     /// A server's data endpoint (where workers dial it); "" for workers.
     public var endpoint: String
-    public init(role: Role, name: String, host: String, pid: UInt32, workerID: UInt32 = 0, localDataSHA256: String = "", endpoint: String = "") {
+    /// The sender's numerics fingerprint ("<kernel set>/<hash>"): peers whose fingerprints differ compute
+    /// different bits, and the coordinator refuses them unless told to allow mixed numerics.
+    public var numerics: String
+    public init(role: Role, name: String, host: String, pid: UInt32, workerID: UInt32 = 0, localDataSHA256: String = "", endpoint: String = "",
+                numerics: String = "") {
         self.role = role; self.name = name; self.host = host; self.pid = pid; self.workerID = workerID; self.localDataSHA256 = localDataSHA256
-        self.endpoint = endpoint
+        self.endpoint = endpoint; self.numerics = numerics
     }
 }
 
@@ -204,6 +208,9 @@ public struct Shutdown: Equatable, Sendable {
 public struct Reject: Equatable, Sendable {
     /// A reason starting with this tells a worker it was dropped and must say Hello again.
     public static let rejoinPrefix = "rejoin: "
+    /// A reason starting with this tells a worker or shard it cannot take part in this job (e.g. its
+    /// numerics fingerprint differs): it must exit with the reason, not try again.
+    public static let refusedPrefix = "refused: "
     public var reason: String
     public init(reason: String) { self.reason = reason }
 }

@@ -13,6 +13,10 @@ import ZeroMQ
 
 func nowNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
+let allowMixedNumericsHelp = "Admit workers and parameter-server shards whose numerics fingerprint differs from the coordinator's "
+    + "(other CPU kind or build). Gives up reproducibility: the weights then depend on which host computed what. "
+    + "The summary lists the peers admitted this way."
+
 /// Tensor messages (140 KB and up) are allocated and freed every step. glibc serves blocks from
 /// 128 KB up with fresh mmap()s and trims the heap top after frees, so each step faulted in new
 /// zeroed pages. Blocks under 4 MB now stay in the heap (warm pages reused) and up to 8 MB of
@@ -72,6 +76,7 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(name: .customLong("endpoint-file"), help: "Write the bound endpoints (JSON) to this file once listening.") var endpointFile: String?
     @Flag(name: .customLong("exit-with-parent"), help: "Exit when the launching process dies (used by digits cluster).") var exitWithParent = false
     @Option(name: .customLong("status-bind"), help: "Serve the live status page, /metrics and /healthz over HTTP on HOST:PORT (port 0: the OS picks; the URL is printed), or 'off' (default: [status] bind of the cluster file, else off).") var statusBind: String?
+    @Flag(name: .customLong("allow-mixed-numerics"), help: ArgumentHelp(allowMixedNumericsHelp)) var allowMixedNumerics = false
     @OptionGroup var timing: ClusterTimingOptions
     @OptionGroup var security: SecurityOptions
     @OptionGroup var options: TrainOptions
@@ -130,6 +135,8 @@ struct CoordinatorCommand: ParsableCommand {
         settings.heartbeatDeadlineSeconds = timing.heartbeatDeadline
         settings.joinDeadlineSeconds = timing.joinDeadline
         settings.stepDeadlineSeconds = timing.stepDeadline
+        settings.allowMixedNumerics = allowMixedNumerics
+        logger.info("numerics fingerprint \(settings.numerics)\(allowMixedNumerics ? "; peers with another fingerprint are admitted (--allow-mixed-numerics): the result is not reproducible" : "")")
         let jobID = UInt64.random(in: 1...UInt64.max)
         let coordinator = try Coordinator(trainer: trainer, settings: settings, jobID: jobID, logger: logger, now: nowNanoseconds())
         try trainer.begin(in: run, workers: workers)
@@ -264,7 +271,7 @@ struct WorkerCommand: ParsableCommand {
                     if code == 0 {
                         logger.info("worker \(name) done: \(reason); \(node.computed) micro-batches, \(String(format: "%.2f", node.computeSeconds * 1000 / Double(max(node.computed, 1)))) ms each, peak RSS \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB")
                     } else {
-                        let hint = transport.isCurve && node.id == 0
+                        let hint = transport.isCurve && node.id == 0 && !reason.hasPrefix("the coordinator refused")
                             ? " (CURVE: check that server.pub is the coordinator's and that this worker's public key is in its authorized_workers)" : ""
                         throw CLIError("worker \(name): \(reason)\(hint)")
                     }

@@ -76,6 +76,7 @@ struct ClusterCommand: ParsableCommand {
     @Flag(name: .customLong("idle-while-polling"), inversion: .prefixedNo, help: "Workers poll for the weights at SCHED_IDLE priority (see digits worker --help).") var idleWhilePolling = true
     @Option(name: .customLong("worker-silence-deadline"), help: "Seconds of silence from the coordinator after which a worker exits with an error (and is started again); default: the worker's own (120).") var workerSilenceDeadline: Double?
     @Option(help: "Crashed processes restarted, in all: a worker rejoins at a step boundary; a lost coordinator or parameter server restarts from the last checkpoint (0 = fail at the first crash).") var restarts: Int = 3
+    @Flag(name: .customLong("allow-mixed-numerics"), help: ArgumentHelp(allowMixedNumericsHelp)) var allowMixedNumerics = false
     @OptionGroup var timing: ClusterTimingOptions
     @OptionGroup var security: SecurityOptions
     @OptionGroup var options: TrainOptions
@@ -152,6 +153,7 @@ struct ClusterCommand: ParsableCommand {
             coordinator = PrefixedChild(prefix: "coordinator", executable: exe, arguments:
                 ["coordinator", "--bind", bind, "--workers", "\(workers)", "--servers", "\(self.servers)", "--endpoint-file", endpointFile,
                  "--exit-with-parent", "--data", dataDir, "--status-bind", statusBind]
+                + (allowMixedNumerics ? ["--allow-mixed-numerics"] : [])
                 + timingArgs + securityArgs + o.arguments)
             try coordinator.start()
             let listenDeadline = Date().addingTimeInterval(120)

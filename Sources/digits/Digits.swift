@@ -23,7 +23,7 @@ struct Digits: ParsableCommand {
         abstract: "Train, evaluate and use convolutional networks for handwritten digits (MNIST).",
         version: "0.1.0",
         subcommands: [DataCommand.self, Train.self, ClusterCommand.self, CoordinatorCommand.self, WorkerCommand.self, ServerCommand.self, LoadTestCommand.self,
-                      Evaluate.self, Predict.self, Export.self, ReportCommand.self, Serve.self, Bench.self, GradCheck.self, Keys.self, Sweep.self]
+                      Evaluate.self, Predict.self, Export.self, ReportCommand.self, Serve.self, Bench.self, GradCheck.self, Keys.self, Sweep.self, Doctor.self]
     )
 }
 

@@ -196,7 +196,8 @@ final class InMemoryClusterTests: XCTestCase {
         let t = try trainer(config())
         let coordinator = try Coordinator(trainer: t, settings: CoordinatorSettings(minWorkers: 2, serverEndpoint: "inproc://server"),
                                           jobID: 7, logger: Logger(label: "test"), now: 1)
-        let hello = WireCodec.encode(Envelope(jobID: 0, sender: 0, step: 0, message: .hello(Hello(role: .worker, name: "w", host: "h", pid: 1))))
+        let hello = WireCodec.encode(Envelope(jobID: 0, sender: 0, step: 0, message: .hello(Hello(role: .worker, name: "w", host: "h", pid: 1,
+                                                                                                   numerics: NumericsFingerprint.current.description))))
         var welcomes = 0
         for _ in 0..<4 {
             for action in try coordinator.control(peer: [1], frames: hello, now: 2) {
@@ -207,6 +208,56 @@ final class InMemoryClusterTests: XCTestCase {
         XCTAssertEqual(welcomes, 1)
         _ = try coordinator.control(peer: [2], frames: hello, now: 3)
         XCTAssertEqual(coordinator.workers.count, 2, "another peer is another worker")
+    }
+
+    func hello(numerics: String, name: String = "odd") -> [[UInt8]] {
+        WireCodec.encode(Envelope(jobID: 0, sender: 0, step: 0, message: .hello(Hello(role: .worker, name: name, host: "elsewhere", pid: 1,
+                                                                                      numerics: numerics))))
+    }
+
+    func testAWorkerWithAnotherNumericsFingerprintIsRefusedWithBothNamed() throws {
+        var settings = CoordinatorSettings(minWorkers: 1, serverEndpoint: "inproc://server")
+        settings.host = "here"
+        let coordinator = try Coordinator(trainer: try trainer(config()), settings: settings, jobID: 7, logger: Logger(label: "test"), now: 1)
+        let mine = NumericsFingerprint.current.description
+        for theirs in ["ks2-x86-64-v3-fma/0123456789abcdef", ""] {
+            let actions = try coordinator.control(peer: [1], frames: hello(numerics: theirs), now: 2)
+            XCTAssertEqual(actions.count, 1)
+            guard case .sendControl(_, let frames) = actions.first, case .reject(let r) = try WireCodec.decode(frames).message else {
+                return XCTFail("expected a Reject, got \(actions)")
+            }
+            XCTAssertTrue(r.reason.hasPrefix(Reject.refusedPrefix), r.reason)
+            for needle in ["odd@elsewhere", theirs.isEmpty ? "(none)" : theirs, "here", mine, "--allow-mixed-numerics"] {
+                XCTAssertTrue(r.reason.contains(needle), "\(needle) in \(r.reason)")
+            }
+        }
+        XCTAssertEqual(coordinator.workers.count, 0, "a refused worker is not registered")
+        XCTAssertEqual(coordinator.rejected["numerics"], 2)
+        XCTAssertEqual(coordinator.mixedNumericsPeers, [])
+        _ = try coordinator.control(peer: [2], frames: hello(numerics: mine, name: "even"), now: 3)
+        XCTAssertEqual(coordinator.workers.count, 1, "the same fingerprint is admitted")
+    }
+
+    func testMixedNumericsAreAdmittedAndRecordedWhenAllowed() throws {
+        var settings = CoordinatorSettings(minWorkers: 1, serverEndpoint: "inproc://server")
+        settings.allowMixedNumerics = true
+        let coordinator = try Coordinator(trainer: try trainer(config()), settings: settings, jobID: 7, logger: Logger(label: "test"), now: 1)
+        let actions = try coordinator.control(peer: [1], frames: hello(numerics: "ks9-other/ffff"), now: 2)
+        guard case .sendControl(_, let frames) = actions.first, case .welcome = try WireCodec.decode(frames).message else {
+            return XCTFail("expected a Welcome, got \(actions)")
+        }
+        XCTAssertEqual(coordinator.workers.count, 1)
+        XCTAssertEqual(coordinator.mixedNumericsPeers, ["odd@elsewhere ks9-other/ffff"])
+    }
+
+    func testARefusedWorkerExitsWithTheReason() throws {
+        let node = WorkerNode(name: "w", host: "h", localData: nil, logger: Logger(label: "test"), now: 1)
+        _ = node.start(now: 1)
+        let refusal = WireCodec.encode(Envelope(jobID: 9, sender: 0, step: 0, message: .reject(Reject(reason: Reject.refusedPrefix + "numerics differ"))))
+        let actions = try node.control(refusal, now: 2)
+        guard case .exit(let code, let reason) = actions.first else { return XCTFail("expected an exit, got \(actions)") }
+        XCTAssertEqual(code, 2)
+        XCTAssertTrue(reason.contains("numerics differ"), reason)
     }
 
     func testDuplicatePushesAreCountedOnce() throws {
@@ -232,7 +283,7 @@ final class InMemoryClusterTests: XCTestCase {
             _ = try c.data(peer: peer1, frames: [[1, 2, 3]], now: now)
             _ = try c.control(peer: [9], frames: [Array(repeating: 0xFF, count: 40), []], now: now)
             var v2 = push(step, sender: 1, values: [Float](repeating: 0, count: p))
-            v2[0][4] = 2
+            v2[0][4] = UInt8(WireCodec.version + 1)
             _ = try c.data(peer: peer1, frames: v2, now: now)
             // wrong job, unknown sender, sender on the wrong peer
             _ = try c.data(peer: peer1, frames: WireCodec.encode(Envelope(jobID: job &+ 1, sender: 1, step: step, message: .heartbeat(Heartbeat(workerID: 1, computed: 0)))), now: now)

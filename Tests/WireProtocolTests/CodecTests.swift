@@ -3,7 +3,7 @@ import XCTest
 
 final class CodecTests: XCTestCase {
     static let samples: [Message] = [
-        .hello(Hello(role: .worker, name: "w1", host: "h", pid: 42, workerID: 0, localDataSHA256: "ab")),
+        .hello(Hello(role: .worker, name: "w1", host: "h", pid: 42, workerID: 0, localDataSHA256: "ab", numerics: "ks2-x86-64-v3-fma/0011223344556677")),
         .welcome(Welcome(workerID: 3, config: Array("{}".utf8), serverEndpoints: ["tcp://a:1", "tcp://b:2"], heartbeatMilliseconds: 500,
                          shipsData: true, dataSHA256: "ff", trainCount: 10, rows: 28, cols: 28)),
         .dataChunk(DataChunk(kind: .images, offset: 4, total: 10, bytes: [1, 2, 3])),
@@ -74,8 +74,10 @@ final class CodecTests: XCTestCase {
     func testWrongVersionMagicTypeAndSizesAreRejectedWithAReason() {
         var frames = WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: .ready(Ready(workerID: 1))))
         var bad = frames
-        bad[0][4] = 2
-        XCTAssertThrowsError(try WireCodec.decode(bad)) { XCTAssertEqual("\($0)", "protocol version 2 is not supported (expected 1)") }
+        bad[0][4] = UInt8(WireCodec.version + 1)
+        XCTAssertThrowsError(try WireCodec.decode(bad)) {
+            XCTAssertEqual("\($0)", "protocol version \(WireCodec.version + 1) is not supported (expected \(WireCodec.version))")
+        }
         bad = frames
         bad[0][0] = 0x58
         XCTAssertThrowsError(try WireCodec.decode(bad)) { XCTAssertEqual("\($0)", "not a Digits message (bad magic)") }
@@ -152,5 +154,17 @@ final class FuzzCorpusTests: XCTestCase {
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.corpus).filter { $0.hasPrefix("seed-") }
         XCTAssertEqual(files.count, samples.count)
+        // Each seed is a message of this protocol version, in the harness's framing, that decodes to its type.
+        for file in files {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.corpus + "/" + file)))
+            var frames: [[UInt8]] = [], at = 0
+            while at + 2 <= bytes.count {
+                let n = Int(bytes[at]) | Int(bytes[at + 1]) << 8
+                frames.append(Array(bytes[(at + 2)..<min(at + 2 + n, bytes.count)]))
+                at += 2 + n
+            }
+            let decoded = try WireCodec.decode(frames)
+            XCTAssertEqual("\(decoded.message.type)", String(file.split(separator: "-").last ?? ""), file)
+        }
     }
 }

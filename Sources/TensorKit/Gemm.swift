@@ -1,0 +1,235 @@
+// Row-major SGEMM whose bits never depend on the CPU: every element of C is one fused multiply-add
+// chain over p = 0, 1, ..., k-1, started from C (accumulate) or 0. Tiling, vector width and loop
+// order only decide which chains run side by side, never the order inside one, so the result equals
+// the naive scalar loop bit for bit on any machine with IEEE FMA (see docs/NUMERICS.md).
+
+/// Deterministic matrix products for the training path (dense layers, im2col convolution).
+/// OpenBLAS picks kernels per CPU at run time, and its sums differ between them; these do not.
+public enum Gemm {
+    /// k is walked in slices of this many so that a B panel stays in L1 across the row tiles; each
+    /// slice continues the chains stored in C, which keeps the per-element order.
+    static let kSlice = 512
+
+    /// C (m, n) = [C if `accumulate`, else 0] + op(A) (m, k) x op(B) (k, n), row-major.
+    /// - `transA`: A is stored (k, m). `transB`: B is stored (n, k) and `workspace` must hold k * m floats
+    ///   (A is packed transposed there; C is computed as B op(A)^T tile by tile and stored transposed).
+    /// - `lda`, `ldb`, `ldc` default to the packed row lengths.
+    public static func multiply(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int? = nil, b: UnsafePointer<Float>, ldb: Int? = nil,
+        accumulate: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int? = nil,
+        workspace: UnsafeMutablePointer<Float>? = nil
+    ) {
+        precondition(m >= 0 && n >= 0 && k >= 0)
+        precondition(!(transA && transB), "Gemm: transA and transB together are not used on the training path")
+        let lda = lda ?? (transA ? m : k)
+        let ldb = ldb ?? (transB ? k : n)
+        let ldc = ldc ?? n
+        guard m > 0, n > 0 else { return }
+        if k == 0 {
+            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        if transB {
+            guard let workspace else { preconditionFailure("Gemm: transB needs a workspace of k * m floats") }
+            // A^T (k, m) packed; then C^T (n, m) = B (n, k) x A^T, tile by tile.
+            for i in 0..<m {
+                let row = a + i * lda
+                for p in 0..<k { workspace[p * m + i] = row[p] }
+            }
+            transposedProduct(m: m, n: n, k: k, b: b, ldb: ldb, at: UnsafePointer(workspace), accumulate: accumulate,
+                              c: c, ldc: ldc)
+        } else if transA {
+            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            outerProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+        } else {
+            rowProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, accumulate: accumulate, c: c, ldc: ldc)
+        }
+    }
+
+    /// The definition, one scalar chain per element (tests compare every path with it bit for bit).
+    public static func reference(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int? = nil, b: UnsafePointer<Float>, ldb: Int? = nil,
+        accumulate: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+    ) {
+        let lda = lda ?? (transA ? m : k)
+        let ldb = ldb ?? (transB ? k : n)
+        let ldc = ldc ?? n
+        for i in 0..<m {
+            for j in 0..<n {
+                var acc: Float = accumulate ? c[i * ldc + j] : 0
+                for p in 0..<k {
+                    let x = transA ? a[p * lda + i] : a[i * lda + p]
+                    let y = transB ? b[j * ldb + p] : b[p * ldb + j]
+                    acc = acc.addingProduct(x, y)
+                }
+                c[i * ldc + j] = acc
+            }
+        }
+    }
+
+    // MARK: - A (m, k) x B (k, n): vectors across the columns of C
+
+    static func rowProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                           accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        // k slices outermost: a slice of A (m x kSlice) stays in cache across every column panel, B is read once.
+        let vectorColumns = n / 8 * 8
+        var p0 = 0
+        while p0 < k {
+            let count = min(kSlice, k - p0)
+            let initial: UnsafePointer<Float>? = (p0 == 0 && !accumulate) ? GemmKernels.zeros : nil
+            var j = 0
+            while j < vectorColumns {
+                let nv = j + 16 <= n ? 2 : 1
+                var i = 0
+                while i < m {
+                    let mr = min(6, m - i)
+                    GemmKernels.rowTile(nv: nv, mr: mr, a: rows(a + i * lda + p0, lda, mr), b: b + p0 * ldb + j, ldb: ldb,
+                                        count: count, c: c + i * ldc + j, ldc: ldc, initial: initial)
+                    i += mr
+                }
+                j += 8 * nv
+            }
+            p0 += count
+        }
+        let j = vectorColumns
+        guard j < n else { return }
+        // The last n % 8 columns: B's columns copied into a zero-padded 8-wide panel, C's into an 8-wide tile
+        // (the padding lanes compute zeros that are never stored).
+        let width = n - j
+        withScratch { panel, tile in
+            var p0 = 0
+            while p0 < k {
+                let count = min(kSlice, k - p0)
+                pack(b + p0 * ldb + j, ld: ldb, rows: count, width: width, into: panel)
+                var i = 0
+                while i < m {
+                    let mr = min(6, m - i)
+                    let fresh = p0 == 0 && !accumulate
+                    if !fresh { gather(c + i * ldc + j, ldc: ldc, rows: mr, width: width, transposed: false, into: tile) }
+                    GemmKernels.rowTile(nv: 1, mr: mr, a: rows(a + i * lda + p0, lda, mr), b: panel, ldb: 8, count: count,
+                                        c: tile, ldc: 8, initial: fresh ? GemmKernels.zeros : nil)
+                    scatter(tile, to: c + i * ldc + j, ldc: ldc, rows: mr, width: width, transposed: false)
+                    i += mr
+                }
+                p0 += count
+            }
+        }
+    }
+
+    // MARK: - A stored (k, m): C row i += sum_p A[p, i] B row p
+
+    static func outerProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                             c: UnsafeMutablePointer<Float>, ldc: Int) {
+        // Row tiles outermost: each row of C is finished across all its columns while its lines are in cache.
+        let vectorColumns = n / 8 * 8
+        var i = 0
+        while i < m {
+            let mr = min(6, m - i)
+            var j = 0
+            while j < vectorColumns {
+                let nv = j + 16 <= n ? 2 : 1
+                GemmKernels.outerTile(nv: nv, mr: mr, a: a + i, lda: lda, b: b + j, ldb: ldb, count: k, c: c + i * ldc + j, ldc: ldc)
+                j += 8 * nv
+            }
+            i += mr
+        }
+        let j = vectorColumns
+        guard j < n else { return }
+        let width = n - j
+        withScratch { panel, tile in
+            var p0 = 0
+            while p0 < k {
+                let count = min(kSlice, k - p0)
+                pack(b + p0 * ldb + j, ld: ldb, rows: count, width: width, into: panel)
+                var i = 0
+                while i < m {
+                    let mr = min(6, m - i)
+                    gather(c + i * ldc + j, ldc: ldc, rows: mr, width: width, transposed: false, into: tile)
+                    GemmKernels.outerTile(nv: 1, mr: mr, a: a + p0 * lda + i, lda: lda, b: panel, ldb: 8, count: count, c: tile, ldc: 8)
+                    scatter(tile, to: c + i * ldc + j, ldc: ldc, rows: mr, width: width, transposed: false)
+                    i += mr
+                }
+                p0 += count
+            }
+        }
+    }
+
+    // MARK: - B stored (n, k): C^T (n, m) = B x A^T, stored transposed
+
+    static func transposedProduct(m: Int, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, at: UnsafePointer<Float>,
+                                  accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        withScratch { panel, tile in
+            var i = 0  // columns of C^T (rows of C)
+            while i < m {
+                // 16 or 8 columns of A^T are read in place; the last m % 8 from a zero-padded panel.
+                let width = m - i >= 16 ? 16 : (m - i >= 8 ? 8 : m - i)
+                let nv = width == 16 ? 2 : 1
+                let padded = width < 8
+                var p0 = 0
+                while p0 < k {
+                    let count = padded ? min(kSlice, k - p0) : k
+                    if padded { pack(at + p0 * m + i, ld: m, rows: count, width: width, into: panel) }
+                    var j = 0  // rows of C^T (columns of C)
+                    while j < n {
+                        let mr = min(6, n - j)
+                        let fresh = p0 == 0 && !accumulate
+                        if !fresh { gather(c + i * ldc + j, ldc: ldc, rows: mr, width: width, transposed: true, into: tile) }
+                        GemmKernels.rowTile(nv: nv, mr: mr, a: rows(b + j * ldb + p0, ldb, mr), b: padded ? UnsafePointer(panel) : at + i, ldb: padded ? 8 : m,
+                                            count: count, c: tile, ldc: 16, initial: fresh ? GemmKernels.zeros : nil)
+                        scatter(tile, to: c + i * ldc + j, ldc: ldc, rows: mr, width: width, transposed: true)
+                        j += mr
+                    }
+                    p0 += count
+                }
+                i += width
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Row pointers r, r + ld, ... for an mr-row tile (unused entries repeat the first row).
+    @inline(__always)
+    static func rows(_ r: UnsafePointer<Float>, _ ld: Int, _ mr: Int) -> GemmKernels.Ptr6 {
+        (r, r + (mr > 1 ? ld : 0), r + (mr > 2 ? 2 * ld : 0), r + (mr > 3 ? 3 * ld : 0), r + (mr > 4 ? 4 * ld : 0), r + (mr > 5 ? 5 * ld : 0))
+    }
+
+    /// A panel of kSlice x 8 floats and a tile of 6 x 16 on the stack.
+    @inline(__always)
+    static func withScratch(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: kSlice * 8 + 96) { buffer in
+            body(buffer.baseAddress!, buffer.baseAddress! + kSlice * 8)
+        }
+    }
+
+    /// `rows` x `width` (< 8) values at src (row stride `ld`) into an 8-wide panel, zero-padded.
+    @inline(__always)
+    static func pack(_ src: UnsafePointer<Float>, ld: Int, rows: Int, width: Int, into panel: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let dst = panel + r * 8
+            for q in 0..<8 { dst[q] = q < width ? src[r * ld + q] : 0 }
+        }
+    }
+
+    /// A tile (`rows` x `width`, row stride 16 when transposed, else 8) from C: C[r, q] or, transposed, C[q, r].
+    @inline(__always)
+    static func gather(_ c: UnsafePointer<Float>, ldc: Int, rows: Int, width: Int, transposed: Bool, into tile: UnsafeMutablePointer<Float>) {
+        let stride = transposed ? 16 : 8
+        for r in 0..<rows {
+            for q in 0..<stride { tile[r * stride + q] = q < width ? (transposed ? c[q * ldc + r] : c[r * ldc + q]) : 0 }
+        }
+    }
+
+    /// The inverse of `gather` for the `width` valid columns.
+    @inline(__always)
+    static func scatter(_ tile: UnsafePointer<Float>, to c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, width: Int, transposed: Bool) {
+        let stride = transposed ? 16 : 8
+        for r in 0..<rows {
+            for q in 0..<width {
+                if transposed { c[q * ldc + r] = tile[r * stride + q] } else { c[r * ldc + q] = tile[r * stride + q] }
+            }
+        }
+    }
+}
