@@ -273,7 +273,8 @@ struct WorkerCommand: ParsableCommand {
                     } else {
                         let hint = transport.isCurve && node.id == 0 && !reason.hasPrefix("the coordinator refused")
                             ? " (CURVE: check that server.pub is the coordinator's and that this worker's public key is in its authorized_workers)" : ""
-                        throw CLIError("worker \(name): \(reason)\(hint)")
+                        // The action's exit status is kept (2: refused by the coordinator, do not retry).
+                        FileHandle.standardError.write("Error: worker \(name): \(reason)\(hint)\n".data(using: .utf8)!)
                     }
                     throw ExitCode(code)
                 }
