@@ -507,7 +507,8 @@ struct LoadDriver {
         var stopping = false
 
         func hello(_ s: SimulatedWorker) -> [[UInt8]] {
-            s.envelope(.hello(Hello(role: .worker, name: s.name, host: host, pid: pid, localDataSHA256: dataSHA256)))
+            s.envelope(.hello(Hello(role: .worker, name: s.name, host: host, pid: pid, localDataSHA256: dataSHA256,
+                                                    numerics: NumericsFingerprint.current.description)))
         }
         func sendControl(_ s: SimulatedWorker, _ frames: [[UInt8]]) { s.controlOut.append(frames) }
         func sendData(_ s: SimulatedWorker, _ frames: [[UInt8]]) { s.dataOut.append(frames) }
@@ -561,7 +562,8 @@ struct LoadDriver {
                     }
                     templateChecked = true
                 }
-                sendData(s, s.envelope(.hello(Hello(role: .worker, name: s.name, host: host, pid: pid, workerID: s.id))))
+                sendData(s, s.envelope(.hello(Hello(role: .worker, name: s.name, host: host, pid: pid, workerID: s.id,
+                                                                    numerics: NumericsFingerprint.current.description))))
                 if w.shipsData {
                     s.state = .receivingData
                     s.shipExpected = Int(w.trainCount) * Int(w.rows) * Int(w.cols) + Int(w.trainCount)
