@@ -53,24 +53,7 @@ trap cleanup EXIT
 # A subset of real MNIST keeps each trial short (the full set works the same way, only slower).
 "$BIN" data show > "$WORK/data.txt" 2>&1 || { cat "$WORK/data.txt" >&2; exit 1; }
 SRC=$(sed -n 's/^data: \([^ ]*\) .*/\1/p' "$WORK/data.txt" | head -1)
-python3 - "$SRC" "$WORK/data" "$TRAIN" <<'EOF'
-import gzip, os, struct, sys
-src, dst, n_train = sys.argv[1], sys.argv[2], int(sys.argv[3])
-os.makedirs(dst, exist_ok=True)
-def read(name):
-    for cand in (name, name + ".gz"):
-        p = os.path.join(src, cand)
-        if os.path.exists(p):
-            return (gzip.open if p.endswith(".gz") else open)(p, "rb").read()
-    raise SystemExit(f"fault-trials: {name} not found in {src}")
-for prefix, n in (("train", n_train), ("t10k", 2000)):
-    for kind, rec in (("images-idx3-ubyte", 784), ("labels-idx1-ubyte", 1)):
-        raw = read(f"{prefix}-{kind}")
-        head = 16 if rec == 784 else 8
-        out = bytearray(raw[:head]); struct.pack_into(">I", out, 4, n)
-        with gzip.open(os.path.join(dst, f"{prefix}-{kind}.gz"), "wb") as f:
-            f.write(bytes(out) + raw[head:head + n * rec])
-EOF
+python3 scripts/lib/mnist-subset.py "$SRC" "$WORK/data" "$TRAIN" 2000
 RECIPE=(--data "$WORK/data" --epochs 2 --batch 64 --micro-batch 16 --checkpoint-every 10 --seed 11 --no-early-stopping)
 TIMING=(--heartbeat-ms 200 --heartbeat-deadline 2)
 sha() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["weights_sha256"])' "$1/summary.json" 2>/dev/null || echo none; }

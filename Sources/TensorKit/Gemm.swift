@@ -79,6 +79,7 @@ public enum Gemm {
         while p0 < k {
             let count = min(kSlice, k - p0)
             let initial: UnsafePointer<Float>? = (p0 == 0 && !accumulate) ? GemmKernels.zeros : nil
+            if vectorColumns >= 16 { touch(b + p0 * ldb, rows: count, columns: n, ld: ldb) }
             var j = 0
             while j < vectorColumns {
                 let nv = j + 16 <= n ? 2 : 1
@@ -189,6 +190,24 @@ public enum Gemm {
     }
 
     // MARK: - Helpers
+
+    /// Reads one float per cache line of a rows x columns block in memory order, so that a B slice arrives in
+    /// cache by sequential (prefetch-friendly) reads before the column panels walk it with a large stride:
+    /// a dense layer's 4.7 MB weight matrix, cold, took 2.1 ms (16 x 9216 x 128) without this and 1.5 ms with it.
+    @inline(never)
+    static func touch(_ p: UnsafePointer<Float>, rows: Int, columns: Int, ld: Int) {
+        var s: Float = 0
+        for r in 0..<rows {
+            let row = p + r * ld
+            var q = 0
+            while q < columns { s += row[q]; q += 16 }
+        }
+        consume(s)
+    }
+
+    /// Keeps `touch`'s loads from being optimised away.
+    @_optimize(none)
+    static func consume(_ value: Float) {}
 
     /// Row pointers r, r + ld, ... for an mr-row tile (unused entries repeat the first row).
     @inline(__always)

@@ -49,6 +49,22 @@ enum CLI {
                       stderr: (try? String(contentsOfFile: outFile + ".err", encoding: .utf8)) ?? "")
     }
 
+    /// Starts digits in the background (output and errors into one log file); returns the process and the log's path.
+    static func spawn(_ arguments: [String], environment: [String: String] = [:]) throws -> (Process, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let log = NSTemporaryDirectory() + "digits-proc-\(UUID().uuidString).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardError = p.standardOutput
+        try p.run()
+        return (p, log)
+    }
+
     static func tempDirectory(_ name: String) -> String {
         let dir = NSTemporaryDirectory() + "digits-\(name)-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -197,17 +197,7 @@ final class ClusterCLITests: XCTestCase {
     }
 
     /// Starts a background `digits` process with its output in a file.
-    func spawn(_ args: [String]) throws -> (Process, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = args
-        let log = NSTemporaryDirectory() + "digits-proc-\(UUID().uuidString).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        p.standardError = p.standardOutput
-        try p.run()
-        return (p, log)
-    }
+    func spawn(_ args: [String]) throws -> (Process, String) { try CLI.spawn(args) }
 
     /// The coordinator is killed with SIGKILL after its first checkpoint and restarted with
     /// --resume on the same port; the workers notice the new job, join again, and the final

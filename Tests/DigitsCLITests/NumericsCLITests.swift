@@ -66,20 +66,8 @@ final class NumericsCLITests: XCTestCase {
         XCTAssertTrue(human.stdout.contains("numerics fingerprint: \(Self.goldenFingerprint)"), human.stdout)
     }
 
-    /// Starts digits in the background with extra environment variables; returns the process and its log file.
     func spawn(_ args: [String], environment: [String: String] = [:]) throws -> (Process, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        p.environment = env
-        let log = NSTemporaryDirectory() + "digits-proc-\(UUID().uuidString).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        p.standardError = p.standardOutput
-        try p.run()
-        return (p, log)
+        try CLI.spawn(args, environment: environment)
     }
 
     func wait(_ p: Process, seconds: Double) -> Bool {

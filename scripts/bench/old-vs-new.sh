@@ -30,24 +30,7 @@ DATA=$("$NEW" data show 2>/dev/null | sed -n 's/^data: \([^ ]*\) .*/\1/p' | head
 STEPS=30
 if [[ $QUICK -eq 1 ]]; then
   STEPS=5
-  python3 - "$DATA" "$WORK/data" <<'EOF'
-import gzip, os, struct, sys
-src, dst = sys.argv[1], sys.argv[2]
-os.makedirs(dst, exist_ok=True)
-def read(name):
-    for cand in (name, name + ".gz"):
-        p = os.path.join(src, cand)
-        if os.path.exists(p):
-            return (gzip.open if p.endswith(".gz") else open)(p, "rb").read()
-    raise SystemExit(f"old-vs-new: {name} not found in {src}")
-for prefix, n in (("train", 4000), ("t10k", 1000)):
-    for kind, rec in (("images-idx3-ubyte", 784), ("labels-idx1-ubyte", 1)):
-        raw = read(f"{prefix}-{kind}")
-        head = 16 if rec == 784 else 8
-        out = bytearray(raw[:head]); struct.pack_into(">I", out, 4, n)
-        with gzip.open(os.path.join(dst, f"{prefix}-{kind}.gz"), "wb") as f:
-            f.write(bytes(out) + raw[head:head + n * rec])
-EOF
+  python3 scripts/lib/mnist-subset.py "$DATA" "$WORK/data" 4000 1000
   DATA="$WORK/data"
 fi
 
