@@ -331,7 +331,8 @@ public final class Coordinator {
             + "\(settings.numerics): their gradients would not have the same bits"
         if settings.allowMixedNumerics {
             logger.warning("\(facts); admitted (--allow-mixed-numerics: this run is not reproducible)")
-            mixedNumericsPeers.append("\(hello.name)@\(hello.host) \(theirs)")
+            let peerName = "\(hello.name)@\(hello.host) \(theirs)"
+            if !mixedNumericsPeers.contains(peerName) { mixedNumericsPeers.append(peerName) }  // a rejoin is one peer
             return nil
         }
         return reject("numerics", Reject.refusedPrefix + facts + ". Refused: run the same Digits build on x86-64-v3 (AVX2 + FMA) "
