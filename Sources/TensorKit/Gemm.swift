@@ -9,6 +9,8 @@ public enum Gemm {
     /// k is walked in slices of this many so that a B panel stays in L1 across the row tiles; each
     /// slice continues the chains stored in C, which keeps the per-element order.
     static let kSlice = 512
+    /// Floats of the buffer that short-k products (A stored transposed) copy blocks of A into.
+    static let packedFloats = 2048
 
     /// C (m, n) = [C if `accumulate`, else 0] + op(A) (m, k) x op(B) (k, n), row-major.
     /// - `transA`: A is stored (k, m). `transB`: B is stored (n, k) and `workspace` must hold k * m floats
@@ -99,7 +101,7 @@ public enum Gemm {
         // The last n % 8 columns: B's columns copied into a zero-padded 8-wide panel, C's into an 8-wide tile
         // (the padding lanes compute zeros that are never stored).
         let width = n - j
-        withScratch { panel, tile in
+        withScratch { panel, tile, _ in
             var p0 = 0
             while p0 < k {
                 let count = min(kSlice, k - p0)
@@ -124,22 +126,38 @@ public enum Gemm {
     static func outerProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                              c: UnsafeMutablePointer<Float>, ldc: Int) {
         // Row tiles outermost: each row of C is finished across all its columns while its lines are in cache.
+        // For a short k, blocks of A's columns are first copied into a small contiguous buffer: read in place,
+        // the k rows of a tile sit lda apart, and with lda a multiple of 1024 floats they share one L1 set.
         let vectorColumns = n / 8 * 8
-        var i = 0
-        while i < m {
-            let mr = min(6, m - i)
-            var j = 0
-            while j < vectorColumns {
-                let nv = j + 16 <= n ? 2 : 1
-                GemmKernels.outerTile(nv: nv, mr: mr, a: a + i, lda: lda, b: b + j, ldb: ldb, count: k, c: c + i * ldc + j, ldc: ldc)
-                j += 8 * nv
+        let block = min(96, packedFloats / max(k, 1) / 6 * 6)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: packedFloats) { buffer in
+            var i0 = 0
+            while i0 < m {
+                let width = block >= 6 ? min(block, m - i0) : m - i0
+                var source = a + i0, ld = lda
+                if block >= 6 {
+                    for p in 0..<k { (buffer.baseAddress! + p * width).update(from: a + p * lda + i0, count: width) }
+                    (source, ld) = (UnsafePointer(buffer.baseAddress!), width)
+                }
+                var i = 0
+                while i < width {
+                    let mr = min(6, width - i)
+                    var j = 0
+                    while j < vectorColumns {
+                        let nv = j + 16 <= n ? 2 : 1
+                        GemmKernels.outerTile(nv: nv, mr: mr, a: source + i, lda: ld, b: b + j, ldb: ldb, count: k,
+                                              c: c + (i0 + i) * ldc + j, ldc: ldc)
+                        j += 8 * nv
+                    }
+                    i += mr
+                }
+                i0 += width
             }
-            i += mr
         }
         let j = vectorColumns
         guard j < n else { return }
         let width = n - j
-        withScratch { panel, tile in
+        withScratch { panel, tile, _ in
             var p0 = 0
             while p0 < k {
                 let count = min(kSlice, k - p0)
@@ -161,7 +179,7 @@ public enum Gemm {
 
     static func transposedProduct(m: Int, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, at: UnsafePointer<Float>,
                                   accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        withScratch { panel, tile in
+        withScratch { panel, tile, strip in
             var i = 0  // columns of C^T (rows of C)
             while i < m {
                 // 16 or 8 columns of A^T are read in place; the last m % 8 from a zero-padded panel.
@@ -172,15 +190,25 @@ public enum Gemm {
                 while p0 < k {
                     let count = padded ? min(kSlice, k - p0) : k
                     if padded { pack(at + p0 * m + i, ld: m, rows: count, width: width, into: panel) }
-                    var j = 0  // rows of C^T (columns of C)
-                    while j < n {
-                        let mr = min(6, n - j)
-                        let fresh = p0 == 0 && !accumulate
-                        if !fresh { gather(c + i * ldc + j, ldc: ldc, rows: mr, width: width, transposed: true, into: tile) }
-                        GemmKernels.rowTile(nv: nv, mr: mr, a: rows(b + j * ldb + p0, ldb, mr), b: padded ? UnsafePointer(panel) : at + i, ldb: padded ? 8 : m,
-                                            count: count, c: tile, ldc: 16, initial: fresh ? GemmKernels.zeros : nil)
-                        scatter(tile, to: c + i * ldc + j, ldc: ldc, rows: mr, width: width, transposed: true)
-                        j += mr
+                    let fresh = p0 == 0 && !accumulate
+                    // Columns of C in strips of `stripColumns`: tiles land in a small row-major strip, whose rows are
+                    // then written to C whole (C's rows sit ldc apart, often in one L1 set: scattered writes thrash).
+                    var j0 = 0
+                    while j0 < n {
+                        let columns = min(stripColumns, n - j0)
+                        if !fresh { for q in 0..<width { (strip + q * stripColumns).update(from: c + (i + q) * ldc + j0, count: columns) } }
+                        var j = j0  // rows of C^T (columns of C)
+                        while j < j0 + columns {
+                            let mr = min(6, j0 + columns - j)
+                            let at0 = strip + (j - j0)
+                            if !fresh { gather(at0, ldc: stripColumns, rows: mr, width: width, transposed: true, into: tile) }
+                            GemmKernels.rowTile(nv: nv, mr: mr, a: rows(b + j * ldb + p0, ldb, mr), b: padded ? UnsafePointer(panel) : at + i,
+                                                ldb: padded ? 8 : m, count: count, c: tile, ldc: 16, initial: fresh ? GemmKernels.zeros : nil)
+                            scatter(tile, to: at0, ldc: stripColumns, rows: mr, width: width, transposed: true)
+                            j += mr
+                        }
+                        for q in 0..<width { (c + (i + q) * ldc + j0).update(from: strip + q * stripColumns, count: columns) }
+                        j0 += columns
                     }
                     p0 += count
                 }
@@ -215,11 +243,14 @@ public enum Gemm {
         (r, r + (mr > 1 ? ld : 0), r + (mr > 2 ? 2 * ld : 0), r + (mr > 3 ? 3 * ld : 0), r + (mr > 4 ? 4 * ld : 0), r + (mr > 5 ? 5 * ld : 0))
     }
 
-    /// A panel of kSlice x 8 floats and a tile of 6 x 16 on the stack.
+    /// Columns of C per strip in the transposed-B product.
+    static let stripColumns = 96
+
+    /// A panel of kSlice x 8 floats, a tile of 6 x 16 and a strip of 16 x stripColumns, on the stack.
     @inline(__always)
-    static func withScratch(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: kSlice * 8 + 96) { buffer in
-            body(buffer.baseAddress!, buffer.baseAddress! + kSlice * 8)
+    static func withScratch(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: kSlice * 8 + 96 + 16 * stripColumns) { buffer in
+            body(buffer.baseAddress!, buffer.baseAddress! + kSlice * 8, buffer.baseAddress! + kSlice * 8 + 96)
         }
     }
 
