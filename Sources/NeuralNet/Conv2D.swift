@@ -68,19 +68,18 @@ public final class Conv2D: Layer {
          ParameterView(name: "bias", shape: [filters], offset: k * filters)]
     }
 
-    /// im2col: the col matrix, kept from forward to backward (and reused for dCol), then dY^T (F, rows) for
-    /// the dCol product.
+    /// im2col: the col matrix, kept from forward to backward (and reused for dCol).
     /// direct: packed weights (64-byte aligned), then the padded input (kept for dW, then reused for the
-    /// padded dX) when padding > 0, then dCol (rows, K) and dY^T (F, rows) when dX cannot use the direct kernel.
+    /// padded dX) when padding > 0, then dCol (rows, K) when dX cannot use the direct kernel.
     /// winograd: transformed filters (64-byte aligned), the dW accumulator, the work area.
     public func scratchCount(batch: Int) -> Int {
         let rows = batch * outputShape.height * outputShape.width
         switch algorithm {
-        case .im2col: return rows * k + rows * filters
+        case .im2col: return rows * k
         case .direct:
             var n = packedCount
             if padding > 0 { n += batch * geometry.paddedImage }
-            if !ConvKernels.supportsInputGradient(geometry) { n += rows * k + rows * filters }
+            if !ConvKernels.supportsInputGradient(geometry) { n += rows * k }
             return n
         case .winograd:
             return packedCount + transformedCount + WinogradKernels.workCount(geometry)
@@ -148,7 +147,7 @@ public final class Conv2D: Layer {
             if let dX, !imageDX {
                 let rows = batch * outputShape.height * outputShape.width
                 let dCol = scratch + packedCount + (padding > 0 ? batch * imageStride : 0)
-                Gemm.multiply(transB: true, m: rows, n: k, k: filters, a: dY, b: parameters, c: dCol, workspace: dCol + rows * k)
+                Gemm.multiply(transB: true, m: rows, n: k, k: filters, a: dY, b: parameters, c: dCol)
                 col2im(dCol, batch: batch, dX: dX)
             }
             return
@@ -164,7 +163,7 @@ public final class Conv2D: Layer {
         }
         guard let dX else { return }
         // dCol (rows, K) = dY (rows, F) x W^T (F, K), written over col (no longer needed).
-        Gemm.multiply(transB: true, m: rows, n: k, k: filters, a: dY, b: parameters, c: scratch, workspace: scratch + rows * k)
+        Gemm.multiply(transB: true, m: rows, n: k, k: filters, a: dY, b: parameters, c: scratch)
         col2im(scratch, batch: context.batch, dX: dX)
     }
 

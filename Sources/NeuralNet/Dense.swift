@@ -17,8 +17,6 @@ public final class Dense: Layer {
     }
 
     public var parameterCount: Int { inputs * units + units }
-    /// dY packed transposed (units, batch) for the dX product.
-    public func scratchCount(batch: Int) -> Int { batch * units }
     public var parameterViews: [ParameterView] {
         [ParameterView(name: "kernel", shape: [inputs, units], offset: 0),
          ParameterView(name: "bias", shape: [units], offset: inputs * units)]
@@ -53,7 +51,7 @@ public final class Dense: Layer {
         }
         // dX (B, in) = dY (B, out) x W^T (out, in)
         if let dX {
-            Gemm.multiply(transB: true, m: context.batch, n: inputs, k: units, a: dY, b: parameters, c: dX, workspace: scratch)
+            Gemm.multiply(transB: true, m: context.batch, n: inputs, k: units, a: dY, b: parameters, c: dX)
         }
     }
 }

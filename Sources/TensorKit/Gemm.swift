@@ -13,14 +13,13 @@ public enum Gemm {
     static let packedFloats = 2048
 
     /// C (m, n) = [C if `accumulate`, else 0] + op(A) (m, k) x op(B) (k, n), row-major.
-    /// - `transA`: A is stored (k, m). `transB`: B is stored (n, k) and `workspace` must hold k * m floats
-    ///   (A is packed transposed there; C is computed as B op(A)^T tile by tile and stored transposed).
+    /// - `transA`: A is stored (k, m). `transB`: B is stored (n, k); C is then computed as B op(A)^T tile by tile
+    ///   (A's rows packed transposed, 16 at a time, on the stack) and stored transposed.
     /// - `lda`, `ldb`, `ldc` default to the packed row lengths.
     public static func multiply(
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int? = nil, b: UnsafePointer<Float>, ldb: Int? = nil,
-        accumulate: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int? = nil,
-        workspace: UnsafeMutablePointer<Float>? = nil
+        accumulate: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0)
         precondition(!(transA && transB), "Gemm: transA and transB together are not used on the training path")
@@ -33,14 +32,7 @@ public enum Gemm {
             return
         }
         if transB {
-            guard let workspace else { preconditionFailure("Gemm: transB needs a workspace of k * m floats") }
-            // A^T (k, m) packed; then C^T (n, m) = B (n, k) x A^T, tile by tile.
-            for i in 0..<m {
-                let row = a + i * lda
-                for p in 0..<k { workspace[p * m + i] = row[p] }
-            }
-            transposedProduct(m: m, n: n, k: k, b: b, ldb: ldb, at: UnsafePointer(workspace), accumulate: accumulate,
-                              c: c, ldc: ldc)
+            transposedProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, accumulate: accumulate, c: c, ldc: ldc)
         } else if transA {
             if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             outerProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
@@ -177,19 +169,24 @@ public enum Gemm {
 
     // MARK: - B stored (n, k): C^T (n, m) = B x A^T, stored transposed
 
-    static func transposedProduct(m: Int, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, at: UnsafePointer<Float>,
+    /// Rows of A packed per k slice (panel of kSlice x 8 floats viewed as rows of 16).
+    static let transposedSlice = kSlice * 8 / 16
+
+    static func transposedProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                                   accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
         withScratch { panel, tile, strip in
             var i = 0  // columns of C^T (rows of C)
             while i < m {
-                // 16 or 8 columns of A^T are read in place; the last m % 8 from a zero-padded panel.
+                // 16 or 8 rows of A at a time, packed transposed (k slice x 16, zero-padded past the last row).
                 let width = m - i >= 16 ? 16 : (m - i >= 8 ? 8 : m - i)
                 let nv = width == 16 ? 2 : 1
-                let padded = width < 8
                 var p0 = 0
                 while p0 < k {
-                    let count = padded ? min(kSlice, k - p0) : k
-                    if padded { pack(at + p0 * m + i, ld: m, rows: count, width: width, into: panel) }
+                    let count = min(transposedSlice, k - p0)
+                    for p in 0..<count {
+                        let dst = panel + p * 16
+                        for q in 0..<16 { dst[q] = q < width ? a[(i + q) * lda + p0 + p] : 0 }
+                    }
                     let fresh = p0 == 0 && !accumulate
                     // Columns of C in strips of `stripColumns`: tiles land in a small row-major strip, whose rows are
                     // then written to C whole (C's rows sit ldc apart, often in one L1 set: scattered writes thrash).
@@ -202,8 +199,8 @@ public enum Gemm {
                             let mr = min(6, j0 + columns - j)
                             let at0 = strip + (j - j0)
                             if !fresh { gather(at0, ldc: stripColumns, rows: mr, width: width, transposed: true, into: tile) }
-                            GemmKernels.rowTile(nv: nv, mr: mr, a: rows(b + j * ldb + p0, ldb, mr), b: padded ? UnsafePointer(panel) : at + i,
-                                                ldb: padded ? 8 : m, count: count, c: tile, ldc: 16, initial: fresh ? GemmKernels.zeros : nil)
+                            GemmKernels.rowTile(nv: nv, mr: mr, a: rows(b + j * ldb + p0, ldb, mr), b: panel, ldb: 16, count: count,
+                                                c: tile, ldc: 16, initial: fresh ? GemmKernels.zeros : nil)
                             scatter(tile, to: at0, ldc: stripColumns, rows: mr, width: width, transposed: true)
                             j += mr
                         }
