@@ -15,7 +15,10 @@ final class NumericsCLITests: XCTestCase {
     /// The canonical fingerprint (NumericsFingerprint) of this build's kernels on any x86-64-v3 machine.
     static let goldenFingerprint = "ks2-x86-64-v3-fma/bec2f3d4a8b09ac9"
 
-    static let subset: String = try! RealMNIST.writeSubset(train: 4000, test: 1000, packageRoot: CLI.packageRoot.path)
+    /// Written once per test process; without real MNIST each test that needs it fails with the reason
+    /// (a `try!` here crashed the whole test run instead).
+    static let subsetResult = Result { try RealMNIST.writeSubset(train: 4000, test: 1000, packageRoot: CLI.packageRoot.path) }
+    static func subset() throws -> String { try subsetResult.get() }
 
     func summary(_ dir: String) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as! [String: Any]
@@ -23,7 +26,7 @@ final class NumericsCLITests: XCTestCase {
 
     func train(_ out: String, environment: [String: String] = [:]) throws -> [String: Any] {
         // In a directory without Config/: the built-in defaults, whatever Config/train.toml says.
-        let r = try CLI.run(["train", "--data", Self.subset, "--out", out] + Self.goldenRecipe, in: CLI.tempDirectory("golden-cwd"),
+        let r = try CLI.run(["train", "--data", try Self.subset(), "--out", out] + Self.goldenRecipe, in: CLI.tempDirectory("golden-cwd"),
                             environment: environment)
         XCTAssertEqual(r.status, 0, r.stderr)
         return try summary(out)
@@ -79,7 +82,7 @@ final class NumericsCLITests: XCTestCase {
     /// Starts a coordinator on loopback TCP (port 0) and returns it with its control endpoint.
     func startCoordinator(_ dir: String, _ extra: [String], recipe: [String]) throws -> (Process, String, String) {
         let (p, log) = try spawn(["coordinator", "--bind", "tcp://127.0.0.1:0", "--workers", "2", "--endpoint-file", dir + "/ep.json",
-                                  "--data", Self.subset, "--out", dir + "/run", "--join-deadline", "120"] + extra + recipe)
+                                  "--data", try Self.subset(), "--out", dir + "/run", "--join-deadline", "120"] + extra + recipe)
         let deadline = Date().addingTimeInterval(120)
         while !FileManager.default.fileExists(atPath: dir + "/ep.json") && p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -95,7 +98,7 @@ final class NumericsCLITests: XCTestCase {
     /// AVX-512 host): digits train's weights, three runs in a row.
     func testWorkersUnderDifferentOpenBLASCoreTypesGiveTrainsWeights() throws {
         let dir = CLI.tempDirectory("mixed-blas")
-        let r = try CLI.run(["train", "--data", Self.subset, "--out", dir + "/train", "--threads", "2"] + Self.clusterRecipe)
+        let r = try CLI.run(["train", "--data", try Self.subset(), "--out", dir + "/train", "--threads", "2"] + Self.clusterRecipe)
         XCTAssertEqual(r.status, 0, r.stderr)
         let reference = try XCTUnwrap(try summary(dir + "/train")["weights_sha256"] as? String)
         for run in 1...3 {
@@ -117,7 +120,7 @@ final class NumericsCLITests: XCTestCase {
     /// fingerprints named, and changes nothing; with --allow-mixed-numerics it joins and the summary says so.
     func testAWorkerWithOtherNumericsIsRefusedUnlessMixedNumericsAreAllowed() throws {
         let dir = CLI.tempDirectory("numerics-door")
-        let r = try CLI.run(["train", "--data", Self.subset, "--out", dir + "/train", "--threads", "2"] + Self.clusterRecipe)
+        let r = try CLI.run(["train", "--data", try Self.subset(), "--out", dir + "/train", "--threads", "2"] + Self.clusterRecipe)
         XCTAssertEqual(r.status, 0, r.stderr)
         let reference = try XCTUnwrap(try summary(dir + "/train")["weights_sha256"] as? String)
         let perturbedFingerprint = try XCTUnwrap(try doctor(["DIGITS_TEST_PERTURB_NUMERICS": "1"])["numerics_fingerprint"] as? String)
