@@ -60,6 +60,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The cluster's processes as library code: the coordinator, worker and parameter-server
+        // loops over a Transport (ZeroMQ between processes, in memory for tests), endpoints and
+        // transport security. The CLI only parses arguments and calls in.
+        .target(
+            name: "ClusterRuntime",
+            dependencies: [
+                "Cluster", "Training", "WireProtocol", "ZeroMQ", "CSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "TensorKit",
             dependencies: ["COpenBLAS"],
@@ -115,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "digits",
             dependencies: [
-                "Training", "Cluster", "Reports", "ZeroMQ", "CSupport", "ModelExport", "HDF5", "Serving", "StatusServer",
+                "Training", "Cluster", "ClusterRuntime", "Reports", "ZeroMQ", "CSupport", "ModelExport", "HDF5", "Serving", "StatusServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -135,6 +145,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "MNISTData", "TestSupport"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "MNISTData", "TestSupport"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "MNISTData", "TestSupport"]),
+        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "Cluster", "MNISTData", "TestSupport"]),
         .testTarget(name: "StatusServerTests", dependencies: [
             "StatusServer", "Cluster", .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -14,7 +14,7 @@ public enum ShardAction: Equatable {
 }
 
 public final class ShardServer {
-    let name: String
+    public let name: String
     let host: String
     let endpoint: String
     let logger: Logger

@@ -25,7 +25,7 @@ public enum WorkerAction: Equatable {
 public final class WorkerNode {
     public enum State: Equatable { case joining, receivingData, ready, finished }
 
-    let name: String
+    public let name: String
     let host: String
     let localData: Dataset?
     let logger: Logger

@@ -2,6 +2,7 @@
 // or torchrun --standalone), their logs streamed with role prefixes, all stopped cleanly on
 // Ctrl-C / SIGTERM (children also die with the launcher through PR_SET_PDEATHSIG).
 import ArgumentParser
+import ClusterRuntime
 import Foundation
 import Synchronization
 import Training
@@ -92,8 +93,8 @@ struct ClusterCommand: ParsableCommand {
 
     /// Servers listen on the coordinator's host with an OS-chosen port.
     static func loopbackBind(_ bind: String) -> String {
-        guard bind.hasPrefix("tcp://"), let colon = bind.lastIndex(of: ":") else { return "tcp://127.0.0.1:0" }
-        return String(bind[..<colon]) + ":0"
+        guard let endpoint = try? Endpoint(bind), endpoint.scheme == .tcp else { return "tcp://127.0.0.1:0" }
+        return endpoint.sibling(port: 0).description
     }
 
     func run() throws {
@@ -165,11 +166,10 @@ struct ClusterCommand: ParsableCommand {
                     throw CLIError("the coordinator exited (status \(coordinator.process.terminationStatus)) before listening")
                 }
                 if Date() > listenDeadline { stopAll("the coordinator did not start listening within 120 s") }
-                if let data = FileManager.default.contents(atPath: endpointFile),
-                   let json = try? JSONSerialization.jsonObject(with: data) as? [String: String], let control = json["control"] {
-                    statusURL = json["status"]
-                    if let bound = json["status_bind"] { statusBind = bound }
-                    return control
+                if let endpoints = EndpointFile.read(endpointFile) {
+                    statusURL = endpoints.status
+                    if let bound = endpoints.statusBind { statusBind = bound }
+                    return endpoints.control
                 }
                 Thread.sleep(forTimeInterval: 0.05)
             }

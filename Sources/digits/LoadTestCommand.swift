@@ -10,6 +10,7 @@
 // wait has a deadline, and the coordinator is stopped (SIGTERM, then SIGKILL) on every path.
 import ArgumentParser
 import Cluster
+import ClusterRuntime
 import Foundation
 import MNISTData
 import NeuralNet

@@ -2,6 +2,7 @@
 // `digits cluster --workers N`), skips trials that already finished (resumable; an interrupted trial
 // continues from its checkpoint), and writes results.csv and results.html sorted by validation accuracy.
 import ArgumentParser
+import ClusterRuntime
 import Foundation
 import Training
 

@@ -1,24 +1,18 @@
 // The coordinator's live status: the HTTP server (StatusServer target) plus what the poll loop
 // does each tick, cheaply: at most every 250 ms it reads the coordinator into an immutable
 // StatusSnapshot, updates the Prometheus metrics and swaps the snapshot into the shared box.
-import ArgumentParser
 import Cluster
 import Foundation
 import Logging
 import Metrics
 import Prometheus
-import StatusServer
 import Training
 
-func checkStatusBind(_ text: String) throws {
-    do { _ = try StatusAddress.parse(text) } catch let e as ConfigError { throw ValidationError("--status-bind: \(e.message)") }
-}
-
-final class LiveStatus {
+public final class LiveStatus {
     static let publishInterval: UInt64 = 250_000_000
     static let checkpointScanInterval: UInt64 = 1_000_000_000
 
-    let server: StatusServer
+    public let server: StatusServer
     let box = StatusBox()
     let metrics: StatusMetrics
     var tracker = StatusTracker()
@@ -31,7 +25,7 @@ final class LiveStatus {
     let logger: Logger
 
     /// Starts serving (before anything is written to disk, so a port in use changes nothing).
-    init(address: StatusAddress, logger: Logger) throws {
+    public init(address: StatusAddress, logger: Logger) throws {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(StatusMetrics.prometheusFactory(registry: registry))
         metrics = StatusMetrics()
@@ -39,7 +33,7 @@ final class LiveStatus {
         do {
             server = try StatusServer.start(host: address.host, port: address.port, box: box, registry: registry, logger: logger)
         } catch {
-            throw CLIError("--status-bind: \(error)")
+            throw StatusServer.StartError(description: "--status-bind: \(error)")
         }
         logger.info("status page on \(server.url) (also \(server.url)metrics and \(server.url)healthz)")
         if !["127.0.0.1", "localhost", "::1"].contains(address.host) && !address.host.hasPrefix("127.") {
@@ -48,11 +42,11 @@ final class LiveStatus {
     }
 
     /// The bound HOST:PORT (a restarted coordinator can listen on the same one).
-    var boundAddress: String { StatusAddress(host: server.host, port: server.port).description }
+    public var boundAddress: String { StatusAddress(host: server.host, port: server.port).description }
 
-    func publish(_ coordinator: Coordinator, controlEndpoint: String, run: RunDirectory, events: RecentEvents, force: Bool,
+    public func publish(_ coordinator: Coordinator, controlEndpoint: String, run: RunDirectory, events: RecentEvents, force: Bool,
                  final: (state: String, message: String?)?) {
-        let now = nowNanoseconds()
+        let now = DispatchTime.now().uptimeNanoseconds
         guard force || now &- lastPublish >= Self.publishInterval else { return }
         lastPublish = now
         let cpu = Self.threadCPUSeconds()
@@ -75,7 +69,7 @@ final class LiveStatus {
         return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
-    func stop() {
+    public func stop() {
         logger.info("status page: \(published) snapshots published, \(String(format: "%.3f", 1000 * publishSeconds / Double(max(published, 1)))) ms of loop CPU each on average")
         if !server.stop(timeout: 3) {
             logger.warning("the status server did not stop within 3 s")

@@ -7,9 +7,10 @@ import WireProtocol
 import TestSupport
 import XCTest
 @testable import Cluster
+import ClusterRuntime
 
-/// The coordinator and workers wired together in memory (no sockets): the state machines alone
-/// must train the same bits as the single-process Trainer, whatever the worker count and faults.
+/// The production coordinator and worker loops on an in-memory network: they must train the same
+/// bits as the single-process Trainer, whatever the worker count and faults.
 final class InMemoryClusterTests: XCTestCase {
     static let train = SyntheticData.dataset(count: 480, seed: 1, name: "train")
     static let test = SyntheticData.dataset(count: 100, seed: 2, name: "test")
@@ -32,57 +33,82 @@ final class InMemoryClusterTests: XCTestCase {
 
     func tempRun() -> RunDirectory { RunDirectory(NSTemporaryDirectory() + "digits-cluster-\(UUID().uuidString)") }
 
-    /// Routes messages between one coordinator and `n` workers until the job finishes.
-    /// `fault(step, round)` may return a worker index to kill at that point.
+    /// Runs the production coordinator and worker loops on one in-memory network, one pass each per
+    /// simulated millisecond, until the job finishes. Faults act on the network and on the processes:
+    /// `kill` stops a worker (kill -9) at its Nth gradient push, which never arrives; `duplicate`
+    /// delivers every worker's data message twice; `partition` cuts one worker off for a while
+    /// (its links down and its process paused);
+    /// `replaceAllAtPush` kills every worker at once and starts as many new ones (a launcher
+    /// restarting them); `stallAtRound` makes the coordinator busy for 10 s, then tick before reading.
     func runCluster(workers n: Int, kill: (victim: Int, atPush: Int)? = nil, duplicate: Bool = false,
                     hostile: ((Coordinator, UInt64) throws -> Void)? = nil, stallAtRound: Int? = nil,
                     partition: (victim: Int, fromRound: Int, rounds: Int)? = nil, replaceAllAtPush: Int? = nil,
-                    inspect: ((Coordinator) -> Void)? = nil, config custom: TrainConfig? = nil) throws -> RunSummary {
+                    inspect: ((Coordinator) -> Void)? = nil, config custom: TrainConfig? = nil, servers: Int = 1) throws -> RunSummary {
         var clock: UInt64 = 1_000_000_000
+        let now = { clock }
         let logger = Logger(label: "test")
+        let network = InMemoryNetwork()
         let t = try trainer(custom ?? config())
-        var settings = CoordinatorSettings(minWorkers: n, serverEndpoint: "inproc://server")
+        let coordinatorTransport = network.transport(named: "coordinator")
+        let sockets = try CoordinatorSockets(transport: coordinatorTransport, bind: "inproc://control", dataBind: nil)
+        var settings = CoordinatorSettings(minWorkers: n, serverEndpoint: sockets.dataEndpoint, servers: servers)
         settings.heartbeatDeadlineSeconds = 1
         let coordinator = try Coordinator(trainer: t, settings: settings, jobID: 42, logger: logger, now: clock)
         try t.begin(in: tempRun(), workers: n)
-        func node(_ i: Int) -> WorkerNode {
-            let w = WorkerNode(name: "w\(i)", host: "memory", localData: nil, logger: logger, now: clock)
+        let loop = CoordinatorLoop(coordinator: coordinator, transport: coordinatorTransport, sockets: sockets, logger: logger, clock: now)
+        // Parameter-server shards as their own processes (K >= 2).
+        let shards = servers < 2 ? [] : try (1...servers).map { k in
+            try ShardLoop(name: "s\(k)", host: "memory", transport: network.transport(named: "s\(k)"), coordinator: sockets.controlEndpoint,
+                          bind: "inproc://shard-\(k)", advertise: nil, logger: logger, clock: now)
+        }
+        for shard in shards { XCTAssertNil(try shard.start()) }
+
+        var transports: [InMemoryTransport] = []
+        var workers: [WorkerLoop] = []
+        var alive: [Bool] = []
+        func startWorker() throws {
+            let i = workers.count
+            let transport = network.transport(named: "w\(i)")
             // Compute time on the simulated clock (zero): the split stays round robin whatever the machine's load.
-            w.clock = { clock }
-            return w
+            let node = WorkerNode(name: "w\(i)", host: "memory", localData: nil, logger: logger, now: clock)
+            let w = try WorkerLoop(node: node, transport: transport, coordinator: sockets.controlEndpoint, logger: logger, clock: now)
+            transports.append(transport)
+            workers.append(w)
+            alive.append(true)
+            XCTAssertNil(try w.start())
         }
-        var nodes = (0..<n).map(node)
-        var alive = [Bool](repeating: true, count: n)
-        var control: [(from: Int, frames: [[UInt8]])] = []
-        var data: [(from: Int, frames: [[UInt8]])] = []
-        var toWorkerControl = [[[[UInt8]]]](repeating: [], count: n)
-        var toWorkerData = [[[[UInt8]]]](repeating: [], count: n)
-        func peer(_ i: Int) -> [UInt8] { [UInt8(i)] }
-        func handle(_ i: Int, _ actions: [WorkerAction]) {
-            for a in actions {
-                switch a {
-                case .sendControl(let f): control.append((i, f))
-                case .sendData(_, let f): data.append((i, f))
-                case .sendDataAll(let f): data.append((i, f))
-                case .connectData, .disconnectData: break
-                case .exit: alive[i] = false
-                }
-            }
+        func stop(_ i: Int) {
+            alive[i] = false
+            transports[i].close()
         }
-        var summary: RunSummary?
-        func perform(_ actions: [CoordinatorAction]) {
-            for a in actions {
-                switch a {
-                case .sendControl(let p, let f): toWorkerControl[Int(p[0])].append(f)
-                case .sendData(let p, let f): toWorkerData[Int(p[0])].append(f)
-                case .finished(let s): summary = s
-                case .failed(let m), .interrupted(let m): XCTFail(m)
-                }
-            }
-        }
-        for i in 0..<n { handle(i, nodes[i].start(now: clock)) }
-        var pushes = 0
         var rounds = 0
+        var dead: Set<String> = []
+        func cut(_ i: Int) -> Bool {
+            guard let p = partition, p.victim == i else { return false }
+            return rounds >= p.fromRound && rounds < p.fromRound + p.rounds
+        }
+        func computed() -> Int { workers.reduce(0) { $0 + Int($1.node.computed) } }
+        network.fault = { hop, frames in
+            if dead.contains(hop.from) || dead.contains(hop.to) { return 0 }
+            if let p = partition, cut(p.victim), hop.from == "w\(p.victim)" || hop.to == "w\(p.victim)" { return 0 }
+            guard hop.from.hasPrefix("w"), hop.endpoint == sockets.dataEndpoint else { return 1 }
+            // Dies silently (kill -9) right after computing a micro-batch: what it was sending never arrives.
+            if let kill, hop.from == "w\(kill.victim)", computed() >= kill.atPush {
+                dead.insert(hop.from)
+                return 0
+            }
+            return duplicate ? 2 : 1
+        }
+        for _ in 0..<n { try startWorker() }
+        var summary: RunSummary?
+        func record(_ outcome: CoordinatorOutcome?) {
+            switch outcome {
+            case .finished(let s): summary = s
+            case .failed(let m), .interrupted(let m): XCTFail(m)
+            case .stopped(let sig): XCTFail("stopped on signal \(sig)")
+            case nil: break
+            }
+        }
         while summary == nil {
             rounds += 1
             XCTAssertLessThan(rounds, 100_000, "no progress")
@@ -91,45 +117,24 @@ final class InMemoryClusterTests: XCTestCase {
             if rounds == stallAtRound {
                 // The coordinator was busy for 10 s and ticks before reading the queued heartbeats.
                 clock += 10_000_000_000
-                perform(try coordinator.tick(now: clock))
+                record(try loop.tick())
             }
-            func cut(_ i: Int) -> Bool {
-                guard let p = partition, p.victim == i else { return false }
-                return rounds >= p.fromRound && rounds < p.fromRound + p.rounds
+            record(try loop.runOnce(timeoutMilliseconds: 0))
+            if summary != nil { break }
+            for shard in shards {
+                if let outcome = try shard.runOnce(timeoutMilliseconds: 0) { XCTFail("shard \(shard.node.name) ended: \(outcome.reason)") }
             }
-            control.removeAll { cut($0.from) }
-            data.removeAll { cut($0.from) }
-            for i in nodes.indices where cut(i) { toWorkerControl[i].removeAll(); toWorkerData[i].removeAll() }
-            for (i, f) in control where alive[i] { perform(try coordinator.control(peer: peer(i), frames: f, now: clock)) }
-            control.removeAll()
-            for (i, f) in data where alive[i] {
-                perform(try coordinator.data(peer: peer(i), frames: f, now: clock))
-                if duplicate { perform(try coordinator.data(peer: peer(i), frames: f, now: clock)) }
-            }
-            data.removeAll()
-            for i in nodes.indices where alive[i] && !cut(i) {
-                for f in toWorkerControl[i] { handle(i, try nodes[i].control(f, now: clock)) }
-                for f in toWorkerData[i] { handle(i, try nodes[i].data(f, now: clock)) }
-                toWorkerControl[i].removeAll(); toWorkerData[i].removeAll()
-                if nodes[i].hasWork {
-                    handle(i, nodes[i].computeNext())
-                    pushes += 1
-                    if let kill, kill.victim == i, pushes >= kill.atPush { alive[i] = false }  // dies silently (kill -9)
+            for i in workers.indices where alive[i] && !cut(i) {
+                if let outcome = try workers[i].runOnce() {
+                    XCTAssertEqual(outcome.code, 0, "worker \(i): \(outcome.reason)")
+                    alive[i] = false
                 }
-                handle(i, nodes[i].tick(now: clock))
+                if dead.contains("w\(i)") { stop(i) }
             }
-            if let r = replaceAllAtPush, pushes >= r, nodes.count == n {
-                // Every worker dies silently and as many new ones start at once (a launcher restarting them).
-                for i in 0..<n { alive[i] = false }
-                for i in n..<(2 * n) {
-                    nodes.append(node(i))
-                    alive.append(true)
-                    toWorkerControl.append([])
-                    toWorkerData.append([])
-                    handle(i, nodes[i].start(now: clock))
-                }
+            if let r = replaceAllAtPush, computed() >= r, workers.count == n {
+                for i in 0..<n { dead.insert("w\(i)"); stop(i) }
+                for _ in 0..<n { try startWorker() }
             }
-            perform(try coordinator.tick(now: clock))
             if rounds % 7 == 0 { try hostile?(coordinator, clock) }
         }
         inspect?(coordinator)
@@ -140,6 +145,14 @@ final class InMemoryClusterTests: XCTestCase {
         let reference = try trainer(config()).run(in: tempRun())
         for n in [1, 2, 3] {
             XCTAssertEqual(try runCluster(workers: n).weightsSHA256, reference.weightsSHA256, "\(n) worker(s)")
+        }
+    }
+
+    /// Parameter-server shards in their own (simulated) processes train the same bits.
+    func testShardedParameterServersGiveTheSingleProcessWeights() throws {
+        let reference = try trainer(config()).run(in: tempRun())
+        for (n, k) in [(1, 2), (2, 2), (3, 3)] {
+            XCTAssertEqual(try runCluster(workers: n, servers: k).weightsSHA256, reference.weightsSHA256, "\(n) worker(s), \(k) shards")
         }
     }
 
@@ -278,7 +291,7 @@ final class InMemoryClusterTests: XCTestCase {
             }
             let p = c.trainer.model.parameterCount
             let step = UInt64(c.trainer.progress.globalStep)
-            let peer1: [UInt8] = [0]  // worker 0's peer in this harness (its id is 1)
+            let peer1 = try XCTUnwrap(c.workers[1]?.dataPeer, "worker 1's data connection")
             // garbage, a truncated header, a wrong version
             _ = try c.data(peer: peer1, frames: [[1, 2, 3]], now: now)
             _ = try c.control(peer: [9], frames: [Array(repeating: 0xFF, count: 40), []], now: now)
