@@ -46,6 +46,22 @@ public enum CoordinatorAction: Equatable {
     case failed(String)
     /// Failed in a way that a restart from the last checkpoint cures (a shard lost, no workers left).
     case interrupted(String)
+    /// Append these per-worker throughput samples to the JSON-lines file at `path` (workers.jsonl).
+    case appendThroughput([WorkerThroughputRecord], path: String)
+}
+
+/// The step in flight: which it is, when it opened, who holds its weights, and what came back.
+struct OpenStep {
+    let step: Trainer.PlannedStep
+    /// When the step opened (restarted when its deadline passes).
+    var started: UInt64
+    /// Workers sent this step's weights at its start: only they can take over a dropped worker's
+    /// micro-batches; a worker that joined since holds no weights for the step.
+    let holders: Set<UInt32>
+    /// Compute seconds each worker reported for this step.
+    var compute: [UInt32: Double] = [:]
+    /// Standalone shards' results, by shard.
+    var shardResults: [Int: StepDone] = [:]
 }
 
 public final class Coordinator {
@@ -84,6 +100,10 @@ public final class Coordinator {
         public var lastSeen: UInt64
     }
 
+    /// The monotonic clock (nanoseconds) and the wall clock (Unix seconds) the state machine reads
+    /// besides the `now` it is given: set both to a test's simulated time.
+    public var clock: () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }
+    public var wallClock: () -> Double = { Date().timeIntervalSince1970 }
     public let trainer: Trainer
     public let settings: CoordinatorSettings
     public let jobID: UInt64
@@ -95,25 +115,19 @@ public final class Coordinator {
     var nextWorkerID: UInt32 = 1
     public internal(set) var view: UInt32 = 0
     public let server: ParameterServer
-    var current: Trainer.PlannedStep?
-    var stepStarted: UInt64 = 0
+    /// The step in flight (sync mode), nil between steps.
+    var open: OpenStep?
     var waitingSince: UInt64
     var meanGradient: [Float]
     /// Standalone parameter-server shards (empty when the server is embedded).
     public internal(set) var shards: [ShardInfo] = []
     var shardsReady = false
     var pendingHellos: [(peer: [UInt8], hello: Hello)] = []
-    var stepDone: [Int: StepDone] = [:]
     var lastTick: UInt64 = 0
     var sharded: Bool { settings.servers > 1 }
     /// Async mode (see `AsyncState`): each micro-batch is applied on arrival.
     var isAsync: Bool { trainer.config.training.mode == "async" }
     var async = AsyncState()
-    /// Compute seconds per worker in the open step, and run totals of the step-time split.
-    var stepCompute: [UInt32: Double] = [:]
-    /// Workers sent the current step's weights (at its start): only they can take over a dropped
-    /// worker's micro-batches; a worker that joined since holds no weights for the step.
-    var stepHolders: Set<UInt32> = []
     public internal(set) var timing = StepTiming()
     /// Messages refused, by reason.
     public internal(set) var rejected: [String: Int] = [:]
@@ -313,7 +327,7 @@ public final class Coordinator {
             return reject("unexpected", "unexpected \(e.message.type) on the data socket", peer: peer, data: true)
         }
         if result == .accepted || result == .complete {
-            stepCompute[w.id, default: 0] += computeSeconds
+            open?.compute[w.id, default: 0] += computeSeconds
             observePush(w.id, microBatches: microBatches.count, samples: samples, computeSeconds: computeSeconds, now: now)
         }
         if case .rejected = result { workers[w.id]?.rejectedPushes += 1 }

@@ -19,12 +19,8 @@ extension Coordinator {
         if phase == .training, let run = trainer.runDirectory {
             let records = throughput.sample(liveWorkers.map { ($0.id, $0.name, $0.computed) }, now: now,
                                             microBatch: trainer.config.training.microBatch, step: trainer.progress.globalStep,
-                                            wallTime: Date().timeIntervalSince1970)
-            if !records.isEmpty {
-                do { try WorkerThroughputLog.append(records, to: run.path + "/workers.jsonl") } catch {
-                    logger.warning("could not append to \(run.path)/workers.jsonl: \(error)")
-                }
-            }
+                                            wallTime: wallClock())
+            if !records.isEmpty { actions.append(.appendThroughput(records, path: run.path + "/workers.jsonl")) }
         }
         for w in workers.values.sorted(by: { $0.id < $1.id }) where w.alive && now &- w.lastSeen > deadline {
             let missed = Int(Double(now &- w.lastSeen) / 1e6 / Double(settings.heartbeatMilliseconds))
@@ -48,24 +44,26 @@ extension Coordinator {
             }
             if !liveWorkers.isEmpty { waitingSince = now }
         case .training:
-            if current == nil {
+            if open == nil {
                 if !liveWorkers.isEmpty {
                     actions += try beginStep(now: now)
                 } else if Double(now &- waitingSince) / 1e9 > settings.joinDeadlineSeconds {
                     phase = .finished
                     return actions + [.interrupted("no live workers for \(Int(settings.joinDeadlineSeconds)) s; the last checkpoint is in \(trainer.runDirectory?.path ?? "the run directory"); continue with --resume")]
                 }
-            } else if sharded, Double(now > stepStarted ? now - stepStarted : 0) / 1e9 > settings.stepDeadlineSeconds, let step = current {
-                logger.error("step \(step.globalStep + 1) has been open \(Int(settings.stepDeadlineSeconds)) s; shards not done: \(shards.map(\.shard).filter { stepDone[$0] == nil }.map { $0 + 1 })")
-                stepStarted = now
-            } else if Double(now > stepStarted ? now - stepStarted : 0) / 1e9 > settings.stepDeadlineSeconds, let step = current {
+            } else if sharded, let o = open, Double(now > o.started ? now - o.started : 0) / 1e9 > settings.stepDeadlineSeconds {
+                let step = o.step
+                logger.error("step \(step.globalStep + 1) has been open \(Int(settings.stepDeadlineSeconds)) s; shards not done: \(shards.map(\.shard).filter { o.shardResults[$0] == nil }.map { $0 + 1 })")
+                open?.started = now
+            } else if let o = open, Double(now > o.started ? now - o.started : 0) / 1e9 > settings.stepDeadlineSeconds {
+                let step = o.step
                 let missing = Set(server.missing)
                 let owing = workers.values.filter { $0.alive && !$0.assigned.filter(missing.contains).isEmpty }.sorted { $0.id < $1.id }
                 for w in owing {
                     logger.error("worker \(w.id) (\(w.name)@\(w.host)) has not sent micro-batches \(w.assigned.filter(missing.contains)) of step \(step.globalStep + 1) within \(Int(settings.stepDeadlineSeconds)) s; dropping it")
                     actions += try drop(w.id, reason: "step deadline", now: now)
                 }
-                stepStarted = now
+                open?.started = now
             }
         case .finished:
             break

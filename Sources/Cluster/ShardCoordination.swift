@@ -39,15 +39,16 @@ extension Coordinator {
     }
 
     func shardDone(_ s: Int, _ d: StepDone, step: UInt64, now: UInt64) throws -> [CoordinatorAction] {
-        guard let current, step == UInt64(current.globalStep), stepDone[s] == nil else {
+        guard let o = open, step == UInt64(o.step.globalStep), o.shardResults[s] == nil else {
             return reject("stale_step", "step done for step \(step) from shard \(s) is not expected", peer: shards[s].peer, data: false)
         }
         let range = KeyRanges.range(shard: s, of: settings.servers, parameters: trainer.model.parameterCount)
         guard d.parameters.count == range.count else {
             return reject("bad_size", "shard \(s) returned \(d.parameters.count) parameters, owns \(range.count)", peer: shards[s].peer, data: false)
         }
-        stepDone[s] = d
-        guard stepDone.count == settings.servers else { return [] }
+        open?.shardResults[s] = d
+        guard let stepDone = open?.shardResults, stepDone.count == settings.servers else { return [] }
+        let current = o.step
         var parameters = trainer.parameters
         var state: OptimizerState? = nil
         if stepDone.values.allSatisfy({ $0.first != nil }) {
@@ -64,16 +65,15 @@ extension Coordinator {
             parameters.replaceSubrange(KeyRanges.range(shard: i, of: settings.servers, parameters: trainer.model.parameterCount), with: done.parameters)
         }
         let first = stepDone[0]!
-        let seconds = Double(now > stepStarted ? now - stepStarted : 0) / 1e9
+        let seconds = Double(now > o.started ? now - o.started : 0) / 1e9
         timing.add(wall: seconds, compute: first.computeSeconds / Double(max(liveWorkers.count, 1)))
-        stepDone = [:]
         let epochEnd = current.stepInEpoch + 1 == trainer.plan.stepsPerEpoch
-        let spent = try Self.elapsed {
+        let spent = try elapsed {
             try trainer.completeStep(updatedParameters: parameters, optimizerState: state, loss: first.loss, correct: Int(first.correct),
                                      samples: Int(first.samples), seconds: seconds)
         }
         if epochEnd { logger.info("epoch \(current.epoch + 1) steps: \(timing.report)") }
-        self.current = nil
+        open = nil
         // Epoch-end validation is not training time: the next step's clock starts after it.
         return try beginStep(now: epochEnd ? now &+ spent : now)
     }

@@ -18,7 +18,7 @@ extension Coordinator {
         case .training:
             if isAsync { return asyncDispatch(now: now) }
             // A late joiner: it receives the next step's weights and assignment.
-            if current == nil { return try beginStep(now: now) }
+            if open == nil { return try beginStep(now: now) }
             return []
         case .finished:
             return []
@@ -29,16 +29,12 @@ extension Coordinator {
         guard let step = trainer.nextStep() else { return try finish() }
         let live = liveWorkers
         guard !live.isEmpty else {
-            current = nil
+            open = nil
             waitingSince = now
             logger.warning("no live workers; waiting up to \(Int(settings.joinDeadlineSeconds)) s for one to join")
             return []
         }
-        current = step
-        stepStarted = now
-        stepCompute = [:]
-        stepDone = [:]
-        stepHolders = Set(live.map(\.id))
+        open = OpenStep(step: step, started: now, holders: Set(live.map(\.id)))
         view += 1
         for w in live {
             workers[w.id]?.assigned = []
@@ -68,28 +64,27 @@ extension Coordinator {
     }
 
     func completeStep(now: UInt64) throws -> [CoordinatorAction] {
-        let seconds = Double(now > stepStarted ? now - stepStarted : 0) / 1e9
-        timing.add(wall: seconds, compute: stepCompute.values.max() ?? 0)
-        if let step = current, step.stepInEpoch + 1 == trainer.plan.stepsPerEpoch {
-            logger.info("epoch \(step.epoch + 1) steps: \(timing.report)")
-        }
-        let epochEnd = current.map { $0.stepInEpoch + 1 == trainer.plan.stepsPerEpoch } ?? false
+        guard let o = open else { return [] }
+        let seconds = Double(now > o.started ? now - o.started : 0) / 1e9
+        timing.add(wall: seconds, compute: o.compute.values.max() ?? 0)
+        let epochEnd = o.step.stepInEpoch + 1 == trainer.plan.stepsPerEpoch
+        if epochEnd { logger.info("epoch \(o.step.epoch + 1) steps: \(timing.report)") }
         meanGradient.withUnsafeMutableBufferPointer { server.mean(into: $0) }
-        let spent = try Self.elapsed {
+        let spent = try elapsed {
             try meanGradient.withUnsafeBufferPointer {
                 try trainer.completeStep(meanGradient: $0, loss: server.lossSum, correct: server.correct, samples: server.samples, seconds: seconds)
             }
         }
-        current = nil
+        open = nil
         // Epoch-end validation is not training time: the next step's clock starts after it.
         return try beginStep(now: epochEnd ? now &+ spent : now)
     }
 
-    /// Nanoseconds `body` took (monotonic clock, the one the command-line loop passes as `now`).
-    static func elapsed(_ body: () throws -> Void) rethrows -> UInt64 {
-        let start = DispatchTime.now().uptimeNanoseconds
+    /// Nanoseconds `body` took on `clock` (the clock the loop passes as `now`).
+    func elapsed(_ body: () throws -> Void) rethrows -> UInt64 {
+        let start = clock()
         try body()
-        return DispatchTime.now().uptimeNanoseconds &- start
+        return clock() &- start
     }
 
     func finish() throws -> [CoordinatorAction] {
@@ -113,18 +108,18 @@ extension Coordinator {
             if let o = async.outstanding.removeValue(forKey: id) { async.queue.insert((o.stepInEpoch, o.microBatch), at: 0) }
             return phase == .training ? asyncDispatch(now: now) : []
         }
-        guard phase == .training, let step = current else { return [] }
+        guard phase == .training, let step = open?.step, let holding = open?.holders else { return [] }
         // Standalone shards drop duplicates by micro-batch id, so everything assigned is handed on.
         let missing = sharded ? Set(w.assigned) : Set(server.missing)
         let orphaned = w.assigned.filter { missing.contains($0) }
         workers[id]?.assigned = []
         guard !orphaned.isEmpty else { return [] }
         let live = liveWorkers
-        let holders = live.filter { stepHolders.contains($0.id) }
+        let holders = live.filter { holding.contains($0.id) }
         guard !holders.isEmpty else {
             // Nobody left holds this step's weights: the step starts again (every micro-batch
             // recomputed, so the same sum) on the workers that joined since, or the first to join.
-            current = nil
+            open = nil
             guard !live.isEmpty else {
                 waitingSince = now
                 logger.warning("worker \(id) was the last one; waiting up to \(Int(settings.joinDeadlineSeconds)) s for a worker to join")
@@ -135,10 +130,8 @@ extension Coordinator {
         }
         logger.warning("reassigning micro-batches \(orphaned) of step \(step.globalStep + 1) from worker \(id) to \(holders.map(\.id))")
         view += 1
-        var extra: [UInt32: [Int]] = [:]
-        for (j, k) in orphaned.enumerated() { extra[holders[j % holders.count].id, default: []].append(k) }
         var actions: [CoordinatorAction] = []
-        for (wid, ids) in extra.sorted(by: { $0.key < $1.key }) {
+        for (wid, ids) in StepSplit.reassign(orphaned, to: holders.map(\.id)) {
             workers[wid]?.assigned += ids
             actions.append(.sendControl(peer: workers[wid]!.controlPeer, frames: envelope(.assignment(Assignment(
                 epoch: UInt32(step.epoch), stepInEpoch: UInt32(step.stepInEpoch), microBatches: ids.map(UInt32.init), view: view)),

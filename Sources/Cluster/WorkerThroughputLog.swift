@@ -4,7 +4,7 @@
 import Foundation
 import Training
 
-struct WorkerThroughputLog {
+public struct WorkerThroughputLog {
     var interval: Double
     var lastSample: UInt64 = 0
     var lastComputed: [UInt32: UInt64] = [:]
@@ -32,7 +32,7 @@ struct WorkerThroughputLog {
     }
 
     /// Appends records as JSON lines (creating the file).
-    static func append(_ records: [WorkerThroughputRecord], to path: String) throws {
+    public static func append(_ records: [WorkerThroughputRecord], to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var bytes = Data()

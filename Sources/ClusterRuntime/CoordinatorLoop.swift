@@ -50,6 +50,7 @@ public final class CoordinatorLoop {
         self.sockets = sockets
         self.logger = logger
         self.clock = clock
+        coordinator.clock = clock
     }
 
     /// Runs until the job ends or `stopRequested` returns a signal.
@@ -89,6 +90,10 @@ public final class CoordinatorLoop {
                 sockets.control.trySend([peer] + frames, to: "a worker") { logger.warning("\($0)") }
             case .sendData(let peer, let frames):
                 sockets.data.trySend([peer] + frames, to: "a worker") { logger.warning("\($0)") }
+            case .appendThroughput(let records, let path):
+                do { try WorkerThroughputLog.append(records, to: path) } catch {
+                    logger.warning("could not append to \(path): \(error)")
+                }
             case .finished(let summary):
                 transport.flush()  // the shutdown messages leave before the sockets close
                 logger.info("steps: \(coordinator.timing.report); coordinator peak RSS \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB")
