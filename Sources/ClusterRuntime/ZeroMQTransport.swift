@@ -60,3 +60,8 @@ final class ZeroMQMessageSocket: MessageSocket {
     func receive() throws -> [[UInt8]]? { try socket.receive() }
     func close() { socket.close() }
 }
+
+/// The transport between processes and machines, secured as `security` says.
+public func networkTransport(security: TransportSecurity, logger: Logger) throws -> Transport {
+    try ZeroMQTransport(security: security, logger: logger)
+}

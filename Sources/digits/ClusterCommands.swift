@@ -106,7 +106,7 @@ struct CoordinatorCommand: ParsableCommand {
         let trainer = try options.makeTrainer(config: config, run: run, data: dataOptions, logger: logger)
 
         let security = try self.security.serverSecurity(endpoints: [bind, dataBind ?? bind], file: file, role: "the coordinator")
-        let transport = try ZeroMQTransport(security: security, logger: logger)
+        let transport = try networkTransport(security: security, logger: logger)
         let sockets = try CoordinatorSockets(transport: transport, bind: bind, dataBind: dataBind)
         logger.info("coordinator listening on \(sockets.controlEndpoint)\(security.isCurve ? " with CURVE (authorised keys only)" : "") (\(servers == 1 ? "parameter server on \(sockets.dataEndpoint)" : "\(servers) parameter-server shards")); waiting for \(workers) worker(s)")
         if let endpointFile {
@@ -173,7 +173,7 @@ struct WorkerCommand: ParsableCommand {
         let node = WorkerNode(name: name, host: host, localData: local, logger: logger, now: monotonicNanoseconds())
         node.silenceDeadlineSeconds = silenceDeadline
         let security = try self.security.clientSecurity(endpoint: coordinator, file: try clusterFile(config), keyFile: key, role: "worker \(name)")
-        let transport = try ZeroMQTransport(security: security, logger: logger)
+        let transport = try networkTransport(security: security, logger: logger)
         let loop = try WorkerLoop(node: node, transport: transport, coordinator: coordinator, logger: logger,
                                   spinWaitMicroseconds: spinWait, idleWhilePolling: idleWhilePolling)
         logger.info("worker \(name) dialing \(coordinator)\(security.isCurve ? " with CURVE" : "")")
@@ -204,7 +204,7 @@ struct ServerCommand: ParsableCommand {
         let name = self.name ?? "server-\(host)-\(getpid())"
         let logger = Logger(label: "digits.server")
         let security = try self.security.serverSecurity(endpoints: [bind, coordinator], file: nil, role: "parameter server \(name)")
-        let transport = try ZeroMQTransport(security: security, logger: logger)
+        let transport = try networkTransport(security: security, logger: logger)
         let loop = try ShardLoop(name: name, host: host, transport: transport, coordinator: coordinator, bind: bind, advertise: advertise, logger: logger)
         loop.node.silenceDeadlineSeconds = silenceDeadline
         logger.info("parameter server \(name) on \(loop.endpoint), dialing \(coordinator)")

@@ -65,7 +65,7 @@ final class PrefixedChild: @unchecked Sendable {
 
 struct ClusterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cluster",
-        abstract: "Run a coordinator and N workers on this machine (a local multi-process cluster over ZeroMQ).")
+        abstract: "Run a coordinator and N workers on this machine (a local multi-process cluster).")
 
     @Option(help: "Number of worker processes.") var workers: Int = 2
     @Option(help: "Parameter-server shards: 1 = embedded in the coordinator (default); K >= 2 = K `digits server` processes.") var servers: Int = 1
