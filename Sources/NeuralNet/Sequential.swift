@@ -87,19 +87,6 @@ public final class Sequential: Sendable {
         return p
     }
 
-    /// Multiply-add FLOPs (x2) per sample for one forward pass.
-    public var forwardFLOPs: Int {
-        var flops = 0
-        for layer in layers {
-            if let conv = layer as? Conv2D {
-                flops += 2 * conv.outputShape.count * conv.k
-            } else if let dense = layer as? Dense {
-                flops += 2 * dense.inputs * dense.units
-            }
-        }
-        return flops
-    }
-
     /// FLOPs per sample for a training step: forward, dW, and dX except for the first layer.
     public var trainingFLOPs: Int {
         var flops = 0

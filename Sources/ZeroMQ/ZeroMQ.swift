@@ -115,16 +115,10 @@ public final class ZMQSocket {
     public func setRoutingID(_ id: [UInt8]) throws { try setBytes(ZMQ_ROUTING_ID, id) }
     /// Largest inbound message accepted (bigger ones drop the connection).
     public func setMaxMessageSize(_ bytes: Int64) throws { try setInt64(ZMQ_MAXMSGSIZE, bytes) }
-    public func setSendHighWaterMark(_ n: Int32) throws { try setInt(ZMQ_SNDHWM, n) }
-    public func setReceiveHighWaterMark(_ n: Int32) throws { try setInt(ZMQ_RCVHWM, n) }
-    /// ROUTER: fail sends to unknown peers instead of silently dropping them.
-    public func setRouterMandatory(_ on: Bool) throws { try setInt(ZMQ_ROUTER_MANDATORY, on ? 1 : 0) }
     public func setReconnectInterval(milliseconds: Int32, max: Int32) throws {
         try setInt(ZMQ_RECONNECT_IVL, milliseconds)
         try setInt(ZMQ_RECONNECT_IVL_MAX, max)
     }
-    /// Queue messages only to completed connections.
-    public func setImmediate(_ on: Bool) throws { try setInt(ZMQ_IMMEDIATE, on ? 1 : 0) }
 
     /// Binds and returns the endpoint actually bound (resolves port 0 and wildcards).
     @discardableResult
@@ -135,10 +129,6 @@ public final class ZMQSocket {
 
     public func connect(_ endpoint: String) throws {
         guard zmq_connect(try socket(), endpoint) == 0 else { throw ZMQError("connect \(endpoint)") }
-    }
-
-    public func disconnect(_ endpoint: String) throws {
-        guard zmq_disconnect(try socket(), endpoint) == 0 else { throw ZMQError("disconnect \(endpoint)") }
     }
 
     /// Sends one multipart message. With `dontWait`, throws `wouldBlock` instead of blocking.
