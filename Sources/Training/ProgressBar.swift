@@ -25,7 +25,7 @@ public final class ProgressBar {
         let remaining = Double(steps - step) * lastStepSeconds
         let line = String(format: "\repoch %d/%d [%@] %d/%d  %.0f img/s  loss %.4f  acc %.4f  ETA %.0fs ",
                           epoch, epochs, bar, step, steps, imagesPerSecond, loss, accuracy, remaining)
-        FileHandle.standardError.write(line.data(using: .utf8)!)
+        Console.error(line)
     }
 
     /// Seconds per step, smoothed, for the ETA.
@@ -33,6 +33,6 @@ public final class ProgressBar {
 
     public func finishLine() {
         guard enabled else { return }
-        FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!)
+        Console.error("\r\u{1B}[K")
     }
 }

@@ -135,7 +135,7 @@ struct CoordinatorCommand: ParsableCommand {
         case .failed(let message):
             throw CLIError(message)
         case .interrupted(let message):
-            FileHandle.standardError.write("Error: \(message)\n".data(using: .utf8)!)
+            Console.error("Error: \(message)\n")
             throw ExitCode(ClusterCommand.recoverableExit)
         case .stopped:
             throw ExitCode(130)
@@ -180,7 +180,7 @@ struct WorkerCommand: ParsableCommand {
         let outcome = try loop.run()
         if outcome.code != 0 {
             // The exit status is kept (2: refused by the coordinator, do not retry).
-            FileHandle.standardError.write("Error: worker \(name): \(outcome.reason)\n".data(using: .utf8)!)
+            Console.error("Error: worker \(name): \(outcome.reason)\n")
         }
         throw ExitCode(outcome.code)
     }

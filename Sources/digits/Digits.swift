@@ -8,16 +8,18 @@ import Training
 
 @main
 enum Main {
-    static func main() {
+    static func main() async {
         _ = Stopwatch.processStart  // time zero for seconds_to_99 and wall_seconds
         BLAS.useSingleThread()      // parallelism is across micro-batches, never inside a GEMM
         setvbuf(stdout, nil, _IOLBF, 0)
+        // A closed pipe (the launcher went away) fails the write instead of killing the process.
+        signal(SIGPIPE, SIG_IGN)
         LoggingSystem.bootstrap { label in PlainLogHandler(label: label) }
-        Digits.main()
+        await Digits.main()
     }
 }
 
-struct Digits: ParsableCommand {
+struct Digits: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "digits",
         abstract: "Train, evaluate and use convolutional networks for handwritten digits (MNIST).",
@@ -40,6 +42,6 @@ struct PlainLogHandler: LogHandler {
 
     func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
         let prefix = level >= .warning ? "\(level): " : ""
-        FileHandle.standardError.write("\(prefix)\(message)\n".data(using: .utf8)!)
+        Console.error("\(prefix)\(message)\n")
     }
 }

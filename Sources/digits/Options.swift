@@ -37,6 +37,6 @@ struct CLIError: Error, CustomStringConvertible {
 func writeJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    FileHandle.standardOutput.write(try encoder.encode(value))
+    Console.output(String(decoding: try encoder.encode(value), as: UTF8.self))
     print()
 }

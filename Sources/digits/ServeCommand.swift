@@ -1,13 +1,13 @@
 // `digits serve`: the inference server (Sources/Serving) for one trained model.digits: the drawing
-// page at /, POST /v1/predict, /healthz and /metrics. Runs until SIGTERM or SIGINT.
+// page at /, POST /v1/predict, /healthz and /metrics, as a swift-service-lifecycle service that
+// shuts down gracefully on SIGTERM or SIGINT.
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
 import Metrics
 import Serving
 
-struct Serve: ParsableCommand {
+struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve a trained model over HTTP: a drawing page at /, POST /v1/predict, /healthz, /metrics.")
 
@@ -21,7 +21,7 @@ struct Serve: ParsableCommand {
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024, found \(maxBodyBytes)") }
     }
 
-    func run() throws {
+    func run() async throws {
         let predictor = try Predictor(path: model)
         let metrics = ServeMetrics()
         MetricsSystem.bootstrap(metrics.factory)
@@ -29,32 +29,14 @@ struct Serve: ParsableCommand {
         logger.logLevel = ProcessInfo.processInfo.environment["DIGITS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         let options = ServeOptions(host: host, port: port, maxBodyBytes: maxBodyBytes)
         let name = predictor.name
-        // The command tree is synchronous; the server runs on the concurrency pool while this thread waits.
-        let outcome = Outcome()
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            do {
-                try await ServeApp.run(predictor: predictor, metrics: metrics, options: options, logger: logger) { host, port in
-                    let shown = host.contains(":") ? "[\(host)]" : host
-                    print("serving \(name) on http://\(shown):\(port)")
-                }
-            } catch {
-                outcome.set(error)
+        do {
+            try await ServeApp.run(predictor: predictor, metrics: metrics, options: options, logger: logger) { host, port in
+                let shown = host.contains(":") ? "[\(host)]" : host
+                print("serving \(name) on http://\(shown):\(port)")
             }
-            done.signal()
-        }
-        done.wait()
-        if let error = outcome.error {
+        } catch {
             throw CLIError("cannot serve on \(host):\(port): \(error)")
         }
         print("server stopped")
     }
-}
-
-/// The server task's error, handed to the waiting thread.
-private final class Outcome: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: (any Error)?
-    func set(_ error: any Error) { lock.lock(); stored = error; lock.unlock() }
-    var error: (any Error)? { lock.lock(); defer { lock.unlock() }; return stored }
 }
