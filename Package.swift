@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "Cluster",
             dependencies: [
-                "Training", "WireProtocol",
+                "Training", "WireProtocol", "StatusModel",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -66,9 +66,17 @@ let package = Package(
         .target(
             name: "ClusterRuntime",
             dependencies: [
-                "Cluster", "Training", "WireProtocol", "ZeroMQ", "CSupport",
+                "Cluster", "Training", "WireProtocol", "ZeroMQ", "CSupport", "StatusModel", "StatusServer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
+        ),
+        // The status snapshot (what the status page, /status.json and /metrics show) and the recent
+        // warnings list: plain Codable data, so the HTTP side needs nothing of the cluster.
+        .target(
+            name: "StatusModel",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "TensorKit",
@@ -109,11 +117,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // HTTP for the coordinator's status page, /metrics and /healthz; keeps Hummingbird out of Cluster.
+        // HTTP for the coordinator's status page, /metrics and /healthz; keeps Hummingbird out of Cluster
+        // and knows nothing of the cluster but its snapshot.
         .target(
             name: "StatusServer",
             dependencies: [
-                "Cluster",
+                "StatusModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -144,10 +153,10 @@ let package = Package(
         .testTarget(name: "ModelExportTests", dependencies: ["ModelExport", "HDF5", "NeuralNet", "TensorKit"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "MNISTData", "TestSupport"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "MNISTData", "TestSupport"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "MNISTData", "TestSupport"]),
-        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "Cluster", "MNISTData", "TestSupport"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "StatusModel", "MNISTData", "TestSupport"]),
+        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "Cluster", "StatusModel", "MNISTData", "TestSupport"]),
         .testTarget(name: "StatusServerTests", dependencies: [
-            "StatusServer", "Cluster", .product(name: "Prometheus", package: "swift-prometheus"),
+            "StatusServer", "StatusModel", .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
     ],

@@ -2,7 +2,6 @@
 // deadline, and the workers' throughput samples.
 import Foundation
 import NeuralNet
-import TensorKit
 import Training
 
 extension Coordinator {

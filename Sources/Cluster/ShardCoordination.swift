@@ -3,7 +3,6 @@
 // the shards' step results into the Trainer's weights.
 import Foundation
 import NeuralNet
-import TensorKit
 import Training
 import WireProtocol
 

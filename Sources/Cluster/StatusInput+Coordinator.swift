@@ -2,6 +2,7 @@
 // checkpoint files for the status page (a directory listing: the only I/O here).
 import Foundation
 import Training
+import StatusModel
 
 extension StatusInput {
     /// Everything the status page needs from `coordinator`; drains its push-latency samples.

@@ -2,6 +2,7 @@
 // arguments; the tracker keeps only what rates and series need (a short window of samples).
 import Foundation
 import Training
+import StatusModel
 
 /// What one snapshot is built from; `StatusInput(coordinator:...)` reads it off a live coordinator.
 public struct StatusInput {

@@ -2,7 +2,6 @@
 // into the Trainer), and handing a dropped worker's micro-batches to workers holding the step.
 import Foundation
 import NeuralNet
-import TensorKit
 import Training
 import WireProtocol
 

@@ -1,10 +1,10 @@
 // The coordinator's Prometheus metrics, through the swift-metrics API (the binary bootstraps the
 // Prometheus backend; tests pass their own factory). Updated from each published snapshot:
 // counters advance by the difference from the previous one, gauges are set.
-import Cluster
 import CoreMetrics
 import Metrics
 import Prometheus
+import StatusModel
 
 public final class StatusMetrics {
     public static let pushLatencyLabel = "digits_push_latency_seconds"

@@ -1,7 +1,6 @@
 // The coordinator's HTTP side (Hummingbird 2): GET / (the live status page), /status.json,
 // /metrics (Prometheus text format) and /healthz. It runs on its own tasks and NIO threads and
 // only reads the StatusBox, so the zmq_poll loop never waits for it.
-import Cluster
 import Dispatch
 import Foundation
 import Hummingbird
@@ -13,6 +12,7 @@ import ServiceLifecycle
 public final class StatusServer: Sendable {
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     public let host: String

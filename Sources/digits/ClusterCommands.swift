@@ -9,6 +9,7 @@ import Logging
 import MNISTData
 import StatusServer
 import Training
+import StatusModel
 
 let allowMixedNumericsHelp = "Admit workers and parameter-server shards whose numerics fingerprint differs from the coordinator's "
     + "(other CPU kind or build). Gives up reproducibility: the weights then depend on which host computed what. "

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import Cluster
 import ClusterRuntime
+import StatusModel
 
 extension InMemoryClusterTests {
     /// Snapshots taken while a real coordinator trains in-memory workers (one killed mid-run)

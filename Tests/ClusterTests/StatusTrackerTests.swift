@@ -2,6 +2,7 @@ import Foundation
 @testable import Training
 import XCTest
 @testable import Cluster
+import StatusModel
 
 /// The status snapshot builder: rates, ETA, worker rows, the live loss series, from plain inputs
 /// and from a real coordinator driving in-memory workers.

@@ -1,4 +1,3 @@
-@testable import Cluster
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -7,6 +6,7 @@ import Logging
 import Prometheus
 import XCTest
 @testable import StatusServer
+import StatusModel
 
 /// The HTTP side on a real loopback socket, and the Prometheus metrics fed from snapshots.
 final class StatusServerTests: XCTestCase {

@@ -19,6 +19,18 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
     public var rejected: [String: Int]
     public var pushLatency: LatencySummary
 
+    public init(job: Job, progress: Progress, workers: [WorkerRow], history: [EpochPoint], steps: [StepPoint], checkpoints: [CheckpointRow], events: [Event], rejected: [String: Int], pushLatency: LatencySummary) {
+        self.job = job
+        self.progress = progress
+        self.workers = workers
+        self.history = history
+        self.steps = steps
+        self.checkpoints = checkpoints
+        self.events = events
+        self.rejected = rejected
+        self.pushLatency = pushLatency
+    }
+
     public struct Job: Codable, Equatable, Sendable {
         /// waiting (for workers), training, finished, failed or stopped.
         public var state: String
@@ -41,6 +53,26 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         public var numerics: String?
         public var allowMixedNumerics: Bool?
         public var mixedNumericsPeers: [String]?
+
+        public init(state: String, message: String? = nil, model: String, parameters: Int, mode: String, seed: UInt64, batchSize: Int, microBatch: Int, workersExpected: Int, servers: Int, runDirectory: String? = nil, controlEndpoint: String? = nil, time: Double, elapsedSeconds: Double, numerics: String? = nil, allowMixedNumerics: Bool? = nil, mixedNumericsPeers: [String]? = nil) {
+            self.state = state
+            self.message = message
+            self.model = model
+            self.parameters = parameters
+            self.mode = mode
+            self.seed = seed
+            self.batchSize = batchSize
+            self.microBatch = microBatch
+            self.workersExpected = workersExpected
+            self.servers = servers
+            self.runDirectory = runDirectory
+            self.controlEndpoint = controlEndpoint
+            self.time = time
+            self.elapsedSeconds = elapsedSeconds
+            self.numerics = numerics
+            self.allowMixedNumerics = allowMixedNumerics
+            self.mixedNumericsPeers = mixedNumericsPeers
+        }
 
         enum CodingKeys: String, CodingKey {
             case state, message, model, parameters, mode, seed, batchSize = "batch_size", microBatch = "micro_batch",
@@ -73,6 +105,24 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         public var bestEpoch: Int?
         public var stoppedEarly: Bool
 
+        public init(epoch: Int, epochs: Int, stepInEpoch: Int, stepsPerEpoch: Int, globalStep: Int, totalSteps: Int, fraction: Double, etaSeconds: Double? = nil, imagesPerSecond: Double, stepsPerSecond: Double, trainImages: Int, epochLoss: Double? = nil, epochAccuracy: Double? = nil, bestEpoch: Int? = nil, stoppedEarly: Bool) {
+            self.epoch = epoch
+            self.epochs = epochs
+            self.stepInEpoch = stepInEpoch
+            self.stepsPerEpoch = stepsPerEpoch
+            self.globalStep = globalStep
+            self.totalSteps = totalSteps
+            self.fraction = fraction
+            self.etaSeconds = etaSeconds
+            self.imagesPerSecond = imagesPerSecond
+            self.stepsPerSecond = stepsPerSecond
+            self.trainImages = trainImages
+            self.epochLoss = epochLoss
+            self.epochAccuracy = epochAccuracy
+            self.bestEpoch = bestEpoch
+            self.stoppedEarly = stoppedEarly
+        }
+
         enum CodingKeys: String, CodingKey {
             case epoch, epochs, stepInEpoch = "step_in_epoch", stepsPerEpoch = "steps_per_epoch", globalStep = "global_step",
                  totalSteps = "total_steps", fraction, etaSeconds = "eta_seconds", imagesPerSecond = "images_per_second",
@@ -100,6 +150,20 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         public var drops: Int
         public var rejected: Int
 
+        public init(id: UInt32, name: String, host: String, state: String, lastHeartbeatSeconds: Double, assigned: [Int], computed: UInt64, pushes: UInt64, imagesPerSecond: Double, drops: Int, rejected: Int) {
+            self.id = id
+            self.name = name
+            self.host = host
+            self.state = state
+            self.lastHeartbeatSeconds = lastHeartbeatSeconds
+            self.assigned = assigned
+            self.computed = computed
+            self.pushes = pushes
+            self.imagesPerSecond = imagesPerSecond
+            self.drops = drops
+            self.rejected = rejected
+        }
+
         enum CodingKeys: String, CodingKey {
             case id, name, host, state, lastHeartbeatSeconds = "last_heartbeat_seconds", assigned, computed, pushes,
                  imagesPerSecond = "images_per_second", drops, rejected
@@ -117,6 +181,18 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         public var imagesPerSecond: Double
         public var elapsedSeconds: Double
 
+        public init(epoch: Int, step: Int, trainLoss: Double, trainAccuracy: Double, valLoss: Double? = nil, valAccuracy: Double? = nil, testAccuracy: Double? = nil, imagesPerSecond: Double, elapsedSeconds: Double) {
+            self.epoch = epoch
+            self.step = step
+            self.trainLoss = trainLoss
+            self.trainAccuracy = trainAccuracy
+            self.valLoss = valLoss
+            self.valAccuracy = valAccuracy
+            self.testAccuracy = testAccuracy
+            self.imagesPerSecond = imagesPerSecond
+            self.elapsedSeconds = elapsedSeconds
+        }
+
         enum CodingKeys: String, CodingKey {
             case epoch, step, trainLoss = "train_loss", trainAccuracy = "train_accuracy", valLoss = "val_loss",
                  valAccuracy = "val_accuracy", testAccuracy = "test_accuracy", imagesPerSecond = "images_per_second",
@@ -128,6 +204,12 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         public var step: Int
         public var loss: Double
         public var accuracy: Double
+
+        public init(step: Int, loss: Double, accuracy: Double) {
+            self.step = step
+            self.loss = loss
+            self.accuracy = accuracy
+        }
     }
 
     public struct CheckpointRow: Codable, Equatable, Sendable {
@@ -137,12 +219,25 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         public var bytes: Int
         /// Unix time of the file's last modification.
         public var modified: Double
+
+        public init(name: String, step: Int? = nil, bytes: Int, modified: Double) {
+            self.name = name
+            self.step = step
+            self.bytes = bytes
+            self.modified = modified
+        }
     }
 
     public struct Event: Codable, Equatable, Sendable {
         public var time: Double
         public var level: String
         public var message: String
+
+        public init(time: Double, level: String, message: String) {
+            self.time = time
+            self.level = level
+            self.message = message
+        }
     }
 
     public struct LatencySummary: Codable, Equatable, Sendable {

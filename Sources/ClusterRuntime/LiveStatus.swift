@@ -6,7 +6,9 @@ import Foundation
 import Logging
 import Metrics
 import Prometheus
+import StatusServer
 import Training
+import StatusModel
 
 public final class LiveStatus {
     static let publishInterval: UInt64 = 250_000_000
