@@ -60,13 +60,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Child processes started, watched and stopped one way: the local cluster's, the load test's
+        // coordinator, sweep trials (output prefixed or to a file, SIGTERM then SIGKILL, peak RSS).
+        .target(name: "Supervision"),
         // The cluster's processes as library code: the coordinator, worker and parameter-server
         // loops over a Transport (ZeroMQ between processes, in memory for tests), endpoints and
         // transport security. The CLI only parses arguments and calls in.
         .target(
             name: "ClusterRuntime",
             dependencies: [
-                "Cluster", "Training", "WireProtocol", "ZeroMQ", "CSupport",
+                "Cluster", "Training", "WireProtocol", "ZeroMQ", "CSupport", "Supervision",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `digits loadtest`: a coordinator child under production workers with a precomputed gradient,
+        // its counters read from the status JSON; the raw libzmq round-trip ceiling.
+        .target(
+            name: "LoadTest",
+            dependencies: [
+                "ClusterRuntime", "Cluster", "Training", "NeuralNet", "MNISTData", "WireProtocol", "ZeroMQ", "Supervision",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -125,7 +137,7 @@ let package = Package(
         .executableTarget(
             name: "digits",
             dependencies: [
-                "Training", "Cluster", "ClusterRuntime", "Reports", "ZeroMQ", "CSupport", "ModelExport", "HDF5", "Serving", "StatusServer",
+                "Training", "Cluster", "ClusterRuntime", "LoadTest", "Supervision", "Reports", "ZeroMQ", "CSupport", "ModelExport", "HDF5", "Serving", "StatusServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -145,7 +157,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "MNISTData", "TestSupport"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "MNISTData", "TestSupport"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "MNISTData", "TestSupport"]),
-        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "Cluster", "MNISTData", "TestSupport"]),
+        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "Cluster", "MNISTData", "TestSupport", "Supervision"]),
         .testTarget(name: "StatusServerTests", dependencies: [
             "StatusServer", "Cluster", .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
