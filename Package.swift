@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "Training",
             dependencies: [
-                "NeuralNet", "MNISTData",
+                "NeuralNet", "MNISTData", "Supervision",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -137,7 +137,7 @@ let package = Package(
         .executableTarget(
             name: "digits",
             dependencies: [
-                "Training", "Cluster", "ClusterRuntime", "LoadTest", "Supervision", "Reports", "ZeroMQ", "CSupport", "ModelExport", "HDF5", "Serving", "StatusServer",
+                "Training", "Cluster", "ClusterRuntime", "LoadTest", "Supervision", "Reports", "ZeroMQ", "ModelExport", "HDF5", "Serving", "StatusServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
