@@ -60,16 +60,28 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Child processes started, watched and stopped one way: the local cluster's, the load test's
+        // coordinator, sweep trials (output prefixed or to a file, SIGTERM then SIGKILL, peak RSS).
+        .target(name: "Supervision"),
         // The cluster's processes as library code: the coordinator, worker and parameter-server
         // loops over a Transport (ZeroMQ between processes, in memory for tests), endpoints and
         // transport security. The CLI only parses arguments and calls in.
         .target(
             name: "ClusterRuntime",
             dependencies: [
-                "Cluster", "Training", "WireProtocol", "ZeroMQ", "CSupport", "StatusModel", "StatusServer",
+                "Cluster", "Training", "WireProtocol", "ZeroMQ", "CSupport", "Supervision", "StatusModel", "StatusServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // `digits loadtest`: a coordinator child under production workers with a precomputed gradient,
+        // its counters read from the status JSON; the raw libzmq round-trip ceiling.
+        .target(
+            name: "LoadTest",
+            dependencies: [
+                "ClusterRuntime", "Cluster", "Training", "NeuralNet", "MNISTData", "WireProtocol", "ZeroMQ", "Supervision", "StatusModel",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The status snapshot (what the status page, /status.json and /metrics show) and the recent
@@ -99,7 +111,7 @@ let package = Package(
         .target(
             name: "Training",
             dependencies: [
-                "NeuralNet", "MNISTData",
+                "NeuralNet", "MNISTData", "Supervision",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -134,7 +146,7 @@ let package = Package(
         .executableTarget(
             name: "digits",
             dependencies: [
-                "Training", "Cluster", "ClusterRuntime", "Reports", "ZeroMQ", "CSupport", "ModelExport", "HDF5", "Serving", "StatusServer",
+                "Training", "Cluster", "ClusterRuntime", "LoadTest", "Supervision", "Reports", "ZeroMQ", "ModelExport", "HDF5", "Serving", "StatusServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -154,7 +166,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "MNISTData", "TestSupport"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "MNISTData", "TestSupport"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "StatusModel", "MNISTData", "TestSupport"]),
-        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "Cluster", "StatusModel", "MNISTData", "TestSupport"]),
+        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "Cluster", "StatusModel", "MNISTData", "TestSupport", "Supervision"]),
         .testTarget(name: "StatusServerTests", dependencies: [
             "StatusServer", "StatusModel", .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -28,6 +28,7 @@ public final class WorkerNode {
     public let name: String
     let host: String
     let localData: Dataset?
+    let gradientSource: GradientSource
     let logger: Logger
     public private(set) var state: State = .joining
     public private(set) var id: UInt32 = 0
@@ -48,6 +49,8 @@ public final class WorkerNode {
     var dataset: Dataset?
     var plan: EpochPlan?
     var computer: MicroBatchComputer?
+    /// The model's parameter count (known once ready).
+    var parameterCount = 0
     var rng = CounterRNG(seed: 0)
     var cachedOrder: (epoch: Int, order: [Int])?
     var weightsStep: UInt64?
@@ -74,12 +77,16 @@ public final class WorkerNode {
     /// The training set kept across a rejoin.
     var rejoinData: Dataset?
 
-    public init(name: String, host: String, localData: Dataset?, logger: Logger, now: UInt64) {
+    /// `localDataSHA256`, when given, is `localData`'s SHA-256 (workers that share one set hash it once).
+    public init(name: String, host: String, localData: Dataset?, localDataSHA256: String? = nil,
+                gradientSource: GradientSource = .computed, logger: Logger, now: UInt64) {
         self.name = name
         self.host = host
         self.localData = localData
+        self.gradientSource = gradientSource
         self.logger = logger
         lastHeard = now
+        if localData != nil, let localDataSHA256 { localSHA = localDataSHA256 }
     }
 
     func envelope(_ m: Message, step: UInt64 = 0) -> [[UInt8]] {
@@ -158,12 +165,13 @@ public final class WorkerNode {
         switch e.message {
         case .weights(let w):
             guard let i = shardRanges.firstIndex(where: { $0.lowerBound == Int(w.offset) }), shardRanges[i].count == w.values.count,
-                  let count = computer?.model.parameterCount else {
+                  parameterCount > 0 else {
                 logger.warning("ignored weights for keys [\(w.offset), +\(w.values.count)) that match no shard")
                 return []
             }
             if let ws = weightsStep, e.step <= ws { return [] }
             let complete: [Float]
+            let count = parameterCount
             if w.values.count == count {  // one server: the slice is the whole vector
                 complete = w.values
             } else {
@@ -219,7 +227,7 @@ public final class WorkerNode {
             images = [UInt8](repeating: 0, count: Int(w.trainCount) * Int(w.rows * w.cols))
             labels = [UInt8](repeating: 0, count: Int(w.trainCount))
         } else if let local = localData ?? rejoinData {
-            actions += try becomeReady(with: local)
+            actions += try becomeReady(with: local, sha: localSHA)
         } else {
             return [.exit(code: 2, reason: "the coordinator expects local data but this worker has none")]
         }
@@ -242,30 +250,38 @@ public final class WorkerNode {
         let dataset = try Dataset(images: images, labels: labels, rows: Int(w.rows), cols: Int(w.cols), classes: config.data.classes, name: "shipped training set")
         images = []
         labels = []
-        return try becomeReady(with: dataset)
+        return try becomeReady(with: dataset, sha: Coordinator.trainingSetSHA256(dataset))
     }
 
-    func becomeReady(with dataset: Dataset) throws -> [WorkerAction] {
+    func becomeReady(with dataset: Dataset, sha: String) throws -> [WorkerAction] {
         guard let w = welcome, let config else { return [] }
-        let sha = Coordinator.trainingSetSHA256(dataset)
         guard sha == w.dataSHA256 else {
             return [.exit(code: 2, reason: "training set checksum \(sha.prefix(12)) differs from the coordinator's \(w.dataSHA256.prefix(12))")]
         }
-        let model = try Sequential(spec: config.modelSpec)
+        switch gradientSource {
+        case .computed:
+            let model = try Sequential(spec: config.modelSpec)
+            parameterCount = model.parameterCount
+            computer = MicroBatchComputer(model: model, capacity: config.training.microBatch, normalization: config.normalization,
+                                          labelSmoothing: config.labelSmoothing, augmenter: config.augmenter(rows: dataset.rows, cols: dataset.cols))
+        case .precomputed(let gradient):
+            parameterCount = try gradient.parameterCount(of: config.modelSpec)
+            guard gradient.count == parameterCount else {
+                return [.exit(code: 2, reason: "the precomputed gradient has \(gradient.count) values; model \(config.modelSpec.name) has \(parameterCount) parameters")]
+            }
+        }
         let shards = w.serverEndpoints.count
-        shardRanges = (0..<shards).map { KeyRanges.range(shard: $0, of: shards, parameters: model.parameterCount) }
+        shardRanges = (0..<shards).map { KeyRanges.range(shard: $0, of: shards, parameters: parameterCount) }
         let split = ValidationSplit.stratified(labels: dataset.labels, classes: config.data.classes,
                                                fraction: config.data.validationFraction, seed: config.training.seed)
         plan = EpochPlan(trainIndices: split.train, batchSize: config.training.batchSize, microBatch: config.training.microBatch, seed: config.training.seed)
-        computer = MicroBatchComputer(model: model, capacity: config.training.microBatch, normalization: config.normalization,
-                                      labelSmoothing: config.labelSmoothing, augmenter: config.augmenter(rows: dataset.rows, cols: dataset.cols))
         rng = CounterRNG(seed: config.training.seed)
-        pushesSums = config.training.mode != "async" && model.parameterCount <= WireCodec.maxInt64s
-        stepSum = GradientSum(count: pushesSums ? model.parameterCount : 0)
+        pushesSums = config.training.mode != "async" && parameterCount <= WireCodec.maxInt64s
+        stepSum = GradientSum(count: pushesSums ? parameterCount : 0)
         sumKey = nil
         self.dataset = dataset
         state = .ready
-        logger.info("worker \(id) ready: \(dataset.count) training images, \(model.parameterCount) parameters")
+        logger.info("worker \(id) ready: \(dataset.count) training images, \(parameterCount) parameters")
         return [.sendControl(envelope(.ready(Ready(workerID: id))))]
     }
 
@@ -278,9 +294,8 @@ public final class WorkerNode {
     /// Computes one assigned micro-batch and returns its push.
     public func computeNext() -> [WorkerAction] {
         guard let ws = weightsStep, let i = queue.firstIndex(where: { $0.step == ws }),
-              let plan, let computer, let dataset else { return [] }
+              let plan, let dataset else { return [] }
         let job = queue.remove(at: i)
-        if cachedOrder?.epoch != job.epoch { cachedOrder = (job.epoch, plan.order(epoch: job.epoch)) }
         let ranges = plan.microBatches(step: job.stepInEpoch)
         guard job.microBatch < ranges.count else {
             logger.warning("ignored assignment of micro-batch \(job.microBatch) (step has \(ranges.count))")
@@ -288,16 +303,25 @@ public final class WorkerNode {
         }
         let r = ranges[job.microBatch]
         let start = clock()
-        let (loss, correct) = cachedOrder!.order.withUnsafeBufferPointer { order in
-            weights.withUnsafeBufferPointer { w in
-                computer.compute(samples: UnsafeBufferPointer(rebasing: order[r]), dataset: dataset, epoch: job.epoch, rng: rng,
-                                 parameters: w.baseAddress!)
+        let loss: Double, correct: Int, gradient: UnsafeBufferPointer<Float>
+        switch gradientSource {
+        case .computed:
+            guard let computer else { return [] }
+            if cachedOrder?.epoch != job.epoch { cachedOrder = (job.epoch, plan.order(epoch: job.epoch)) }
+            (loss, correct) = cachedOrder!.order.withUnsafeBufferPointer { order in
+                weights.withUnsafeBufferPointer { w in
+                    computer.compute(samples: UnsafeBufferPointer(rebasing: order[r]), dataset: dataset, epoch: job.epoch, rng: rng,
+                                     parameters: w.baseAddress!)
+                }
             }
+            gradient = UnsafeBufferPointer(start: computer.workspace.gradients, count: computer.model.parameterCount)
+        case .precomputed(let fixed):
+            (loss, correct) = (fixed.lossPerSample * Double(r.count), 0)
+            gradient = UnsafeBufferPointer(fixed.values)
         }
         computed += 1
         let seconds = Double(clock() &- start) / 1e9
         computeSeconds += seconds
-        let gradient = UnsafeBufferPointer(start: computer.workspace.gradients, count: computer.model.parameterCount)
         // Sums never span two Assignment messages: work reassigned from a dropped worker may
         // include micro-batches a shard already counted, and a sum is counted whole or not at all.
         let remaining = queue.reduce(0) { $0 + ($1.step == job.step && $1.batch == job.batch ? 1 : 0) }

@@ -63,12 +63,16 @@ public final class WorkerLoop {
     /// The first hello.
     public func start() throws -> ProcessExit? { try perform(node.start(now: clock())) }
 
-    /// One pass: waits for messages (not at all while there is work or a spin is due), handles
-    /// them and the clock, then computes at most one micro-batch.
-    public func runOnce() throws -> ProcessExit? {
+    /// The sockets this loop reads: the control socket, then one per parameter-server shard.
+    public var sockets: [MessageSocket] { [control] + dataSockets }
+
+    /// One pass: waits for messages (not at all while there is work or a spin is due; at most
+    /// `pollTimeoutMilliseconds` when given, else 50 ms), handles them and the clock, then computes
+    /// at most one micro-batch.
+    public func runOnce(pollTimeoutMilliseconds: Int? = nil) throws -> ProcessExit? {
         let polled = dataSockets  // the control socket may add data sockets below
         let busy = node.hasWork || spinUntil > clock()
-        var readable = try transport.poll([control] + polled, timeoutMilliseconds: busy ? 0 : 50)
+        var readable = try transport.poll([control] + polled, timeoutMilliseconds: busy ? 0 : pollTimeoutMilliseconds ?? 50)
         if !readable.contains(true), !node.hasWork, spinUntil > clock() {
             let idle = idleSpin && digits_set_idle_scheduling(1) == 0
             defer {

@@ -1,7 +1,6 @@
 // `digits coordinator`, `digits worker` and `digits server`: flags in, a ClusterRuntime loop run,
 // its outcome turned into output and an exit status.
 import ArgumentParser
-import CSupport
 import Cluster
 import ClusterRuntime
 import Foundation
@@ -14,21 +13,6 @@ import StatusModel
 let allowMixedNumericsHelp = "Admit workers and parameter-server shards whose numerics fingerprint differs from the coordinator's "
     + "(other CPU kind or build). Gives up reproducibility: the weights then depend on which host computed what. "
     + "The summary lists the peers admitted this way."
-
-/// Tensor messages (140 KB and up) are allocated and freed every step. glibc serves blocks from
-/// 128 KB up with fresh mmap()s and trims the heap top after frees, so each step faulted in new
-/// zeroed pages. Blocks under 4 MB now stay in the heap (warm pages reused) and up to 8 MB of
-/// free heap is kept; larger blocks (shipped data chunks) still go back to the system.
-func keepTensorBuffersMapped() {
-    digits_keep_large_blocks_in_heap(4 << 20, 8 << 20)
-}
-
-/// Common start of every cluster process.
-func startClusterProcess(exitWithParent: Bool) {
-    if exitWithParent { _ = digits_set_parent_death_signal(SIGTERM) }
-    keepTensorBuffersMapped()
-    StopSignal.install()
-}
 
 struct ClusterTimingOptions: ParsableArguments {
     @Option(name: .customLong("heartbeat-ms"), help: "Worker heartbeat interval in milliseconds (default 500).") var heartbeatMilliseconds: Int?
@@ -86,7 +70,7 @@ struct CoordinatorCommand: ParsableCommand {
     }
 
     func run() throws {
-        startClusterProcess(exitWithParent: exitWithParent)
+        ClusterProcess.begin(exitWithParent: exitWithParent)
         // Warnings and errors also go to the status page's "recent" list.
         let events = RecentEvents()
         let logger = Logger(label: "digits.coordinator") { MultiplexLogHandler([PlainLogHandler(label: $0), events.logHandler()]) }
@@ -160,7 +144,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "This worker's own key pair file (default: worker.key in --keys DIR).") var key: String?
 
     func run() throws {
-        startClusterProcess(exitWithParent: exitWithParent)
+        ClusterProcess.begin(exitWithParent: exitWithParent)
         guard let coordinator = try coordinator ?? clusterFile(config)?.coordinator else {
             throw CLIError("give the coordinator's endpoint: --coordinator tcp://HOST:PORT (or --config with a [worker] coordinator)")
         }
@@ -200,7 +184,7 @@ struct ServerCommand: ParsableCommand {
     @OptionGroup var security: SecurityOptions
 
     func run() throws {
-        startClusterProcess(exitWithParent: exitWithParent)
+        ClusterProcess.begin(exitWithParent: exitWithParent)
         let host = ProcessInfo.processInfo.hostName
         let name = self.name ?? "server-\(host)-\(getpid())"
         let logger = Logger(label: "digits.server")

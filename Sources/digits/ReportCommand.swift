@@ -2,6 +2,7 @@
 // runs/NAME/report/index.html with its figures (Reports target).
 import ArgumentParser
 import Foundation
+import Supervision
 import MNISTData
 import Reports
 import Training
@@ -49,10 +50,7 @@ struct ReportCommand: ParsableCommand {
         if open {
             let opener = ["/usr/bin/xdg-open", "/usr/bin/open"].first { FileManager.default.isExecutableFile(atPath: $0) }
             if let opener {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: opener)
-                p.arguments = [index.absoluteString]
-                try? p.run()
+                try? ChildProcess(executable: opener, arguments: [index.absoluteString], output: .inherit).start()
             } else {
                 print("no xdg-open here; open \(index.absoluteString) in a browser")
             }
