@@ -131,7 +131,7 @@ public final class Coordinator {
     var lastTick: UInt64 = 0
     var sharded: Bool { settings.servers > 1 }
     /// Async mode (see `AsyncState`): each micro-batch is applied on arrival.
-    var isAsync: Bool { trainer.config.training.mode == "async" }
+    var isAsync: Bool { trainer.config.training.mode == .async }
     var async = AsyncState()
     /// Compute seconds per worker in the open step, and run totals of the step-time split.
     var stepCompute: [UInt32: Double] = [:]

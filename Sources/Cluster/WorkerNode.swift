@@ -260,7 +260,7 @@ public final class WorkerNode {
         computer = MicroBatchComputer(model: model, capacity: config.training.microBatch, normalization: config.normalization,
                                       labelSmoothing: config.labelSmoothing, augmenter: config.augmenter(rows: dataset.rows, cols: dataset.cols))
         rng = CounterRNG(seed: config.training.seed)
-        pushesSums = config.training.mode != "async" && model.parameterCount <= WireCodec.maxInt64s
+        pushesSums = config.training.mode != .async && model.parameterCount <= WireCodec.maxInt64s
         stepSum = GradientSum(count: pushesSums ? model.parameterCount : 0)
         sumKey = nil
         self.dataset = dataset
