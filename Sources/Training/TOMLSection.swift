@@ -57,6 +57,16 @@ struct TOMLSection {
         return TOMLSection(table: t, name: qualified(key), path: path)
     }
 
+    /// The array of tables `key` (`[[key]]` entries), or nil when absent or not an array.
+    mutating func tables(_ key: String) throws -> [TOMLSection]? {
+        consumed.insert(key)
+        guard let array = table[key]?.array else { return nil }
+        return try array.enumerated().map { i, value in
+            guard let t = value.table else { throw ConfigError("\(path): \(qualified(key))[\(i)] must be a table") }
+            return TOMLSection(table: t, name: "\(qualified(key))[\(i)]", path: path)
+        }
+    }
+
     /// One key's value (nil when absent).
     mutating func value<T: Decodable>(_ key: String, as type: T.Type = T.self) throws -> T? {
         consumed.insert(key)
@@ -73,7 +83,11 @@ struct TOMLSection {
         var fileKeys: [String: String] = [:]
         for child in Mirror(reflecting: defaults).children {
             guard let label = child.label else { continue }
-            guard let kind = Kind(type(of: child.value)) else { preconditionFailure("\(T.self).\(label): not a config value type") }
+            guard let kind = Kind(type(of: child.value)) else {
+                // Not a TOML value (e.g. a model's layers): kept as it is; the caller reads its key.
+                values[label] = .kept(child.value as! any Encodable)
+                continue
+            }
             kinds[label] = kind
             if let value = Self.unwrapped(child.value) { values[label] = Scalar(value, kind) }
             if keys == nil { fileKeys[renamed[label] ?? Self.snakeCase(label)] = label }
@@ -101,9 +115,15 @@ struct TOMLSection {
         case int, unsigned, double, float, bool, string
         /// A `ConfigChoice` enum, by its spellings.
         case choice([String])
+        indirect case array(Kind)
 
         init?(_ type: Any.Type) {
             if let optional = type as? AnyOptional.Type { self.init(optional.wrappedType); return }
+            if let array = type as? AnyArray.Type {
+                guard let element = Kind(array.elementType) else { return nil }
+                self = .array(element)
+                return
+            }
             if let choice = type as? ConfigSpelling.Type { self = .choice(choice.spellings); return }
             switch ObjectIdentifier(type) {
             case ObjectIdentifier(Int.self): self = .int
@@ -120,6 +140,9 @@ struct TOMLSection {
     /// A checked value, encoded in JSON for JSONDecoder to build the struct.
     enum Scalar: Encodable {
         case int(Int), unsigned(UInt64), double(Double), float(Float), bool(Bool), string(String)
+        indirect case array([Scalar])
+        /// A property that is not read from TOML, re-encoded as it is.
+        case kept(any Encodable)
 
         /// A property's current value.
         init(_ value: Any, _ kind: Kind) {
@@ -131,34 +154,36 @@ struct TOMLSection {
             case .bool: self = .bool(value as! Bool)
             case .string: self = .string(value as! String)
             case .choice: self = .string((value as! ConfigSpelling).spelling)
+            case .array(let element): self = .array((value as! [Any]).map { Scalar($0, element) })
             }
         }
 
         /// A file's value, checked against the kind; errors name the key and the value found.
         init(_ value: TOMLValueConvertible, _ kind: Kind, name: String, path: String) throws {
-            func wrong(_ expected: String) -> ConfigError {
-                ConfigError("\(path): \(name) must be \(expected), found \(TOMLSection.describe(value))")
-            }
+            let wrong = ConfigError("\(path): \(name) must be \(kind.expected), found \(TOMLSection.describe(value))")
             switch kind {
             case .int:
-                guard let i = value.int else { throw wrong("an integer") }
+                guard let i = value.int else { throw wrong }
                 self = .int(i)
             case .unsigned:
-                guard let i = value.int else { throw wrong("an integer") }
+                guard let i = value.int else { throw wrong }
                 guard i >= 0 else { throw ConfigError("\(path): \(name) must be >= 0, found \(i)") }
                 self = .unsigned(UInt64(i))
             case .double, .float:
-                guard let d = value.double ?? value.int.map(Double.init) else { throw wrong("a number") }
+                guard let d = value.double ?? value.int.map(Double.init) else { throw wrong }
                 self = kind.isFloat ? .float(Float(d)) : .double(d)
             case .bool:
-                guard let b = value.bool else { throw wrong("true or false") }
+                guard let b = value.bool else { throw wrong }
                 self = .bool(b)
             case .string:
-                guard let s = value.string else { throw wrong("a string") }
+                guard let s = value.string else { throw wrong }
                 self = .string(s)
             case .choice(let spellings):
-                guard let s = value.string, spellings.contains(s) else { throw wrong(TOMLSection.list(spellings)) }
+                guard let s = value.string, spellings.contains(s) else { throw wrong }
                 self = .string(s)
+            case .array(let element):
+                guard let array = value.array else { throw wrong }
+                do { self = .array(try array.map { try Scalar($0, element, name: name, path: path) }) } catch { throw wrong }
             }
         }
 
@@ -171,6 +196,8 @@ struct TOMLSection {
             case .float(let v): try c.encode(v)
             case .bool(let v): try c.encode(v)
             case .string(let v): try c.encode(v)
+            case .array(let v): try c.encode(v)
+            case .kept(let v): try c.encode(v)
             }
         }
     }
@@ -214,7 +241,31 @@ extension LRSchedule.Kind: ConfigChoice {}
 
 extension TOMLSection.Kind {
     var isFloat: Bool { if case .float = self { true } else { false } }
+
+    /// What a value of this kind is, for messages.
+    var expected: String {
+        switch self {
+        case .int, .unsigned: "an integer"
+        case .double, .float: "a number"
+        case .bool: "true or false"
+        case .string: "a string"
+        case .choice(let spellings): TOMLSection.list(spellings)
+        case .array(let element): "an array of " + element.plural
+        }
+    }
+
+    var plural: String {
+        switch self {
+        case .int, .unsigned: "integers"
+        case .double, .float: "numbers"
+        case .bool: "true/false"
+        case .string, .choice: "strings"
+        case .array: "arrays"
+        }
+    }
 }
 
 protocol AnyOptional { static var wrappedType: Any.Type { get } }
 extension Optional: AnyOptional { static var wrappedType: Any.Type { Wrapped.self } }
+protocol AnyArray { static var elementType: Any.Type { get } }
+extension Array: AnyArray { static var elementType: Any.Type { Element.self } }

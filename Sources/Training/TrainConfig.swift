@@ -165,25 +165,18 @@ extension TrainConfig {
     }
 
     static func modelSpec(from table: TOMLTable, path: String) throws -> ModelSpec {
-        var reader = TOMLReader(table: table, section: "", path: path)
-        let name = try reader.string("name") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        let input = try reader.intArray("input") ?? [28, 28, 1]
-        let classes = try reader.int("classes") ?? 10
-        guard let layers = table["layers"]?.array else { throw ConfigError("\(path): a model spec needs [[layers]] entries") }
-        var specs: [LayerSpec] = []
-        for (i, value) in layers.enumerated() {
-            guard let t = value.table else { throw ConfigError("\(path): layers[\(i)] must be a table") }
-            var r = TOMLReader(table: t, section: "layers[\(i)]", path: path)
-            guard let type = try r.string("type") else { throw ConfigError("\(path): layers[\(i)] needs a type") }
-            let spec = LayerSpec(type: type, filters: try r.int("filters"), kernel: try r.int("kernel"), stride: try r.int("stride"),
-                                 padding: try r.string("padding"), units: try r.int("units"), rate: try r.double("rate").map(Float.init),
-                                 size: try r.int("size"), activation: try r.string("activation"), initializer: try r.string("initializer"))
-            try r.finish()
-            specs.append(spec)
+        var file = TOMLSection(table: table, name: "", path: path)
+        var spec = try file.decode(over: ModelSpec(name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent, layers: []))
+        guard let layers = try file.tables("layers") else { throw ConfigError("\(path): a model spec needs [[layers]] entries") }
+        spec.layers = try layers.map { table in
+            var table = table
+            guard let type: String = try table.value("type") else { throw ConfigError("\(path): \(table.name) needs a type") }
+            let layer = try table.decode(over: LayerSpec(type: type))
+            try table.finish()
+            return layer
         }
-        reader.consumed.insert("layers")
-        try reader.finish()
-        return ModelSpec(name: name, input: input, classes: classes, layers: specs)
+        try file.finish()
+        return spec
     }
 
     /// Reads a config file over the defaults: a TOML file (unknown sections or keys are errors; a
@@ -250,73 +243,6 @@ extension TrainConfig {
             throw ConfigError("\(path): not a resolved config: no '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'")
         } catch {
             throw ConfigError("\(path): not a resolved config: \(error)")
-        }
-    }
-}
-
-/// Typed, strict access to one TOML table: remembers which keys were read; `finish` rejects the rest.
-struct TOMLReader {
-    let table: TOMLTable
-    let section: String
-    let path: String
-    var consumed: Set<String> = []
-
-    init(table: TOMLTable, section: String, path: String) {
-        self.table = table
-        self.section = section
-        self.path = path
-    }
-
-    func name(_ key: String) -> String { section.isEmpty ? key : "\(section).\(key)" }
-
-    func wrongType(_ key: String, _ expected: String) -> ConfigError {
-        ConfigError("\(path): \(name(key)) must be \(expected), found \(table[key]?.type.description ?? "nothing")")
-    }
-
-    mutating func string(_ key: String) throws -> String? {
-        consumed.insert(key)
-        guard let v = table[key] else { return nil }
-        guard let s = v.string else { throw wrongType(key, "a string") }
-        return s
-    }
-
-    mutating func int(_ key: String) throws -> Int? {
-        consumed.insert(key)
-        guard let v = table[key] else { return nil }
-        guard let i = v.int else { throw wrongType(key, "an integer") }
-        return i
-    }
-
-    mutating func double(_ key: String) throws -> Double? {
-        consumed.insert(key)
-        guard let v = table[key] else { return nil }
-        if let d = v.double { return d }
-        if let i = v.int { return Double(i) }
-        throw wrongType(key, "a number")
-    }
-
-    mutating func bool(_ key: String) throws -> Bool? {
-        consumed.insert(key)
-        guard let v = table[key] else { return nil }
-        guard let b = v.bool else { throw wrongType(key, "true or false") }
-        return b
-    }
-
-    mutating func intArray(_ key: String) throws -> [Int]? {
-        consumed.insert(key)
-        guard let v = table[key] else { return nil }
-        guard let a = v.array else { throw wrongType(key, "an array of integers") }
-        var out: [Int] = []
-        for e in a {
-            guard let i = e.int else { throw wrongType(key, "an array of integers") }
-            out.append(i)
-        }
-        return out
-    }
-
-    func finish() throws {
-        for key in table.keys where !consumed.contains(key) {
-            throw ConfigError("\(path): unknown key '\(name(key))'")
         }
     }
 }

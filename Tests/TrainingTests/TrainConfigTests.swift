@@ -1,4 +1,5 @@
 import Foundation
+import NeuralNet
 import XCTest
 @testable import Training
 
@@ -73,6 +74,31 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertEqual(spec.name, "tiny")
         XCTAssertEqual(spec.layers.count, 3)
         XCTAssertEqual(spec.layers[0].filters, 4)
+        XCTAssertEqual(spec.layers[0], LayerSpec(type: "conv2d", filters: 4, activation: "relu"))
+        XCTAssertEqual(spec.input, [28, 28, 1])
+        XCTAssertEqual(spec.classes, 10)
+
+        let full = try TrainConfig.loadModelSpec(write("""
+            name = "n"
+            input = [28, 28, 1]
+            classes = 26
+            [[layers]]
+            type = "dropout"
+            rate = 0.25
+            [[layers]]
+            type = "dense"
+            units = 26
+            initializer = "he_normal"
+            """))
+        XCTAssertEqual(full, ModelSpec(name: "n", classes: 26, layers: [LayerSpec(type: "dropout", rate: 0.25),
+                                                                         LayerSpec(type: "dense", units: 26, initializer: "he_normal")]))
+        for (toml, message) in [("[[layers]]\nfilters = 3\n", "layers[0] needs a type"),
+                                ("[[layers]]\ntype = \"dense\"\nunit = 3\n", "unknown key 'layers[0].unit'"),
+                                ("[[layers]]\ntype = \"dense\"\nunits = \"many\"\n", "layers[0].units must be an integer, found 'many'"),
+                                ("input = [28, \"x\"]\n[[layers]]\ntype = \"flatten\"\n", "input must be an array of integers"),
+                                ("name = \"x\"\n", "a model spec needs [[layers]] entries")] {
+            XCTAssertThrowsError(try TrainConfig.loadModelSpec(write(toml))) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
+        }
     }
 
     func testRecipeHashIgnoresThreadsAndEpochsButNotTheSeed() {
