@@ -93,6 +93,7 @@ struct TOMLSection {
             if keys == nil { fileKeys[renamed[label] ?? Self.snakeCase(label)] = label }
         }
         let labels = keys ?? fileKeys
+        for label in labels.values { precondition(kinds[label] != nil, "\(T.self) has no config property '\(label)'") }
         for key in table.keys.sorted() {
             guard let label = labels[key], let kind = kinds[label], let value = table[key] else { continue }
             consumed.insert(key)
