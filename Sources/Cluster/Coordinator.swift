@@ -126,7 +126,7 @@ public final class Coordinator {
     var lastTick: UInt64 = 0
     var sharded: Bool { settings.servers > 1 }
     /// Async mode (see `AsyncState`): each micro-batch is applied on arrival.
-    var isAsync: Bool { trainer.config.training.mode == "async" }
+    var isAsync: Bool { trainer.config.training.mode == .async }
     var async = AsyncState()
     public internal(set) var timing = StepTiming()
     /// Messages refused, by reason.

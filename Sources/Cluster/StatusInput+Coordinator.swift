@@ -12,7 +12,7 @@ extension StatusInput {
         var rejected = c.rejected
         for (k, v) in c.server.rejections { rejected[k, default: 0] += v }
         let job = StatusSnapshot.Job(
-            state: "\(c.phase)", model: t.model.spec.name, parameters: t.model.parameterCount, mode: t.config.training.mode,
+            state: "\(c.phase)", model: t.model.spec.name, parameters: t.model.parameterCount, mode: t.config.training.mode.rawValue,
             seed: t.config.training.seed, batchSize: t.config.training.batchSize, microBatch: t.config.training.microBatch,
             workersExpected: c.settings.minWorkers, servers: c.settings.servers, runDirectory: t.runDirectory?.path,
             controlEndpoint: controlEndpoint, time: 0, elapsedSeconds: 0, numerics: c.settings.numerics,

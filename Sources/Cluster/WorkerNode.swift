@@ -276,7 +276,7 @@ public final class WorkerNode {
                                                fraction: config.data.validationFraction, seed: config.training.seed)
         plan = EpochPlan(trainIndices: split.train, batchSize: config.training.batchSize, microBatch: config.training.microBatch, seed: config.training.seed)
         rng = CounterRNG(seed: config.training.seed)
-        pushesSums = config.training.mode != "async" && parameterCount <= WireCodec.maxInt64s
+        pushesSums = config.training.mode != .async && parameterCount <= WireCodec.maxInt64s
         stepSum = GradientSum(count: pushesSums ? parameterCount : 0)
         sumKey = nil
         self.dataset = dataset

@@ -3,7 +3,7 @@
 import TensorKit
 
 public struct OptimizerConfig: Codable, Equatable, Sendable {
-    public enum Kind: String, Codable, Sendable { case adam, sgd }
+    public enum Kind: String, Codable, Sendable, CaseIterable { case adam, sgd }
     public var kind: Kind
     public var learningRate: Float
     public var beta1: Float

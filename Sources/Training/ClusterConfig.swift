@@ -4,7 +4,7 @@
 import Foundation
 import TOMLKit
 
-public struct ClusterConfig: Equatable, Sendable {
+public struct ClusterConfig: Codable, Equatable, Sendable {
     /// Path of the training config (resolved relative to the cluster file), nil = built-in defaults.
     public var trainConfig: String?
     public var bind: String?
@@ -24,7 +24,17 @@ public struct ClusterConfig: Equatable, Sendable {
 
     public init() {}
 
-    static let sections = ["coordinator", "worker", "timing", "security", "status"]
+    /// Where the keys of a cluster file go: section -> key -> property ("" is the top level).
+    static let layout: KeyValuePairs<String, [String: String]> = [
+        "": ["train_config": "trainConfig"],
+        "coordinator": ["bind": "bind", "data_bind": "dataBind", "workers": "workers"],
+        "worker": ["coordinator": "coordinator"],
+        "timing": ["heartbeat_ms": "heartbeatMilliseconds", "heartbeat_deadline": "heartbeatDeadline",
+                   "join_deadline": "joinDeadline", "step_deadline": "stepDeadline"],
+        "security": ["keys": "keys", "insecure": "insecure"],
+        "status": ["bind": "statusBind"],
+    ]
+    static let sections = layout.map(\.key).filter { !$0.isEmpty }
 
     /// True if the TOML table looks like a cluster file rather than a training config.
     static func isClusterFile(_ table: TOMLTable) -> Bool {
@@ -37,58 +47,27 @@ public struct ClusterConfig: Equatable, Sendable {
     }
 
     public static func load(path: String) throws -> ClusterConfig {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigError("\(path): cannot read the cluster config file")
-        }
-        let table: TOMLTable
-        do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
-            throw ConfigError("\(path): \(e.description) (\(e.source))")
-        }
+        var file = try TOMLSection.file(path, what: "cluster config")
         var c = ClusterConfig()
-        var top = TOMLReader(table: table, section: "", path: path)
-        if let t = try top.string("train_config") {
-            c.trainConfig = t.hasPrefix("/") ? t : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(t).path
-        }
-        func section(_ name: String) throws -> TOMLReader? {
-            top.consumed.insert(name)
-            guard let v = table[name] else { return nil }
-            guard let t = v.table else { throw ConfigError("\(path): '\(name)' must be a section") }
-            return TOMLReader(table: t, section: name, path: path)
-        }
-        if var r = try section("coordinator") {
-            c.bind = try r.string("bind")
-            c.dataBind = try r.string("data_bind")
-            c.workers = try r.int("workers")
-            try r.finish()
-        }
-        if var r = try section("worker") {
-            c.coordinator = try r.string("coordinator")
-            try r.finish()
-        }
-        if var r = try section("timing") {
-            c.heartbeatMilliseconds = try r.int("heartbeat_ms")
-            c.heartbeatDeadline = try r.double("heartbeat_deadline")
-            c.joinDeadline = try r.double("join_deadline")
-            c.stepDeadline = try r.double("step_deadline")
-            try r.finish()
-        }
-        if var r = try section("security") {
-            if let k = try r.string("keys") {
-                c.keys = k.hasPrefix("/") ? k : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(k).path
+        for (name, keys) in layout {
+            if name.isEmpty {
+                c = try file.decode(over: c, keys: keys)
+            } else if var section = try file.section(name) {
+                c = try section.decode(over: c, keys: keys)
+                try section.finish()
             }
-            c.insecure = try r.bool("insecure")
-            try r.finish()
         }
-        if var r = try section("status") {
-            if let b = try r.string("bind") {
-                c.statusBind = b
-                do { _ = try StatusAddress.parse(b) } catch let e as ConfigError {
-                    throw ConfigError("\(path): status.bind: \(e.message)")
-                }
+        try file.finish()
+        // Paths are relative to the cluster file.
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        func resolve(_ p: String?) -> String? { p.map { $0.hasPrefix("/") ? $0 : base.appendingPathComponent($0).path } }
+        c.trainConfig = resolve(c.trainConfig)
+        c.keys = resolve(c.keys)
+        if let b = c.statusBind {
+            do { _ = try StatusAddress.parse(b) } catch let e as ConfigError {
+                throw ConfigError("\(path): status.bind: \(e.message)")
             }
-            try r.finish()
         }
-        try top.finish()
         if let w = c.workers, w < 1 { throw ConfigError("\(path): coordinator.workers must be at least 1, found \(w)") }
         if let h = c.heartbeatMilliseconds, h < 10 { throw ConfigError("\(path): timing.heartbeat_ms must be at least 10, found \(h)") }
         for (name, v) in [("heartbeat_deadline", c.heartbeatDeadline), ("join_deadline", c.joinDeadline), ("step_deadline", c.stepDeadline)] {

@@ -3,10 +3,9 @@
 // with an SVG chart) sorted by validation accuracy. Pure code: `digits sweep` runs the trials.
 import Foundation
 import TensorKit
-import TOMLKit
 
-public struct SweepConfig: Equatable, Sendable {
-    public enum Method: String, Sendable { case grid, random }
+public struct SweepConfig: Codable, Equatable, Sendable {
+    public enum Method: String, ConfigChoice { case grid, random }
     /// Base training config (absolute path), or nil for Config/train.toml / the defaults.
     public var base: String?
     public var method: Method = .grid
@@ -24,39 +23,21 @@ public struct SweepConfig: Equatable, Sendable {
     public init() {}
 
     public static func load(path: String) throws -> SweepConfig {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError("\(path): cannot read the sweep config (missing or not UTF-8)")
-        }
-        let table: TOMLTable
-        do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
-            throw ConfigError("\(path): \(e.description) (\(e.source))")
-        }
-        for key in table.keys where !["sweep", "space"].contains(key) {
+        var file = try TOMLSection.file(path, what: "sweep config")
+        for key in file.table.keys where !["sweep", "space"].contains(key) {
             throw ConfigError("\(path): unknown section or key '\(key)' (known sections: sweep, space)")
         }
         var c = SweepConfig()
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
-        if let t = table["sweep"]?.table {
-            var r = TOMLReader(table: t, section: "sweep", path: path)
-            if let b = try r.string("base") { c.base = b.hasPrefix("/") ? b : dir.appendingPathComponent(b).path }
-            if let m = try r.string("method") {
-                guard let k = Method(rawValue: m) else { throw ConfigError("\(path): sweep.method must be 'grid' or 'random', found '\(m)'") }
-                c.method = k
-            }
-            if let n = try r.int("trials") { c.trials = n }
-            if let s = try r.int("seed") { c.seed = UInt64(max(s, 0)) }
-            c.epochs = try r.int("epochs")
-            try r.finish()
-        } else if table["sweep"] != nil { throw ConfigError("\(path): 'sweep' must be a section") }
-        if let t = table["space"]?.table {
-            var r = TOMLReader(table: t, section: "space", path: path)
-            c.learningRates = try r.doubleArray("learning_rate") ?? []
-            c.batchSizes = try r.intArray("batch_size") ?? []
-            c.dropouts = try r.doubleArray("dropout") ?? []
-            c.models = try r.stringArray("model") ?? []
-            c.augment = try r.boolArray("augment") ?? []
-            try r.finish()
-        } else if table["space"] != nil { throw ConfigError("\(path): 'space' must be a section") }
+        if var sweep = try file.section("sweep") {
+            c = try sweep.decode(over: c, keys: ["base": "base", "method": "method", "trials": "trials", "seed": "seed", "epochs": "epochs"])
+            try sweep.finish()
+        }
+        if var space = try file.section("space") {
+            c = try space.decode(over: c, keys: ["learning_rate": "learningRates", "batch_size": "batchSizes", "dropout": "dropouts",
+                                                 "model": "models", "augment": "augment"])
+            try space.finish()
+        }
+        if let b = c.base, !b.hasPrefix("/") { c.base = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(b).path }
         try c.validate(path: path)
         return c
     }
@@ -263,35 +244,3 @@ public enum SweepReport {
     }
 }
 
-extension TOMLReader {
-    mutating func doubleArray(_ key: String) throws -> [Double]? {
-        consumed.insert(key)
-        guard let v = table[key] else { return nil }
-        guard let a = v.array else { throw wrongType(key, "an array of numbers") }
-        return try a.map { e in
-            if let d = e.double { return d }
-            if let i = e.int { return Double(i) }
-            throw wrongType(key, "an array of numbers")
-        }
-    }
-
-    mutating func stringArray(_ key: String) throws -> [String]? {
-        consumed.insert(key)
-        guard let v = table[key] else { return nil }
-        guard let a = v.array else { throw wrongType(key, "an array of strings") }
-        return try a.map { e in
-            guard let s = e.string else { throw wrongType(key, "an array of strings") }
-            return s
-        }
-    }
-
-    mutating func boolArray(_ key: String) throws -> [Bool]? {
-        consumed.insert(key)
-        guard let v = table[key] else { return nil }
-        guard let a = v.array else { throw wrongType(key, "an array of true/false") }
-        return try a.map { e in
-            guard let b = e.bool else { throw wrongType(key, "an array of true/false") }
-            return b
-        }
-    }
-}

@@ -14,8 +14,13 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
 public struct TrainConfig: Codable, Equatable, Sendable {
     public struct DataSettings: Codable, Equatable, Sendable {
         public var validationFraction: Double = 0.1
-        /// "unit" ([0, 1]) or "standard" (MNIST mean/std).
-        public var normalization: String = "unit"
+        public enum Normalization: String, ConfigChoice {
+            /// Pixels / 255, in [0, 1].
+            case unit
+            /// (pixels / 255 - MNIST mean) / MNIST std.
+            case standard
+        }
+        public var normalization: Normalization = .unit
         public var classes: Int = 10
     }
     public struct Schedule: Codable, Equatable, Sendable {
@@ -25,9 +30,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var seed: UInt64 = 1
         /// Compute threads in this process (0 = one per core). Never changes the result.
         public var threads: Int = 0
-        /// "sync" (default: exact, deterministic) or "async" (cluster only: each micro-batch is
-        /// applied on arrival; faster under stragglers, NOT reproducible).
-        public var mode: String = "sync"
+        public enum Mode: String, ConfigChoice {
+            /// Exact and deterministic (the default).
+            case sync
+            /// Cluster only: each micro-batch is applied on arrival; faster under stragglers, NOT reproducible.
+            case async
+        }
+        public var mode: Mode = .sync
         /// Async mode: a gradient computed on weights more than this many updates old is redone.
         public var staleness: Int = 4
         /// Models with batch norm: training samples (the first ones of the split, in index order) whose
@@ -71,7 +80,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public init() {}
 
     public var normalization: Normalization {
-        data.normalization == "standard" ? .mnistStandard : .unit
+        data.normalization == .standard ? .mnistStandard : .unit
     }
 
     /// Checks ranges; errors name the key and the value found.
@@ -82,10 +91,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try check(training.microBatch >= 1, "training.micro_batch must be positive, found \(training.microBatch)")
         try check(training.microBatch <= training.batchSize, "training.micro_batch (\(training.microBatch)) must not exceed training.batch_size (\(training.batchSize))")
         try check(training.threads >= 0, "training.threads must be 0 (all cores) or positive, found \(training.threads)")
-        try check(["sync", "async"].contains(training.mode), "training.mode must be 'sync' or 'async', found '\(training.mode)'")
         try check(training.staleness >= 0, "training.staleness must be >= 0, found \(training.staleness)")
         try check(data.validationFraction >= 0 && data.validationFraction < 1, "data.validation_fraction must be in [0, 1), found \(data.validationFraction)")
-        try check(["unit", "standard"].contains(data.normalization), "data.normalization must be 'unit' or 'standard', found '\(data.normalization)'")
         try check(data.classes >= 2 && data.classes <= 256, "data.classes must be in 2...256, found \(data.classes)")
         try check(optimizer.learningRate > 0 && optimizer.learningRate.isFinite, "optimizer.learning_rate must be positive, found \(optimizer.learningRate)")
         try check(optimizer.beta1 >= 0 && optimizer.beta1 < 1 && optimizer.beta2 >= 0 && optimizer.beta2 < 1, "optimizer.beta1 and beta2 must be in [0, 1)")
@@ -112,7 +119,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         struct Recipe: Codable {
             var model: ModelSpec, data: DataSettings, batchSize: Int, microBatch: Int, seed: UInt64
             var optimizer: OptimizerConfig, labelSmoothing: Float, earlyStopping: EarlyStopping, evaluationBatch: Int
-            var mode: String, staleness: Int
+            var mode: Schedule.Mode, staleness: Int
             // Absent (nil) at their defaults, so older recipes keep their hash.
             var schedule: LRSchedule?, augment: AugmentSettings?, batchNormSamples: Int?
         }
@@ -120,7 +127,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         let recipe = Recipe(model: modelSpec, data: data, batchSize: training.batchSize, microBatch: training.microBatch,
                             seed: training.seed, optimizer: optimizer, labelSmoothing: labelSmoothing,
                             earlyStopping: earlyStopping, evaluationBatch: evaluation.batch,
-                            mode: training.mode, staleness: training.mode == "async" ? training.staleness : 0,
+                            mode: training.mode, staleness: training.mode == .async ? training.staleness : 0,
                             schedule: schedule.isDefault ? nil : schedule, augment: augment.isActive ? augment : nil,
                             batchNormSamples: modelSpec.layers.contains { $0.type == "batchnorm" } ? training.batchNormSamples : nil)
         let encoder = JSONEncoder()
@@ -158,205 +165,84 @@ extension TrainConfig {
     }
 
     static func modelSpec(from table: TOMLTable, path: String) throws -> ModelSpec {
-        var reader = TOMLReader(table: table, section: "", path: path)
-        let name = try reader.string("name") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        let input = try reader.intArray("input") ?? [28, 28, 1]
-        let classes = try reader.int("classes") ?? 10
-        guard let layers = table["layers"]?.array else { throw ConfigError("\(path): a model spec needs [[layers]] entries") }
-        var specs: [LayerSpec] = []
-        for (i, value) in layers.enumerated() {
-            guard let t = value.table else { throw ConfigError("\(path): layers[\(i)] must be a table") }
-            var r = TOMLReader(table: t, section: "layers[\(i)]", path: path)
-            guard let type = try r.string("type") else { throw ConfigError("\(path): layers[\(i)] needs a type") }
-            let spec = LayerSpec(type: type, filters: try r.int("filters"), kernel: try r.int("kernel"), stride: try r.int("stride"),
-                                 padding: try r.string("padding"), units: try r.int("units"), rate: try r.double("rate").map(Float.init),
-                                 size: try r.int("size"), activation: try r.string("activation"), initializer: try r.string("initializer"))
-            try r.finish()
-            specs.append(spec)
+        var file = TOMLSection(table: table, name: "", path: path)
+        var spec = try file.decode(over: ModelSpec(name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent, layers: []))
+        guard let layers = try file.tables("layers") else { throw ConfigError("\(path): a model spec needs [[layers]] entries") }
+        spec.layers = try layers.map { table in
+            var table = table
+            guard let type: String = try table.value("type") else { throw ConfigError("\(path): \(table.name) needs a type") }
+            let layer = try table.decode(over: LayerSpec(type: type))
+            try table.finish()
+            return layer
         }
-        reader.consumed.insert("layers")
-        try reader.finish()
-        return ModelSpec(name: name, input: input, classes: classes, layers: specs)
+        try file.finish()
+        return spec
     }
 
-    /// Reads a config file over the defaults. Unknown sections or keys are errors.
+    /// Reads a config file over the defaults: a TOML file (unknown sections or keys are errors; a
+    /// cluster file stands for the training config it names), or a resolved config (`.json`, as
+    /// `writeResolved` and the run directory's config.json hold it: every key, the model spec included).
     public static func load(path: String) throws -> TrainConfig {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError("\(path): cannot read the config file (missing or not UTF-8)")
-        }
-        let table: TOMLTable
-        do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
-            throw ConfigError("\(path): \(e.description) (\(e.source))")
-        }
-        if ClusterConfig.isClusterFile(table) {
+        if path.hasSuffix(".json") { return try loadResolved(path: path) }
+        var file = try TOMLSection.file(path, what: "config")
+        if ClusterConfig.isClusterFile(file.table) {
             // A cluster file: its training recipe is the file it names (or the defaults).
             return try ClusterConfig.load(path: path).trainConfig.map { try load(path: $0) } ?? TrainConfig()
         }
         var config = TrainConfig()
         let known = ["model", "data", "training", "optimizer", "schedule", "augment", "early_stopping", "checkpoint", "evaluation"]
-        for key in table.keys where !known.contains(key) {
+        for key in file.table.keys where !known.contains(key) {
             throw ConfigError("\(path): unknown section or key '\(key)' (known sections: \(known.joined(separator: ", ")))")
         }
-        func section(_ name: String) throws -> TOMLReader? {
-            guard let v = table[name] else { return nil }
-            guard let t = v.table else { throw ConfigError("\(path): '\(name)' must be a section") }
-            return TOMLReader(table: t, section: name, path: path)
+        /// Section `name` decoded over `config[keyPath: field]`; `extra` reads the keys that belong elsewhere.
+        func read<T: Codable>(_ name: String, _ field: WritableKeyPath<TrainConfig, T>, renamed: [String: String] = [:],
+                              extra: (inout TOMLSection) throws -> Void = { _ in }) throws {
+            guard var section = try file.section(name) else { return }
+            try extra(&section)
+            config[keyPath: field] = try section.decode(over: config[keyPath: field], renamed: renamed)
+            try section.finish()
         }
-        if var r = try section("model") {
-            if let p = try r.string("preset") { config.model = p }
-            if let f = try r.string("file") {
-                let base = URL(fileURLWithPath: path).deletingLastPathComponent()
-                config.model = f.hasPrefix("/") ? f : base.appendingPathComponent(f).path
+        if var model = try file.section("model") {
+            if let preset: String = try model.value("preset") { config.model = preset }
+            if let f: String = try model.value("file") {  // relative to the config file
+                config.model = f.hasPrefix("/") ? f : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(f).path
             }
-            try r.finish()
+            try model.finish()
         }
-        if var r = try section("data") {
-            if let v = try r.double("validation_fraction") { config.data.validationFraction = v }
-            if let v = try r.string("normalization") { config.data.normalization = v }
-            if let v = try r.int("classes") { config.data.classes = v }
-            if let v = try r.string("dataset") { config.dataset = v }
-            try r.finish()
-        }
-        if var r = try section("training") {
-            if let v = try r.int("epochs") { config.training.epochs = v }
-            if let v = try r.int("batch_size") { config.training.batchSize = v }
-            if let v = try r.int("micro_batch") { config.training.microBatch = v }
-            if let v = try r.int("seed") {
-                guard v >= 0 else { throw ConfigError("\(path): training.seed must be >= 0, found \(v)") }
-                config.training.seed = UInt64(v)
-            }
-            if let v = try r.int("threads") { config.training.threads = v }
-            if let v = try r.string("mode") { config.training.mode = v }
-            if let v = try r.int("staleness") { config.training.staleness = v }
-            if let v = try r.int("bn_statistics_samples") { config.training.batchNormSamples = v }
-            try r.finish()
-        }
-        if var r = try section("optimizer") {
-            if let v = try r.string("kind") {
-                guard let k = OptimizerConfig.Kind(rawValue: v) else { throw ConfigError("\(path): optimizer.kind must be 'adam' or 'sgd', found '\(v)'") }
-                config.optimizer.kind = k
-            }
-            if let v = try r.double("learning_rate") { config.optimizer.learningRate = Float(v) }
-            if let v = try r.double("beta1") { config.optimizer.beta1 = Float(v) }
-            if let v = try r.double("beta2") { config.optimizer.beta2 = Float(v) }
-            if let v = try r.double("epsilon") { config.optimizer.epsilon = Float(v) }
-            if let v = try r.double("momentum") { config.optimizer.momentum = Float(v) }
-            if let v = try r.double("weight_decay") { config.optimizer.weightDecay = Float(v) }
-            if let v = try r.double("label_smoothing") { config.labelSmoothing = Float(v) }
-            try r.finish()
-        }
-        if var r = try section("schedule") {
-            if let v = try r.string("kind") {
-                guard let k = LRSchedule.Kind(rawValue: v) else {
-                    throw ConfigError("\(path): schedule.kind must be one of \(LRSchedule.Kind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(v)'")
-                }
-                config.schedule.kind = k
-            }
-            if let v = try r.double("warmup_epochs") { config.schedule.warmupEpochs = v }
-            if let v = try r.int("step_every_epochs") { config.schedule.stepEveryEpochs = v }
-            if let v = try r.double("step_gamma") { config.schedule.stepGamma = v }
-            if let v = try r.double("min_fraction") { config.schedule.minFraction = v }
-            if let v = try r.double("peak_at") { config.schedule.peakAt = v }
-            if let v = try r.double("start_fraction") { config.schedule.startFraction = v }
-            try r.finish()
-        }
-        if var r = try section("augment") {
-            if let v = try r.bool("enabled") { config.augment.enabled = v }
-            if let v = try r.double("rotation_degrees") { config.augment.rotationDegrees = v }
-            if let v = try r.double("scale") { config.augment.scale = v }
-            if let v = try r.double("shift_pixels") { config.augment.shiftPixels = v }
-            if let v = try r.double("shear_degrees") { config.augment.shearDegrees = v }
-            if let v = try r.double("elastic_alpha") { config.augment.elasticAlpha = v }
-            if let v = try r.double("elastic_sigma") { config.augment.elasticSigma = v }
-            if let v = try r.bool("horizontal_flip") { config.augment.horizontalFlip = v }
-            try r.finish()
-        }
-        if var r = try section("early_stopping") {
-            if let v = try r.bool("enabled") { config.earlyStopping.enabled = v }
-            if let v = try r.string("monitor") { config.earlyStopping.monitor = v }
-            if let v = try r.int("patience") { config.earlyStopping.patience = v }
-            if let v = try r.double("min_delta") { config.earlyStopping.minDelta = v }
-            if let v = try r.bool("restore_best") { config.earlyStopping.restoreBest = v }
-            try r.finish()
-        }
-        if var r = try section("checkpoint") {
-            if let v = try r.int("every_steps") { config.checkpoints.everySteps = v }
-            if let v = try r.int("keep_last") { config.checkpoints.keepLast = v }
-            try r.finish()
-        }
-        if var r = try section("evaluation") {
-            if let v = try r.bool("test_every_epoch") { config.evaluation.testEveryEpoch = v }
-            if let v = try r.int("batch") { config.evaluation.batch = v }
-            try r.finish()
-        }
+        try read("data", \.data) { config.dataset = try $0.value("dataset") ?? config.dataset }
+        try read("training", \.training, renamed: ["batchNormSamples": "bn_statistics_samples"])
+        try read("optimizer", \.optimizer) { config.labelSmoothing = try $0.value("label_smoothing") ?? config.labelSmoothing }
+        try read("schedule", \.schedule)
+        try read("augment", \.augment)
+        try read("early_stopping", \.earlyStopping)
+        try read("checkpoint", \.checkpoints)
+        try read("evaluation", \.evaluation)
         config.modelSpec = try loadModelSpec(config.model).adapted(toClasses: config.data.classes)
         return config
     }
-}
 
-/// Typed, strict access to one TOML table: remembers which keys were read; `finish` rejects the rest.
-struct TOMLReader {
-    let table: TOMLTable
-    let section: String
-    let path: String
-    var consumed: Set<String> = []
-
-    init(table: TOMLTable, section: String, path: String) {
-        self.table = table
-        self.section = section
-        self.path = path
+    /// A resolved config as JSON (the Codable form, as in the run directory's config.json), for
+    /// handing the exact recipe to another process: `load(path:)` of the written file gives `self`.
+    public func resolvedJSON() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return [UInt8](try encoder.encode(self))
     }
 
-    func name(_ key: String) -> String { section.isEmpty ? key : "\(section).\(key)" }
-
-    func wrongType(_ key: String, _ expected: String) -> ConfigError {
-        ConfigError("\(path): \(name(key)) must be \(expected), found \(table[key]?.type.description ?? "nothing")")
+    /// Writes `resolvedJSON()` atomically to `path` (a `.json` name, so `load(path:)` reads it back).
+    public func writeResolved(to path: String) throws {
+        guard path.hasSuffix(".json") else { throw ConfigError("\(path): a resolved config is written as .json") }
+        try SealedFile.writeAtomically(try resolvedJSON(), to: path)
     }
 
-    mutating func string(_ key: String) throws -> String? {
-        consumed.insert(key)
-        guard let v = table[key] else { return nil }
-        guard let s = v.string else { throw wrongType(key, "a string") }
-        return s
-    }
-
-    mutating func int(_ key: String) throws -> Int? {
-        consumed.insert(key)
-        guard let v = table[key] else { return nil }
-        guard let i = v.int else { throw wrongType(key, "an integer") }
-        return i
-    }
-
-    mutating func double(_ key: String) throws -> Double? {
-        consumed.insert(key)
-        guard let v = table[key] else { return nil }
-        if let d = v.double { return d }
-        if let i = v.int { return Double(i) }
-        throw wrongType(key, "a number")
-    }
-
-    mutating func bool(_ key: String) throws -> Bool? {
-        consumed.insert(key)
-        guard let v = table[key] else { return nil }
-        guard let b = v.bool else { throw wrongType(key, "true or false") }
-        return b
-    }
-
-    mutating func intArray(_ key: String) throws -> [Int]? {
-        consumed.insert(key)
-        guard let v = table[key] else { return nil }
-        guard let a = v.array else { throw wrongType(key, "an array of integers") }
-        var out: [Int] = []
-        for e in a {
-            guard let i = e.int else { throw wrongType(key, "an array of integers") }
-            out.append(i)
-        }
-        return out
-    }
-
-    func finish() throws {
-        for key in table.keys where !consumed.contains(key) {
-            throw ConfigError("\(path): unknown key '\(name(key))'")
+    static func loadResolved(path: String) throws -> TrainConfig {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError("\(path): cannot read the config file") }
+        do {
+            return try JSONDecoder().decode(TrainConfig.self, from: data)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw ConfigError("\(path): not a resolved config: no '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'")
+        } catch {
+            throw ConfigError("\(path): not a resolved config: \(error)")
         }
     }
 }

@@ -81,7 +81,7 @@ struct CoordinatorCommand: ParsableCommand {
         let workers = self.workers ?? file?.workers ?? 1
         let timing = self.timing.resolved(file)
         let config = try options.resolvedConfig()
-        if config.training.mode == "async" && servers > 1 {
+        if config.training.mode == .async && servers > 1 {
             throw CLIError("--mode async runs on the embedded parameter server; use --servers 1")
         }
         let run = try options.runDirectory(for: config)

@@ -62,6 +62,10 @@ struct ClusterCommand: ParsableCommand {
         defer { if usesIPC { for path in [ipcPath, ipcPath + "-data"] { unlink(path) } } }
 
         let file = try clusterFile(options.config)
+        // Children get the resolved recipe as one file, not a re-spelled flag list.
+        let resolved = TrainOptions.resolvedConfigPath(in: run)
+        _ = try options.childArguments(writing: config, to: resolved)
+        let dataBindArgs = file?.dataBind.map { ["--data-bind", $0] } ?? []
         let timingArgs = timing.arguments(file)
         let securityArgs = security.arguments(file)
         // Workers that each have a core (counting standalone shards) poll for the next weights
@@ -76,7 +80,8 @@ struct ClusterCommand: ParsableCommand {
                 o.resume = resume
                 return ["coordinator", "--bind", bind, "--workers", "\(workers)", "--servers", "\(servers)", "--endpoint-file", endpointFile,
                         "--exit-with-parent", "--data", dataDir, "--status-bind", statusBind]
-                    + (allowMixedNumerics ? ["--allow-mixed-numerics"] : []) + timingArgs + securityArgs + o.arguments
+                    + (allowMixedNumerics ? ["--allow-mixed-numerics"] : []) + timingArgs + securityArgs + dataBindArgs
+                    + o.childArguments(resolvedConfig: resolved)
             },
             serverArguments: { i, control in
                 ["server", "--coordinator", control, "--bind", Self.loopbackBind(bind), "--name", "server-\(i)", "--exit-with-parent"] + securityArgs

@@ -21,7 +21,7 @@ struct Export: ParsableCommand {
     }
 
     @Option(help: "A model.digits file.") var model: String
-    @Option(help: "onnx or keras-h5 (default: from the --out extension, .onnx or .h5).") var format: String?
+    @Option(help: "onnx or keras-h5 (default: from the --out extension, .onnx or .h5).") var format: Format?
     @Option(help: "The file to write (replaced if it exists).") var out: String
 
     func run() throws {
@@ -54,12 +54,7 @@ struct Export: ParsableCommand {
     }
 
     func resolvedFormat() throws -> Format {
-        if let format {
-            guard let f = Format(rawValue: format) else {
-                throw CLIError("--format: expected onnx or keras-h5, found '\(format)'")
-            }
-            return f
-        }
+        if let format { return format }
         switch (out as NSString).pathExtension.lowercased() {
         case "onnx": return .onnx
         case "h5", "hdf5", "keras": return .kerasH5

@@ -13,7 +13,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let logger = Logger(label: "digits.train")
         let config = try options.resolvedConfig()
-        if config.training.mode == "async" {
+        if config.training.mode == .async {
             throw CLIError("--mode async applies micro-batches as workers deliver them; it needs a cluster (digits cluster or digits coordinator)")
         }
         let run = try options.runDirectory(for: config)

@@ -5,8 +5,11 @@ import Logging
 import Reports
 import Training
 
+extension TrainConfig.Schedule.Mode: ExpressibleByArgument {}
+extension TrainConfig.DataSettings.Normalization: ExpressibleByArgument {}
+
 struct TrainOptions: ParsableArguments {
-    @Option(help: "Training config (TOML). Default: Config/train.toml if present, else built-in defaults.")
+    @Option(help: "Training config: TOML (or a cluster file naming one), or a resolved .json config (a run's config.json). Default: Config/train.toml if present, else built-in defaults.")
     var config: String?
     @Option(help: "Run directory for model.digits, checkpoints/, metrics.jsonl, summary.json. Default: runs/<model>-<time>.")
     var out: String?
@@ -19,7 +22,7 @@ struct TrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Compute threads in this process (0 = one per core). Never changes the result.") var threads: Int?
     @Option(parsing: .unconditional, help: "Early-stopping patience in epochs.") var patience: Int?
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Also checkpoint every N steps (0 = epoch ends only).") var checkpointEvery: Int?
-    @Option(help: "sync (exact, reproducible; default) or async (cluster only: apply each micro-batch on arrival; NOT reproducible).") var mode: String?
+    @Option(help: "sync (exact, reproducible; default) or async (cluster only: apply each micro-batch on arrival; NOT reproducible).") var mode: TrainConfig.Schedule.Mode?
     @Option(parsing: .unconditional, help: "Async mode: maximum staleness, in updates, of the weights a gradient was computed on.") var staleness: Int?
     @Option(name: .customLong("tensorboard-every"), parsing: .unconditional, help: "Write TensorBoard scalars to RUN/tensorboard every N steps and every epoch (0 = no event files; default 20).") var tensorboardEvery: Int?
     @Option(parsing: .unconditional, help: "Number of classes (labels must be below it); a preset's last layer is resized to match.") var classes: Int?
@@ -86,18 +89,22 @@ struct TrainOptions: ParsableArguments {
         return c
     }
 
-    /// The flags as command-line arguments (to hand the same recipe to a child process).
-    var arguments: [String] {
-        var a: [String] = []
-        func add(_ name: String, _ value: CustomStringConvertible?) { if let value { a += ["--\(name)", "\(value)"] } }
-        add("config", config); add("out", out); add("epochs", epochs); add("batch", batch); add("micro-batch", microBatch)
-        add("lr", lr); add("seed", seed); add("model", model); add("threads", threads); add("patience", patience)
-        add("checkpoint-every", checkpointEvery); add("mode", mode); add("staleness", staleness)
-        add("tensorboard-every", tensorboardEvery)
-        add("checkpoint-every", checkpointEvery); add("mode", mode); add("staleness", staleness); add("classes", classes)
-        add("dropout", dropout)
-        if let augment { a.append(augment ? "--augment" : "--no-augment") }
-        if noEarlyStopping { a.append("--no-early-stopping") }
+    /// Where a launcher writes the resolved config its children read.
+    static func resolvedConfigPath(in run: RunDirectory) -> String { run.path + "/config.resolved.json" }
+
+    /// Writes `config` (from `resolvedConfig()`) to `path` and returns the arguments that hand a child
+    /// process the same run: `--config path` and the options that are not part of a TrainConfig.
+    func childArguments(writing config: TrainConfig, to path: String) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try config.writeResolved(to: path)
+        return childArguments(resolvedConfig: path)
+    }
+
+    /// `--config path` (a resolved config) and the options that are not part of a TrainConfig.
+    func childArguments(resolvedConfig path: String) -> [String] {
+        var a = ["--config", path]
+        if let out { a += ["--out", out] }
+        if let tensorboardEvery { a += ["--tensorboard-every", "\(tensorboardEvery)"] }
         if resume { a.append("--resume") }
         if autoResume { a.append("--auto-resume") }
         return a
@@ -126,10 +133,8 @@ struct TrainOptions: ParsableArguments {
             try trainer.resume(from: checkpoint, path: path)
             logger.info("resuming from \(path) (epoch \(checkpoint.header.progress.epoch), step \(checkpoint.header.progress.globalStep))")
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
-        try SealedFile.writeAtomically([UInt8](try encoder.encode(config)), to: run.config)
+        try config.writeResolved(to: run.config)
         let every = tensorboardEvery ?? 20
         if every > 0 {
             do { trainer.observers.append(try TensorBoardLogger(directory: run.path + "/tensorboard", stepInterval: every, logger: logger)) } catch {

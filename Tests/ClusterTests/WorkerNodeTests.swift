@@ -13,7 +13,7 @@ import XCTest
 final class WorkerNodeTests: XCTestCase {
     let logger = Logger(label: "test")
 
-    func readyWorker(mode: String = "sync", servers: Int = 1) throws -> WorkerNode {
+    func readyWorker(mode: TrainConfig.Schedule.Mode = .sync, servers: Int = 1) throws -> WorkerNode {
         let data = SyntheticData.dataset(count: 96, seed: 3, name: "train")
         var c = TrainConfig()
         c.modelSpec = ModelSpec(name: "small", layers: [.conv(4), .pool(), .flatten, .dense(10, activation: "softmax")])
@@ -91,7 +91,7 @@ final class WorkerNodeTests: XCTestCase {
     }
 
     func testAsyncModePushesEachMicroBatch() throws {
-        let node = try readyWorker(mode: "async")
+        let node = try readyWorker(mode: .async)
         try assign(node, [0, 2, 4])
         XCTAssertEqual(try pushes(node.computeNext()), ["one 0 @0"])
         XCTAssertEqual(try pushes(node.computeNext()), ["one 2 @0"])

@@ -179,7 +179,6 @@ final class ExportTests: XCTestCase {
             (["--model", dir + "/missing.digits", "--format", "onnx", "--out", dir + "/existing.onnx"], ["missing.digits"]),
             (["--model", dir + "/corrupt.digits", "--format", "onnx", "--out", dir + "/existing.onnx"], ["corrupt.digits", "checksum"]),
             (["--model", dir + "/truncated.digits", "--format", "keras-h5", "--out", dir + "/new.h5"], ["truncated.digits"]),
-            (["--model", good, "--format", "tflite", "--out", dir + "/new.onnx"], ["--format", "tflite", "onnx or keras-h5"]),
             (["--model", good, "--out", dir + "/new.bin"], ["--format", "new.bin"]),
             (["--model", good, "--format", "onnx", "--out", dir + "/nodir/new.onnx"], ["--out", "does not exist"]),
             (["--model", good, "--format", "keras-h5", "--out", dir + "/plainfile/new.h5"], ["--out", "plainfile is a file"]),
@@ -196,6 +195,11 @@ final class ExportTests: XCTestCase {
             for word in c.expect { XCTAssertTrue(r.stderr.contains(word), "\(what): '\(word)' not in \(r.stderr)") }
             XCTAssertEqual(try snapshot(dir), before, "\(what) changed the directory")
         }
+        // An unknown format is the argument parser's error, listing the formats.
+        let tflite = try CLI.run(["export", "--model", good, "--format", "tflite", "--out", dir + "/new.onnx"], in: dir)
+        XCTAssertNotEqual(tflite.status, 0)
+        for word in ["Error: ", "--format", "tflite", "'onnx'", "'keras-h5'"] { XCTAssertTrue(tflite.stderr.contains(word), "'\(word)' not in \(tflite.stderr)") }
+        XCTAssertEqual(try snapshot(dir), before, "--format tflite changed the directory")
         // The good model exports over an existing file (replacing it atomically).
         let ok = try CLI.run(["export", "--model", good, "--out", dir + "/existing.onnx"], in: dir)
         XCTAssertEqual(ok.status, 0, ok.stderr)
