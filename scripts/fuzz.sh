@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the wire-protocol decoder with libFuzzer (swiftc -sanitize=fuzzer,address).
 #   scripts/fuzz.sh [SECONDS]        default 600 s; CI runs a short version (scripts/fuzz.sh 20)
-# The seed corpus is Fuzz/corpus/wire (one valid message of each type; see FuzzCorpusTests);
+# The seed corpus is Fuzz/corpus/wire (one valid message of each type and a few invalid near-misses;
+# FuzzCorpusTests checks that each decodes or is rejected as its name says);
 # crashes are written to Fuzz/crashes/ and make the script fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."

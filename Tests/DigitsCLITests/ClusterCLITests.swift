@@ -112,9 +112,10 @@ final class ClusterCLITests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 0, text)
         XCTAssertTrue(text.contains("(worker-2@") && text.contains("missed") && text.contains("dropping it"),
                       "the dead worker is named: \(text.suffix(2000))")
-        if let end = text.range(of: "epoch 4/4"), let drop = text.range(of: "dropping it") {
-            XCTAssertLessThan(drop.lowerBound, end.lowerBound, "the kill must land before training ends")
-        }
+        // The worker must be dropped mid-training: before the last epoch ends, not after.
+        let drop = try XCTUnwrap(text.range(of: "dropping it"), "the coordinator never dropped the killed worker: \(text.suffix(2000))")
+        let end = try XCTUnwrap(text.range(of: "epoch 4/4"), "the log never reports the last epoch: \(text.suffix(2000))")
+        XCTAssertLessThan(drop.lowerBound, end.lowerBound, "the kill must land before training ends")
         XCTAssertEqual(try summary(out + "/c")["weights_sha256"] as? String, reference)
     }
 
@@ -132,7 +133,7 @@ final class ClusterCLITests: XCTestCase {
         Thread.sleep(forTimeInterval: 0.5)
         let coordinators = Self.processes(mentioning: " coordinator --bind").filter { Self.isDescendant($0, of: p.processIdentifier) }
         XCTAssertEqual(coordinators.count, 1)
-        guard let coordinator = coordinators.first else { return }
+        let coordinator = try XCTUnwrap(coordinators.first, "no coordinator process under the launcher")
         kill(coordinator, SIGSTOP)
         let restartedBoth = waitForCount("starting it again", 2, in: log, seconds: 30)
         kill(coordinator, SIGCONT)

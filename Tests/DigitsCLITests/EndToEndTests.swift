@@ -1,15 +1,14 @@
 import Foundation
 import MNISTData
+import TestSupport
 import XCTest
 
 /// One real training run on the real MNIST files, through the real binary.
 final class EndToEndTests: XCTestCase {
     func testOneEpochOnRealMNISTReachesTheAccuracyFloor() throws {
-        guard let location = try? MNISTData.DataLocator.resolve(flag: nil, workingDirectory: CLI.packageRoot.path, allowDownload: false) else {
-            throw XCTSkip("real MNIST not found (set DIGITS_DATA_DIR or place it at ../shared/data/mnist)")
-        }
+        let data = try RealMNIST.directory(packageRoot: CLI.packageRoot.path)
         let out = CLI.tempDirectory("e2e") + "/run"
-        let r = try CLI.run(["train", "--data", location.directory, "--out", out, "--epochs", "1", "--model", "keras-example", "--threads", "2"],
+        let r = try CLI.run(["train", "--data", data, "--out", out, "--epochs", "1", "--model", "keras-example", "--threads", "2"],
                             in: CLI.packageRoot.path, timeout: 900)
         XCTAssertEqual(r.status, 0, r.stderr)
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as! [String: Any]

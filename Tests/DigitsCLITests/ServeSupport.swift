@@ -12,20 +12,17 @@ enum TrainedModel {
     static func path() throws -> (model: String, test: Dataset) {
         switch shared {
         case .success(let value): return value
-        case .failure(let error as XCTSkip): throw error
         case .failure(let error): throw error
         }
     }
 
     private static let shared: Result<(model: String, test: Dataset), Error> = Result {
-        guard let location = try? DataLocator.resolve(flag: nil, workingDirectory: CLI.packageRoot.path, allowDownload: false) else {
-            throw XCTSkip("real MNIST not found (set DIGITS_DATA_DIR or place it at ../shared/data/mnist)")
-        }
+        let data = try RealMNIST.directory(packageRoot: CLI.packageRoot.path)
         let out = CLI.tempDirectory("serve-model") + "/run"
-        let r = try CLI.run(["train", "--data", location.directory, "--out", out, "--epochs", "1", "--model", "keras-example",
+        let r = try CLI.run(["train", "--data", data, "--out", out, "--epochs", "1", "--model", "keras-example",
                              "--threads", "2", "--no-early-stopping"], in: CLI.packageRoot.path, timeout: 900)
         guard r.status == 0 else { throw ServeTestFailure("training the serve test model failed: \(r.stderr)") }
-        let (_, test) = try MNISTFiles.load(directory: location.directory)
+        let (_, test) = try MNISTFiles.load(directory: data)
         return (out + "/model.digits", test)
     }
 }

@@ -1,5 +1,5 @@
 // The real consumers the tests hand Digits' output to: a Python with onnxruntime, h5py,
-// tensorboard and prometheus_client (scripts/install-test-deps.sh), and headless Chromium.
+// tensorboard, prometheus_client and Keras (scripts/install-test-deps.sh), and headless Chromium.
 import Foundation
 
 public enum ExternalTools {

@@ -44,20 +44,52 @@ final class CheckpointTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint.read(path: path)) { XCTAssertTrue("\($0)".contains("expected magic 'DGTCKPT1'"), "\($0)") }
     }
 
+    /// Runs /bin/mount or /bin/umount (root only); a failure fails the test in the tool's own words.
+    func run(_ tool: String, _ arguments: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = arguments
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard p.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "\(tool) \(arguments.joined(separator: " ")): \(message)"]) }
+    }
+
+    /// A failed write throws and leaves the previous file as it was: into a directory that vanished,
+    /// below a "directory" that is a regular file, and into a directory nobody may write, root
+    /// included. Root ignores permission bits, so as root the directory is bind-mounted read-only
+    /// over itself (CI runs as root); other users get a directory without write permission.
     func testFailedWriteLeavesThePreviousFileIntact() throws {
         let dir = NSTemporaryDirectory() + "digits-ro-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/a.ckpt"
         try sample().write(to: path)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        // A write into a directory that vanished fails cleanly, and an unwritable target dir too.
         XCTAssertThrowsError(try SealedFile.writeAtomically([1, 2, 3], to: dir + "/missing/b.ckpt"))
-        chmod(dir, 0o500)
-        defer { chmod(dir, 0o700) }
-        if getuid() != 0 {  // root ignores directory permissions
-            XCTAssertThrowsError(try SealedFile.writeAtomically([1, 2, 3], to: path))
+        XCTAssertThrowsError(try SealedFile.writeAtomically([1, 2, 3], to: path + "/b.ckpt")) {
+            XCTAssertTrue("\($0)".contains("Not a directory"), "\($0)")
+        }
+
+        if getuid() == 0 {
+            try run("/bin/mount", ["--bind", dir, dir])
+            defer { XCTAssertNoThrow(try run("/bin/umount", [dir])) }
+            try run("/bin/mount", ["-o", "remount,bind,ro", dir])
+            XCTAssertFalse(FileManager.default.isWritableFile(atPath: dir), "the read-only bind mount is in place")
+            XCTAssertThrowsError(try SealedFile.writeAtomically([1, 2, 3], to: path)) {
+                XCTAssertTrue("\($0)".contains("Read-only file system"), "\($0)")
+            }
+        } else {
+            chmod(dir, 0o500)
+            defer { chmod(dir, 0o700) }
+            XCTAssertThrowsError(try SealedFile.writeAtomically([1, 2, 3], to: path)) {
+                XCTAssertTrue("\($0)".contains("Permission denied"), "\($0)")
+            }
         }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["a.ckpt"], "no temporary file is left behind")
     }
 
     func testStoreKeepsTheNewestAndSkipsACorruptOne() throws {

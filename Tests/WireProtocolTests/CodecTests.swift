@@ -100,7 +100,6 @@ final class CodecTests: XCTestCase {
         XCTAssertThrowsError(try WireCodec.decode([header, w.bytes])) { XCTAssertTrue("\($0)".contains("exceeds the limit"), "\($0)") }
     }
 
-    /// Random garbage never crashes the decoder (a cheap in-test fuzz; libFuzzer runs longer).
     func testGradientSumLimits() {
         func frames(_ m: GradientSumPush) -> [[UInt8]] { WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: .gradientSum(m))) }
         // No micro-batches at all.
@@ -111,26 +110,69 @@ final class CodecTests: XCTestCase {
         XCTAssertThrowsError(try WireCodec.decode(f)) { XCTAssertTrue("\($0)".contains("expected 2 Int64 values"), "\($0)") }
     }
 
-    func testRandomBytesNeverCrash() {
+    /// A cheap in-test fuzz (libFuzzer runs longer): inputs made from valid messages by flipping
+    /// bytes, cutting frames short, growing them, dropping or adding frames, or from pure noise.
+    /// Each one either decodes to a message that re-encodes to exactly the input bytes, or throws a
+    /// `DecodeError`; nothing traps, and both outcomes occur.
+    func testMutatedTruncatedAndRandomInputsEitherRoundTripExactlyOrThrowADecodeError() throws {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         func next() -> UInt64 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state }
+        func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+        func randomBytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: next()) } }
         let valid = Self.samples.map { WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: $0)) }
+        // Valid messages decode and re-encode to the same bytes.
+        for frames in valid { XCTAssertEqual(WireCodec.encode(try WireCodec.decode(frames)), frames) }
+        var decoded = 0, rejected = 0
+        var kinds: [String: (decoded: Int, rejected: Int)] = [:]
         for i in 0..<20_000 {
             var frames = valid[i % valid.count]
-            let f = Int(next() % UInt64(frames.count))
-            if !frames[f].isEmpty {
-                for _ in 0..<(1 + Int(next() % 4)) {
-                    let p = Int(next() % UInt64(frames[f].count))
-                    frames[f][p] = UInt8(truncatingIfNeeded: next())
+            let f = below(frames.count)
+            let kind: String
+            switch i % 6 {
+            case 0, 1:  // flip 1-4 bytes of one frame
+                kind = "mutated"
+                if !frames[f].isEmpty {
+                    for _ in 0..<(1 + below(4)) { frames[f][below(frames[f].count)] = UInt8(truncatingIfNeeded: next()) }
                 }
+            case 2:  // cut one frame short
+                kind = "truncated"
+                frames[f] = Array(frames[f].prefix(below(max(frames[f].count, 1))))
+            case 3:  // grow one frame by 1-8 random bytes
+                kind = "extended"
+                frames[f] += randomBytes(1 + below(8))
+            case 4:  // drop a frame or add one
+                kind = "frame count"
+                if next() % 2 == 0 { frames.remove(at: f) } else { frames.insert(randomBytes(below(16)), at: below(frames.count + 1)) }
+            default:  // noise: 0-4 frames of random bytes, the first sometimes with a valid magic
+                kind = "random"
+                frames = (0..<below(5)).map { _ in randomBytes(below(64)) }
+                if !frames.isEmpty, next() % 2 == 0, frames[0].count >= 4 { frames[0].replaceSubrange(0..<4, with: valid[0][0][0..<4]) }
             }
-            _ = try? WireCodec.decode(frames)
+            do {
+                let envelope = try WireCodec.decode(frames)
+                XCTAssertEqual(WireCodec.encode(envelope), frames, "input \(i) (\(kind)) decoded to a \(envelope.message.type) that re-encodes differently")
+                decoded += 1
+                kinds[kind, default: (0, 0)].decoded += 1
+            } catch is DecodeError {
+                rejected += 1
+                kinds[kind, default: (0, 0)].rejected += 1
+            } catch {
+                XCTFail("input \(i) (\(kind)): decode threw \(type(of: error)), not a DecodeError: \(error)")
+            }
+        }
+        XCTAssertEqual(decoded + rejected, 20_000)
+        XCTAssertGreaterThan(decoded, 0, "no input decoded: \(kinds)")
+        XCTAssertGreaterThan(rejected, 0, "no input was rejected: \(kinds)")
+        for kind in ["mutated", "truncated", "extended", "frame count", "random"] {
+            XCTAssertGreaterThan(kinds[kind]?.rejected ?? 0, 0, "no \(kind) input was rejected: \(kinds)")
         }
     }
 }
 
-/// The fuzzing corpus (Fuzz/corpus/wire) holds one valid message of each type in the harness's
-/// framing (a 2-byte little-endian length before each frame); DIGITS_WRITE_FUZZ_CORPUS=1 rewrites it.
+/// The fuzzing corpus (Fuzz/corpus/wire), in the harness's framing (a 2-byte little-endian length
+/// before each frame): `seed-N-TYPE` is one valid message of each type, which must decode to
+/// CodecTests.samples[N] and re-encode to the file's exact bytes; `invalid-WHAT` is a near-miss the
+/// decoder must reject with a DecodeError. DIGITS_WRITE_FUZZ_CORPUS=1 rewrites both.
 final class FuzzCorpusTests: XCTestCase {
     static var corpus: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Fuzz/corpus/wire"
@@ -140,31 +182,83 @@ final class FuzzCorpusTests: XCTestCase {
         frames.flatMap { f in [UInt8(f.count & 0xFF), UInt8(f.count >> 8)] + f }
     }
 
-    func testCorpusHoldsAValidMessageOfEveryType() throws {
-        let samples = CodecTests.samples.filter {
-            // the harness's 2-byte frame lengths cannot carry frames over 64 KiB
-            WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: $0)).allSatisfy { $0.count < 65536 }
+    /// Splits an input into frames exactly as Fuzz/WireFuzz.swift does (at most 8 frames; a length
+    /// running past the end takes what is left).
+    static func harnessFrames(_ bytes: [UInt8]) -> [[UInt8]] {
+        var frames: [[UInt8]] = [], at = 0
+        while at + 2 <= bytes.count && frames.count < 8 {
+            let n = Int(bytes[at]) | Int(bytes[at + 1]) << 8
+            at += 2
+            let end = min(bytes.count, at + n)
+            frames.append(Array(bytes[at..<end]))
+            at = end
         }
+        return frames
+    }
+
+    /// The samples the harness's 2-byte frame lengths can carry (frames under 64 KiB), by seed number.
+    static var validSeeds: [(name: String, envelope: Envelope)] {
+        CodecTests.samples.enumerated().compactMap { i, m in
+            let e = Envelope(jobID: 1, sender: 1, step: 1, message: m)
+            return WireCodec.encode(e).allSatisfy({ $0.count < 65536 }) ? ("seed-\(i)-\(m.type)", e) : nil
+        }
+    }
+
+    /// Near-misses of valid messages, each wrong in one way the decoder must notice.
+    static var invalidSeeds: [(name: String, frames: [[UInt8]])] {
+        let ready = WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: .ready(Ready(workerID: 3))))
+        let weights = WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: .weights(Weights(offset: 0, values: [1.5, -2, 3]))))
+        let hello = WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: CodecTests.samples[0]))
+        var badMagic = ready, badVersion = ready, unknownType = ready, shortValues = weights, trailing = ready
+        badMagic[0][0] ^= 0xFF
+        badVersion[0][4] = UInt8(WireCodec.version + 1)
+        unknownType[0][6] = 0xEE
+        shortValues[2].removeLast(4)
+        trailing[1].append(0)
+        return [
+            ("invalid-bad-magic", badMagic),
+            ("invalid-version", badVersion),
+            ("invalid-unknown-type", unknownType),
+            ("invalid-short-values", shortValues),
+            ("invalid-trailing-body-byte", trailing),
+            ("invalid-missing-payload-frame", Array(weights.dropLast())),
+            ("invalid-cut-header", [Array(hello[0].prefix(hello[0].count / 2))] + hello.dropFirst()),
+        ]
+    }
+
+    func testEveryCorpusSeedDecodesAsItsNameSays() throws {
+        let valid = Self.validSeeds, invalid = Self.invalidSeeds
         if ProcessInfo.processInfo.environment["DIGITS_WRITE_FUZZ_CORPUS"] == "1" {
             try FileManager.default.createDirectory(atPath: Self.corpus, withIntermediateDirectories: true)
-            for (i, m) in samples.enumerated() {
-                let bytes = Self.framed(WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: m)))
-                try Data(bytes).write(to: URL(fileURLWithPath: Self.corpus + "/seed-\(i)-\(m.type)"))
+            for (name, envelope) in valid {
+                try Data(Self.framed(WireCodec.encode(envelope))).write(to: URL(fileURLWithPath: Self.corpus + "/" + name))
+            }
+            for (name, frames) in invalid {
+                try Data(Self.framed(frames)).write(to: URL(fileURLWithPath: Self.corpus + "/" + name))
             }
         }
-        let files = try FileManager.default.contentsOfDirectory(atPath: Self.corpus).filter { $0.hasPrefix("seed-") }
-        XCTAssertEqual(files.count, samples.count)
-        // Each seed is a message of this protocol version, in the harness's framing, that decodes to its type.
-        for file in files {
-            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.corpus + "/" + file)))
-            var frames: [[UInt8]] = [], at = 0
-            while at + 2 <= bytes.count {
-                let n = Int(bytes[at]) | Int(bytes[at + 1]) << 8
-                frames.append(Array(bytes[(at + 2)..<min(at + 2 + n, bytes.count)]))
-                at += 2 + n
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.corpus).sorted()
+        XCTAssertEqual(files, (valid.map(\.name) + invalid.map(\.name)).sorted(), "the corpus holds exactly the expected seeds")
+        func read(_ name: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.corpus + "/" + name))) }
+
+        for (name, expected) in valid where files.contains(name) {
+            let bytes = try read(name)
+            let frames = Self.harnessFrames(bytes)
+            XCTAssertEqual(Self.framed(frames), bytes, "\(name): the harness reads every byte of it")
+            let decoded: Envelope
+            do { decoded = try WireCodec.decode(frames) } catch {
+                XCTFail("\(name) is meant to be valid but does not decode: \(error)")
+                continue
             }
-            let decoded = try WireCodec.decode(frames)
-            XCTAssertEqual("\(decoded.message.type)", String(file.split(separator: "-").last ?? ""), file)
+            XCTAssertEqual(decoded, expected, "\(name) decodes to its sample")
+            XCTAssertEqual(Self.framed(WireCodec.encode(decoded)), bytes, "\(name) re-encodes to the same bytes")
+        }
+        for (name, frames) in invalid where files.contains(name) {
+            let bytes = try read(name)
+            XCTAssertEqual(bytes, Self.framed(frames), "\(name) holds the near-miss it is named for")
+            XCTAssertThrowsError(try WireCodec.decode(Self.harnessFrames(bytes)), "\(name) is meant to be rejected") { error in
+                XCTAssertTrue(error is DecodeError, "\(name): \(type(of: error)) \(error)")
+            }
         }
     }
 }

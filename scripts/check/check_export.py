@@ -7,13 +7,15 @@
 --onnx: onnx.checker.check_model, then onnxruntime on every image (raw 0..255 pixels, NHWC float32).
 --h5: reads the Keras HDF5 file with h5py only (model_config JSON + model_weights) and runs the forward
       pass in numpy (float64), layer by layer from the stored config; an unknown layer class is an error.
---keras: also loads the .h5 with keras.models.load_model (needs TensorFlow/Keras in this python).
+--keras: also loads the .h5 with keras.models.load_model and predicts with it (Keras 3 on the JAX CPU
+         backend unless KERAS_BACKEND says otherwise; scripts/py-requirements.txt installs both).
 Prints one JSON object: for each runtime, images, argmax agreements and the max absolute probability
 difference. Exits 1 on any error (the caller asserts on the numbers).
 """
 import argparse
 import gzip
 import json
+import os
 import sys
 
 import numpy as np
@@ -162,11 +164,16 @@ def run_h5_numpy(path, images):
 
 
 def run_keras(path, images):
+    # Both must be set before keras (and jax) are imported. JAX_PLATFORMS=cpu: no probing for
+    # accelerators this machine does not have.
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
     import keras
 
     model = keras.models.load_model(path, compile=False)
     out = model.predict(images.astype(np.float32), batch_size=1000, verbose=0)
-    return np.asarray(out), {"keras": keras.__version__, "layers": [type(l).__name__ for l in model.layers]}
+    return np.asarray(out), {"keras": keras.__version__, "keras_backend": keras.backend.backend(),
+                             "layers": [type(l).__name__ for l in model.layers]}
 
 
 def main():
