@@ -12,7 +12,7 @@
 #
 #   scripts/fuzz.sh --target png --seconds 300     one target (repeat --target for several)
 #   scripts/fuzz.sh --all --seconds 600            every target in turn, 600 s each (the long run)
-#   scripts/fuzz.sh --all --seconds 4              what `make test` runs (scripts/test.sh)
+#   DIGITS_FUZZ_OPT=-Onone scripts/fuzz.sh --all --seconds 3   what `make test` runs (scripts/test.sh)
 #   scripts/fuzz.sh [SECONDS]                      same as --all --seconds SECONDS (default 600)
 #   scripts/fuzz.sh --build-only --all             just build the binaries
 #
@@ -25,7 +25,7 @@
 #   .build/fuzz/<target> Fuzz/crashes/<file>
 # then add the input as a regression test next to the decoder's unit tests.
 #
-# Builds (in .build/fuzz, rebuilt only when a source changed):
+# Builds (in .build/fuzz, or .build/fuzz-Onone; rebuilt only when a source changed):
 #   wire       Sources/WireProtocol + Fuzz/WireFuzz.swift, alone (no dependencies)
 #   decoders   the MNISTData codecs (DataError, Gzip, IDXFile, PNG, PNM; zlib via Sources/CZlib) and
 #              the Serving request decoders (Multipart, PredictRequest, JPEG, ServeError; libturbojpeg)
@@ -58,9 +58,12 @@ for t in "${TARGETS[@]}"; do
   [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || { echo "fuzz.sh: unknown target '$t' (expected one of: ${ALL_TARGETS[*]})" >&2; exit 2; }
 done
 
-B=.build/fuzz
+# DIGITS_FUZZ_OPT=-Onone builds unoptimised binaries in .build/fuzz-Onone: about a third of the compile
+# time, a few times fewer executions per second; what `make test`'s short run uses.
+OPT=${DIGITS_FUZZ_OPT:--O}
+case "$OPT" in -O) B=.build/fuzz ;; -Onone) B=.build/fuzz-Onone ;; *) echo "fuzz.sh: DIGITS_FUZZ_OPT must be -O or -Onone" >&2; exit 2 ;; esac
 mkdir -p "$B/modules" Fuzz/crashes
-FLAGS=(-O -sanitize=fuzzer,address -parse-as-library)
+FLAGS=("$OPT" -sanitize=fuzzer,address -parse-as-library)
 # The Swift runtime's own crash backtracer races AddressSanitizer's report; libFuzzer prints the stack.
 export SWIFT_BACKTRACE=enable=no
 
