@@ -12,7 +12,7 @@ swift test --skip-build 2>&1 | tee .build/test-output.txt
 status=${PIPESTATUS[0]}
 [ "$status" -eq 0 ] || exit "$status"
 echo "--- short long-checks ---"
-scripts/fuzz.sh 20
+DIGITS_FUZZ_OPT=-Onone scripts/fuzz.sh --all --seconds 3
 DIGITS_BIN=.build/debug/digits scripts/bench/cluster-scaling.sh --quick
 DIGITS_BIN=.build/debug/digits OUT=.build/bench-quick DIGITS_BENCH_QUICK_ARGS="--steps 5 --sgemm-seconds 0.2" \
   scripts/bench/compare.sh --quick --no-tf --no-build

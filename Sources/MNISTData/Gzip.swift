@@ -4,8 +4,9 @@ import CZlib
 
 /// gzip (RFC 1952) and zlib (RFC 1950) compression on byte arrays.
 public enum Gzip {
-    /// Decompressed output larger than this is refused (protects against decompression bombs).
-    static let maxOutputBytes = 1 << 33
+    /// Decompressed output larger than this is refused (protects against decompression bombs);
+    /// callers that know the size to expect pass a smaller `limit`.
+    public static let maxOutputBytes = 1 << 33
 
     /// True when `bytes` start with the gzip magic number 0x1f 0x8b.
     public static func isGzip(_ bytes: [UInt8]) -> Bool {
@@ -14,12 +15,13 @@ public enum Gzip {
 
     /// Decompresses a gzip stream (several concatenated members are accepted, as `gunzip` does).
     /// - Throws: `DataError` naming `path` when the data is not gzip, is truncated or corrupt,
-    ///   or is followed by bytes that are not another gzip member.
-    public static func decompress(_ bytes: [UInt8], path: String) throws -> [UInt8] {
+    ///   is followed by bytes that are not another gzip member, or decompresses to more than
+    ///   `limit` bytes (checked as it inflates, before allocating more).
+    public static func decompress(_ bytes: [UInt8], path: String, limit: Int = maxOutputBytes) throws -> [UInt8] {
         guard isGzip(bytes) else {
             throw DataError(path: path, message: "expected gzip data (magic 0x1f8b), found \(hexPrefix(bytes))")
         }
-        return try inflate(bytes, windowBits: 16 + MAX_WBITS, format: "gzip", path: path)
+        return try inflate(bytes, windowBits: 16 + MAX_WBITS, format: "gzip", path: path, limit: limit)
     }
 
     /// Compresses `bytes` into a single gzip member (default compression level).
@@ -28,9 +30,10 @@ public enum Gzip {
     }
 
     /// Decompresses a zlib stream (the format of PNG image data).
-    /// - Throws: `DataError` naming `path` when the stream is truncated, corrupt or followed by extra bytes.
-    public static func inflateZlib(_ bytes: [UInt8], path: String) throws -> [UInt8] {
-        try inflate(bytes, windowBits: MAX_WBITS, format: "zlib", path: path)
+    /// - Throws: `DataError` naming `path` when the stream is truncated, corrupt, followed by extra
+    ///   bytes, or decompresses to more than `limit` bytes (checked as it inflates).
+    public static func inflateZlib(_ bytes: [UInt8], path: String, limit: Int = maxOutputBytes) throws -> [UInt8] {
+        try inflate(bytes, windowBits: MAX_WBITS, format: "zlib", path: path, limit: limit)
     }
 
     /// Compresses `bytes` into a zlib stream (default compression level).
@@ -48,7 +51,7 @@ public enum Gzip {
         }.joined()
     }
 
-    private static func inflate(_ bytes: [UInt8], windowBits: Int32, format: String, path: String) throws -> [UInt8] {
+    private static func inflate(_ bytes: [UInt8], windowBits: Int32, format: String, path: String, limit: Int) throws -> [UInt8] {
         if bytes.isEmpty {
             throw DataError(path: path, message: "expected \(format) data, found an empty file")
         }
@@ -60,7 +63,7 @@ public enum Gzip {
         defer { inflateEnd(&stream) }
 
         var output: [UInt8] = []
-        output.reserveCapacity(min(bytes.count * 4, 1 << 26))
+        output.reserveCapacity(min(bytes.count * 4, 1 << 26, limit))
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         let chunkCount = chunk.count
         // avail_in is 32 bits: feed the input in slices.
@@ -87,8 +90,8 @@ public enum Gzip {
                 }
                 let produced = chunkCount - Int(stream.avail_out)
                 if produced > 0 {
-                    if output.count + produced > maxOutputBytes {
-                        throw DataError(path: path, message: "\(format) data decompresses to more than \(maxOutputBytes) bytes; refusing (corrupt or hostile file?)")
+                    if output.count + produced > limit {
+                        throw DataError(path: path, message: "\(format) data decompresses to more than \(limit) bytes (the most expected here); refusing (corrupt or hostile file?)")
                     }
                     output.append(contentsOf: chunk[0..<produced])
                 }

@@ -24,14 +24,24 @@ public struct IDXArray: Equatable, Sendable {
 public enum IDXFile {
     /// Largest accepted element count (2^31).
     static let maxElements = 1 << 31
+    /// Largest IDX file: a header of 255 dimensions and `maxElements` bytes of data. Gzip content
+    /// is refused as soon as it inflates past this, before it is all in memory.
+    static let maxFileBytes = 4 + 4 * 255 + maxElements
 
     /// Reads a raw or gzip-compressed IDX file (gzip detected by its magic bytes, not the name).
     /// - Throws: `DataError` naming `path` when the file is missing or unreadable, is corrupt gzip,
     ///   or is not a well-formed unsigned-byte IDX file.
     public static func read(path: String) throws -> IDXArray {
-        let bytes = try FileBytes.read(path: path)
+        try decodeFile(try FileBytes.read(path: path), path: path)
+    }
+
+    /// Decodes the contents of a raw or gzip-compressed IDX file (gzip detected by its magic bytes);
+    /// `path` is only used in error messages.
+    /// - Throws: `DataError` naming `path` when the bytes are corrupt gzip or not a well-formed
+    ///   unsigned-byte IDX file.
+    public static func decodeFile(_ bytes: [UInt8], path: String) throws -> IDXArray {
         if Gzip.isGzip(bytes) {
-            return try decode(Gzip.decompress(bytes, path: path), path: path, wasGzip: true)
+            return try decode(Gzip.decompress(bytes, path: path, limit: maxFileBytes), path: path, wasGzip: true)
         }
         return try decode(bytes, path: path)
     }

@@ -137,13 +137,34 @@ public enum PNG {
         if header.colorType == 3 && palette == nil {
             throw DataError(path: path, message: "corrupt PNG: palette image (colour type 3) without a PLTE chunk")
         }
+        // The header fixes the size of the image data: inflate no more than that (a few KB of
+        // deflate can otherwise expand to gigabytes before anything checks it).
+        let needed = rawByteCount(header)
         let raw: [UInt8]
         do {
-            raw = try Gzip.inflateZlib(imageData, path: path)
+            raw = try Gzip.inflateZlib(imageData, path: path, limit: needed)
         } catch let error as DataError {
-            throw DataError(path: path, message: "PNG image data: \(error.message)")
+            throw DataError(path: path, message: "PNG image data (\(header.width)x\(header.height), \(needed) bytes after decompression): \(error.message)")
         }
         return try reconstruct(raw, header: header, palette: palette ?? [], transparency: transparency, path: path)
+    }
+
+    /// (x0, y0, dx, dy) of each pass: one pass, or the seven of Adam7.
+    private static func passes(_ h: Header) -> [(Int, Int, Int, Int)] {
+        h.interlaced
+            ? [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+            : [(0, 0, 1, 1)]
+    }
+
+    /// Bytes of filtered scanlines (a filter byte before each row of each pass) the header implies.
+    private static func rawByteCount(_ h: Header) -> Int {
+        var needed = 0
+        for (x0, y0, dx, dy) in passes(h) {
+            let pw = h.width > x0 ? (h.width - x0 + dx - 1) / dx : 0
+            let ph = h.height > y0 ? (h.height - y0 + dy - 1) / dy : 0
+            if pw > 0 && ph > 0 { needed += ph * (1 + h.rowBytes(width: pw)) }
+        }
+        return needed
     }
 
     private static func parseHeader(_ d: [UInt8], path: String) throws -> Header {
@@ -177,16 +198,8 @@ public enum PNG {
     /// Un-filters every pass and converts each pixel to grey.
     private static func reconstruct(_ raw: [UInt8], header h: Header, palette: [UInt8],
                                     transparency: [UInt8]?, path: String) throws -> GrayImage {
-        // (x0, y0, dx, dy) of each pass.
-        let passes: [(Int, Int, Int, Int)] = h.interlaced
-            ? [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
-            : [(0, 0, 1, 1)]
-        var needed = 0
-        for (x0, y0, dx, dy) in passes {
-            let pw = h.width > x0 ? (h.width - x0 + dx - 1) / dx : 0
-            let ph = h.height > y0 ? (h.height - y0 + dy - 1) / dy : 0
-            if pw > 0 && ph > 0 { needed += ph * (1 + h.rowBytes(width: pw)) }
-        }
+        let passes = passes(h)
+        let needed = rawByteCount(h)
         guard raw.count >= needed else {
             throw DataError(path: path, message: "truncated PNG image data: \(h.width)x\(h.height) needs \(needed) bytes after decompression, found \(raw.count)")
         }

@@ -118,20 +118,47 @@ public struct ModelSpec: Codable, Equatable, Sendable {
 }
 
 extension Sequential {
+    /// Largest input side, channel count, filter count, unit count, kernel, stride or pool size a
+    /// spec may ask for (MNIST models use 28 and at most a few hundred).
+    public static let maxSpecDimension = 1 << 16
+    /// Largest activation (height x width x channels) of any layer, and largest parameter count of
+    /// the model: a spec is a user's file, and these bound what building it may allocate.
+    public static let maxActivationCount = 1 << 28
+    public static let maxParameterCount = 1 << 28
+
     /// Builds the layers of a spec, checking every field. Errors name the layer and the field.
     public convenience init(spec: ModelSpec) throws {
         func fail(_ i: Int, _ message: String) -> ModelSpecError {
             ModelSpecError(message: "model '\(spec.name)' layer \(i + 1) (\(spec.layers[i].type)): \(message)")
         }
+        let maxSide = Self.maxSpecDimension
+        /// The product of `factors`, or nil when it exceeds `limit` (or Int).
+        func product(_ factors: [Int], limit: Int) -> Int? {
+            var p = 1
+            for f in factors {
+                let (r, overflow) = p.multipliedReportingOverflow(by: f)
+                guard !overflow, r <= limit else { return nil }
+                p = r
+            }
+            return p
+        }
         guard spec.input.count == 3, spec.input.allSatisfy({ $0 > 0 }) else {
             throw ModelSpecError(message: "model '\(spec.name)': input must be [height, width, channels] with positive values, found \(spec.input)")
+        }
+        guard spec.input.allSatisfy({ $0 <= maxSide }), product(spec.input, limit: Self.maxActivationCount) != nil else {
+            throw ModelSpecError(message: "model '\(spec.name)': input \(spec.input) is too large (each value at most \(maxSide), at most \(Self.maxActivationCount) values in all)")
         }
         guard spec.classes >= 2 else {
             throw ModelSpecError(message: "model '\(spec.name)': classes must be at least 2, found \(spec.classes)")
         }
         var shape = Shape3(spec.input[0], spec.input[1], spec.input[2])
         var layers: [any Layer] = []
+        var parameters = 0
         for (i, l) in spec.layers.enumerated() {
+            let layersBefore = layers.count
+            for (field, value) in [("filters", l.filters), ("kernel", l.kernel), ("stride", l.stride), ("units", l.units), ("size", l.size)] {
+                if let value, value > maxSide { throw fail(i, "\(field) \(value) is too large (at most \(maxSide))") }
+            }
             let initializer: WeightInit
             switch l.initializer {
             case nil: initializer = .glorotUniform
@@ -162,17 +189,29 @@ extension Sequential {
                 guard shape.height + 2 * padding >= kernel, shape.width + 2 * padding >= kernel else {
                     throw fail(i, "kernel \(kernel) does not fit input \(shape)")
                 }
+                let outHeight = (shape.height + 2 * padding - kernel) / stride + 1, outWidth = (shape.width + 2 * padding - kernel) / stride + 1
+                guard product([outHeight, outWidth, filters], limit: Self.maxActivationCount) != nil else {
+                    throw fail(i, "output \(outHeight)x\(outWidth)x\(filters) is too large (at most \(Self.maxActivationCount) values)")
+                }
+                guard product([kernel, kernel, shape.channels, filters], limit: Self.maxParameterCount) != nil else {
+                    throw fail(i, "\(kernel)x\(kernel)x\(shape.channels)x\(filters) weights are too many (at most \(Self.maxParameterCount))")
+                }
                 let conv = Conv2D(input: shape, filters: filters, kernel: kernel, stride: stride, padding: padding, weightInit: initializer)
                 layers.append(conv)
                 shape = conv.outputShape
             case "maxpool2d":
                 let size = l.size ?? 2
                 guard size > 0, shape.height >= size, shape.width >= size else { throw fail(i, "pool size \(size) does not fit input \(shape)") }
-                let pool = MaxPool2D(input: shape, size: size, stride: l.stride ?? size)
+                let poolStride = l.stride ?? size
+                guard poolStride > 0 else { throw fail(i, "stride must be positive, found \(poolStride)") }
+                let pool = MaxPool2D(input: shape, size: size, stride: poolStride)
                 layers.append(pool)
                 shape = pool.outputShape
             case "dense":
                 guard let units = l.units, units > 0 else { throw fail(i, "needs units > 0") }
+                guard product([shape.count, units], limit: Self.maxParameterCount) != nil else {
+                    throw fail(i, "\(shape.count)x\(units) weights are too many (at most \(Self.maxParameterCount))")
+                }
                 if shape.height != 1 || shape.width != 1 {
                     layers.append(Flatten(input: shape))
                     shape = Shape3(1, 1, shape.count)
@@ -197,6 +236,12 @@ extension Sequential {
                 guard l.type == "conv2d" || l.type == "dense" else { throw fail(i, "activation is only allowed on conv2d and dense") }
                 layers.append(ReLU(input: shape))
             }
+            let added = layers[layersBefore...].reduce(0) { $0 + $1.parameterCount }
+            let (total, overflow) = parameters.addingReportingOverflow(added)
+            guard !overflow, total <= Self.maxParameterCount else {
+                throw fail(i, "the model would have more than \(Self.maxParameterCount) parameters")
+            }
+            parameters = total
         }
         guard shape == Shape3(1, 1, spec.classes) else {
             throw ModelSpecError(message: "model '\(spec.name)': the last layer must output \(spec.classes) classes, it outputs \(shape)")

@@ -56,7 +56,9 @@ public enum PredictRequest {
             // Refuse huge dimensions before inflating: a 2 MB deflate stream can expand ~1000x.
             if bytes.count >= 24, Array(bytes[12..<16]) == Array("IHDR".utf8) {
                 let width = bytes[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = bytes[20..<24].reduce(0) { $0 << 8 | Int($1) }
-                guard width * height <= JPEG.maxPixels else {
+                // Each side is up to 2^32 - 1, so the product can overflow Int: multiply with a check.
+                let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+                guard !overflow, pixels <= JPEG.maxPixels else {
                     throw ServeError.tooLarge("\(what): PNG too large: \(width)x\(height) exceeds the limit of \(JPEG.maxPixels) pixels")
                 }
             }

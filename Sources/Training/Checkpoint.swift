@@ -88,7 +88,13 @@ public struct Checkpoint: Sendable {
     }
 
     public static func read(path: String) throws -> Checkpoint {
-        let (json, arrays) = try SealedFile.decode(try SealedFile.read(path: path), magic: magic, path: path)
+        try decode(try SealedFile.read(path: path), path: path)
+    }
+
+    /// Decodes the bytes of a checkpoint file; `path` is only used in error messages.
+    /// - Throws: `FileFormatError` naming `path` when the bytes are not an intact, consistent checkpoint.
+    public static func decode(_ bytes: [UInt8], path: String) throws -> Checkpoint {
+        let (json, arrays) = try SealedFile.decode(bytes, magic: magic, path: path)
         let header: CheckpointHeader
         do { header = try JSONDecoder().decode(CheckpointHeader.self, from: json) } catch {
             throw FileFormatError(path: path, message: "unreadable checkpoint header: \(error)")
@@ -96,8 +102,15 @@ public struct Checkpoint: Sendable {
         guard header.formatVersion == 1 else {
             throw FileFormatError(path: path, message: "checkpoint format version \(header.formatVersion) is not supported (expected 1)")
         }
-        guard arrays.count == 4, arrays[1].count == arrays[0].count else {
-            throw FileFormatError(path: path, message: "expected 4 arrays (weights, moments, best weights), found \(arrays.count)")
+        guard arrays.count == 4 else {
+            throw FileFormatError(path: path, message: "expected 4 arrays (weights, first moments, second moments, best weights), found \(arrays.count)")
+        }
+        // Every array but the weights is sized by them: Adam keeps two moments, SGD one (the
+        // second is empty), and the best weights are empty until an epoch has been evaluated.
+        let n = arrays[0].count
+        let adam = header.config.optimizer.kind == .adam
+        guard arrays[1].count == n, arrays[2].count == (adam ? n : 0), arrays[3].isEmpty || arrays[3].count == n else {
+            throw FileFormatError(path: path, message: "inconsistent array sizes: expected \(n) first moments, \(adam ? n : 0) second moments (\(header.config.optimizer.kind)) and 0 or \(n) best weights for \(n) weights, found \(arrays[1].count), \(arrays[2].count) and \(arrays[3].count)")
         }
         return Checkpoint(header: header, parameters: arrays[0],
                           optimizer: OptimizerState(step: header.optimizerStep, first: arrays[1], second: arrays[2]),

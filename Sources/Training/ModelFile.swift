@@ -34,13 +34,23 @@ public struct ModelFile: Sendable {
     }
 
     public static func read(path: String) throws -> (file: ModelFile, model: Sequential) {
-        let (json, arrays) = try SealedFile.decode(try SealedFile.read(path: path), magic: magic, path: path)
+        try decode(try SealedFile.read(path: path), path: path)
+    }
+
+    /// Decodes the bytes of a model file; `path` is only used in error messages.
+    /// - Throws: `FileFormatError` naming `path` when the bytes are not an intact, consistent model file.
+    public static func decode(_ bytes: [UInt8], path: String) throws -> (file: ModelFile, model: Sequential) {
+        let (json, arrays) = try SealedFile.decode(bytes, magic: magic, path: path)
         let header: ModelFileHeader
         do { header = try JSONDecoder().decode(ModelFileHeader.self, from: json) } catch {
             throw FileFormatError(path: path, message: "unreadable model header: \(error)")
         }
         guard header.formatVersion == 1 else {
             throw FileFormatError(path: path, message: "model format version \(header.formatVersion) is not supported (expected 1)")
+        }
+        let norm = header.normalization
+        guard norm.std != 0, norm.scale.isFinite, norm.shift.isFinite else {
+            throw FileFormatError(path: path, message: "expected a normalization with a non-zero std and a finite scale 1/(255 std) and shift -mean/std, found mean \(norm.mean), std \(norm.std)")
         }
         let model: Sequential
         do { model = try Sequential(spec: header.spec) } catch {
