@@ -10,14 +10,14 @@ import PackageDescription
 /// `-fno-math-errno`: Float.squareRoot() goes through a C shim that otherwise keeps a libm call
 /// for errno on negative inputs, which stops loops vectorising (sqrt stays correctly rounded).
 let kernelFlags: [SwiftSetting] = [
-    .unsafeFlags(["-O", "-Xcc", "-march=x86-64-v3", "-Xcc", "-fno-math-errno"]),
+    .unsafeFlags(["-O", "-Xcc", "-march=x86-64-v3", "-Xcc", "-fno-math-errno"])
 ]
 
 let package = Package(
     name: "Digits",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "digits", targets: ["digits"]),
+        .executable(name: "digits", targets: ["digits"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,7 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2")
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
@@ -48,7 +48,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ]
         ),
         // No dependencies, so scripts/fuzz.sh can compile it alone with -sanitize=fuzzer.
@@ -57,7 +57,7 @@ let package = Package(
             name: "Cluster",
             dependencies: [
                 "Training", "WireProtocol", "StatusModel",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ]
         ),
         // Child processes started, watched and stopped one way: the local cluster's, the load test's
@@ -72,7 +72,7 @@ let package = Package(
                 "Cluster", "Training", "WireProtocol", "ZeroMQ", "CSupport", "Supervision", "StatusModel", "StatusServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Prometheus", package: "swift-prometheus")
             ]
         ),
         // `digits loadtest`: a coordinator child under production workers with a precomputed gradient,
@@ -81,7 +81,7 @@ let package = Package(
             name: "LoadTest",
             dependencies: [
                 "ClusterRuntime", "Cluster", "Training", "NeuralNet", "MNISTData", "WireProtocol", "ZeroMQ", "Supervision", "StatusModel",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ]
         ),
         // The status snapshot (what the status page, /status.json and /metrics show) and the recent
@@ -104,7 +104,7 @@ let package = Package(
             name: "MNISTData",
             dependencies: [
                 "TensorKit", "CZlib",
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto")
             ],
             swiftSettings: kernelFlags
         ),
@@ -114,7 +114,7 @@ let package = Package(
                 "NeuralNet", "MNISTData", "Supervision",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "TOMLKit", package: "TOMLKit")
             ]
         ),
         // Export to other runtimes: pure encoders (protobuf/ONNX, the Keras HDF5 layout, .npy) and a thin
@@ -126,7 +126,7 @@ let package = Package(
             name: "Reports",
             dependencies: [
                 "Training", "MNISTData",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ]
         ),
         // HTTP for the coordinator's status page, /metrics and /healthz; keeps Hummingbird out of Cluster
@@ -140,17 +140,18 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ]
         ),
         .executableTarget(
             name: "digits",
             dependencies: [
-                "Training", "Cluster", "ClusterRuntime", "LoadTest", "Supervision", "Reports", "ZeroMQ", "ModelExport", "HDF5", "Serving", "StatusServer",
+                "Training", "Cluster", "ClusterRuntime", "LoadTest", "Supervision", "Reports", "ZeroMQ", "ModelExport", "HDF5", "Serving",
+                "StatusServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Prometheus", package: "swift-prometheus")
             ]
         ),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit"]),
@@ -166,11 +167,15 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "MNISTData", "TestSupport"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "MNISTData", "TestSupport"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "StatusModel", "MNISTData", "TestSupport"]),
-        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "Cluster", "StatusModel", "MNISTData", "TestSupport", "Supervision"]),
-        .testTarget(name: "StatusServerTests", dependencies: [
-            "StatusServer", "StatusModel", .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "Metrics", package: "swift-metrics"),
-        ]),
+        .testTarget(
+            name: "ClusterRuntimeTests",
+            dependencies: ["ClusterRuntime", "Cluster", "StatusModel", "MNISTData", "TestSupport", "Supervision"]),
+        .testTarget(
+            name: "StatusServerTests",
+            dependencies: [
+                "StatusServer", "StatusModel", .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics")
+            ])
     ],
     swiftLanguageModes: [.v5]
 )

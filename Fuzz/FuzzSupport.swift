@@ -29,11 +29,19 @@ enum FuzzSupport {
     /// Length of the JSON object starting at `from` (braces counted outside strings), or nil.
     static func jsonObjectLength(_ bytes: [UInt8], from: Int) -> Int? {
         guard from < bytes.count, bytes[from] == UInt8(ascii: "{") else { return nil }
-        var depth = 0, inString = false, escaped = false
+        var depth = 0
+        var inString = false
+        var escaped = false
         for i in from..<bytes.count {
             let c = bytes[i]
             if inString {
-                if escaped { escaped = false } else if c == UInt8(ascii: "\\") { escaped = true } else if c == UInt8(ascii: "\"") { inString = false }
+                if escaped {
+                    escaped = false
+                } else if c == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if c == UInt8(ascii: "\"") {
+                    inString = false
+                }
                 continue
             }
             switch c {

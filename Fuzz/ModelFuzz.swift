@@ -39,8 +39,14 @@ public func fuzzModelFiles(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
                 // weights are empty until an epoch has been evaluated.
                 let n = checkpoint.parameters.count
                 guard checkpoint.optimizer.first.count == n, [0, n].contains(checkpoint.optimizer.second.count),
-                      [0, n].contains(checkpoint.bestParameters.count) else {
-                    fatalError("checkpoint accepted with \(n) weights, moments of \(checkpoint.optimizer.first.count) and \(checkpoint.optimizer.second.count), \(checkpoint.bestParameters.count) best weights")
+                    [0, n].contains(checkpoint.bestParameters.count)
+                else {
+                    fatalError(
+                        """
+                        checkpoint accepted with \(n) weights, moments of \(checkpoint.optimizer.first.count) and \
+                        \(checkpoint.optimizer.second.count), \(checkpoint.bestParameters.count) best weights
+                        """
+                    )
                 }
             default:
                 fatalError("unknown fuzz target '\(target)': expected model or checkpoint")

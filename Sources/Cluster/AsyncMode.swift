@@ -62,9 +62,16 @@ extension Coordinator {
             let (s, k) = async.queue.removeFirst()
             async.outstanding[w.id] = (s, k, async.version)
             workers[w.id]?.lastAssigned = now
-            actions.append(.sendData(peer: w.dataPeer!, frames: envelope(.weights(Weights(offset: 0, values: async.parameters)), step: async.version)))
-            actions.append(.sendControl(peer: w.controlPeer, frames: envelope(.assignment(Assignment(
-                epoch: UInt32(async.epoch), stepInEpoch: UInt32(s), microBatches: [UInt32(k)], view: view)), step: async.version)))
+            actions.append(
+                .sendData(peer: w.dataPeer!, frames: envelope(.weights(Weights(offset: 0, values: async.parameters)), step: async.version)))
+            actions.append(
+                .sendControl(
+                    peer: w.controlPeer,
+                    frames: envelope(
+                        .assignment(
+                            Assignment(
+                                epoch: UInt32(async.epoch), stepInEpoch: UInt32(s), microBatches: [UInt32(k)], view: view)),
+                        step: async.version)))
         }
         return actions
     }
@@ -72,13 +79,15 @@ extension Coordinator {
     func asyncPush(_ push: GradientPush, version: UInt64, from id: UInt32, now: UInt64) throws -> [CoordinatorAction] {
         guard let o = async.outstanding[id], Int(push.microBatch) == o.microBatch, version == o.version else {
             rejected["unexpected", default: 0] += 1
-            logger.warning("rejected gradient from worker \(id): micro-batch \(push.microBatch) at version \(version) was not assigned to it")
+            logger.warning(
+                "rejected gradient from worker \(id): micro-batch \(push.microBatch) at version \(version) was not assigned to it")
             return []
         }
         async.outstanding[id] = nil
         guard push.offset == 0, push.values.count == trainer.model.parameterCount, push.loss.isFinite else {
             async.queue.insert((o.stepInEpoch, o.microBatch), at: 0)
-            return reject("bad_size", "gradient of \(push.values.count) values at offset \(push.offset)", peer: workers[id]!.dataPeer!, data: true)
+            return reject(
+                "bad_size", "gradient of \(push.values.count) values at offset \(push.offset)", peer: workers[id]!.dataPeer!, data: true)
                 + asyncDispatch(now: now)
         }
         if async.version - o.version > UInt64(trainer.config.training.staleness) {
@@ -118,9 +127,10 @@ extension Coordinator {
             async.compute = 0
             async.lastRecorded = now
             async.nextToRecord += 1
-            try trainer.completeStep(updatedParameters: async.parameters, optimizerState: async.optimizer!.state,
-                                     loss: async.losses[r]!.reduce(0, +), correct: async.corrects[r]!.reduce(0, +),
-                                     samples: async.samples[r]!, seconds: seconds)
+            try trainer.completeStep(
+                updatedParameters: async.parameters, optimizerState: async.optimizer!.state,
+                loss: async.losses[r]!.reduce(0, +), correct: async.corrects[r]!.reduce(0, +),
+                samples: async.samples[r]!, seconds: seconds)
             if r + 1 == trainer.plan.stepsPerEpoch {
                 logger.info("epoch \(async.epoch + 1) (async): \(timing.report); \(async.stale) stale gradients recomputed")
                 async.stale = 0

@@ -204,7 +204,9 @@ public final class Coordinator {
         }
         guard e.jobID == jobID else {
             // A worker of an earlier incarnation of this job (the coordinator restarted): it may join again.
-            return reject("wrong_job", Reject.rejoinPrefix + "message for job \(e.jobID), this is job \(jobID); say hello again", peer: peer, data: false)
+            return reject(
+                "wrong_job", Reject.rejoinPrefix + "message for job \(e.jobID), this is job \(jobID); say hello again", peer: peer,
+                data: false)
         }
         if e.sender & 0x8000_0000 != 0 {
             let s = Int(e.sender & 0x7FFF_FFFF)
@@ -247,7 +249,8 @@ public final class Coordinator {
     func checkNumerics(_ hello: Hello, role: String, peer: [UInt8]) -> [CoordinatorAction]? {
         guard hello.numerics != settings.numerics else { return nil }
         let theirs = hello.numerics.isEmpty ? "(none)" : hello.numerics
-        let facts = "\(role) \(hello.name)@\(hello.host) has numerics fingerprint \(theirs), the coordinator on \(settings.host) has "
+        let facts =
+            "\(role) \(hello.name)@\(hello.host) has numerics fingerprint \(theirs), the coordinator on \(settings.host) has "
             + "\(settings.numerics): their gradients would not have the same bits"
         if settings.allowMixedNumerics {
             logger.warning("\(facts); admitted (--allow-mixed-numerics: this run is not reproducible)")
@@ -255,9 +258,11 @@ public final class Coordinator {
             if !mixedNumericsPeers.contains(peerName) { mixedNumericsPeers.append(peerName) }  // a rejoin is one peer
             return nil
         }
-        return reject("numerics", Reject.refusedPrefix + facts + ". Refused: run the same Digits build on x86-64-v3 (AVX2 + FMA) "
-                      + "CPUs everywhere, or pass --allow-mixed-numerics to the coordinator to give up reproducibility",
-                      peer: peer, data: false)
+        return reject(
+            "numerics",
+            Reject.refusedPrefix + facts + ". Refused: run the same Digits build on x86-64-v3 (AVX2 + FMA) "
+                + "CPUs everywhere, or pass --allow-mixed-numerics to the coordinator to give up reproducibility",
+            peer: peer, data: false)
     }
 
     func register(_ hello: Hello, peer: [UInt8], now: UInt64) -> [CoordinatorAction] {
@@ -267,20 +272,38 @@ public final class Coordinator {
         nextWorkerID += 1
         workers[id] = WorkerInfo(id: id, name: hello.name, host: hello.host, controlPeer: peer, lastSeen: now)
         let ship = hello.localDataSHA256 != dataSHA256
-        logger.info("worker \(id) joined: \(hello.name)@\(hello.host) pid \(hello.pid)\(ship ? "; shipping the training set" : "; has the training set")")
+        logger.info(
+            """
+            worker \(id) joined: \(hello.name)@\(hello.host) pid \
+            \(hello.pid)\(ship ? "; shipping the training set" : "; has the training set")
+            """
+        )
         let train = trainer.data.train
-        var actions: [CoordinatorAction] = [.sendControl(peer: peer, frames: envelope(.welcome(Welcome(
-            workerID: id, config: configJSON, serverEndpoints: sharded ? shards.map(\.endpoint) : [settings.serverEndpoint],
-            heartbeatMilliseconds: settings.heartbeatMilliseconds,
-            shipsData: ship, dataSHA256: dataSHA256, trainCount: UInt32(train.count), rows: UInt32(train.rows), cols: UInt32(train.cols)))))]
+        var actions: [CoordinatorAction] = [
+            .sendControl(
+                peer: peer,
+                frames: envelope(
+                    .welcome(
+                        Welcome(
+                            workerID: id, config: configJSON, serverEndpoints: sharded ? shards.map(\.endpoint) : [settings.serverEndpoint],
+                            heartbeatMilliseconds: settings.heartbeatMilliseconds,
+                            shipsData: ship, dataSHA256: dataSHA256, trainCount: UInt32(train.count), rows: UInt32(train.rows),
+                            cols: UInt32(train.cols)))))
+        ]
         if ship {
             let chunk = 8 << 20
             for (kind, bytes) in [(DataChunk.Kind.images, train.images), (.labels, train.labels)] {
                 var offset = 0
                 repeat {
                     let end = min(offset + chunk, bytes.count)
-                    actions.append(.sendControl(peer: peer, frames: envelope(.dataChunk(DataChunk(
-                        kind: kind, offset: UInt64(offset), total: UInt64(bytes.count), bytes: Array(bytes[offset..<end]))))))
+                    actions.append(
+                        .sendControl(
+                            peer: peer,
+                            frames: envelope(
+                                .dataChunk(
+                                    DataChunk(
+                                        kind: kind, offset: UInt64(offset), total: UInt64(bytes.count), bytes: Array(bytes[offset..<end]))))
+                        ))
                     offset = end
                 } while offset < bytes.count
             }
@@ -298,7 +321,9 @@ public final class Coordinator {
             return []
         }
         guard e.jobID == jobID else {
-            return reject("wrong_job", Reject.rejoinPrefix + "message for job \(e.jobID), this is job \(jobID); say hello again", peer: peer, data: true)
+            return reject(
+                "wrong_job", Reject.rejoinPrefix + "message for job \(e.jobID), this is job \(jobID); say hello again", peer: peer,
+                data: true)
         }
         if case .hello(let hello) = e.message {
             guard workers[hello.workerID] != nil, hello.workerID == e.sender else {
@@ -314,7 +339,10 @@ public final class Coordinator {
             return reject("dropped_sender", Reject.rejoinPrefix + "worker \(w.id) was dropped; say hello again", peer: peer, data: true)
         }
         workers[w.id]?.lastSeen = now
-        let result: ParameterServer.PushResult, microBatches: [UInt32], samples: Int, computeSeconds: Double
+        let result: ParameterServer.PushResult
+        let microBatches: [UInt32]
+        let samples: Int
+        let computeSeconds: Double
         switch e.message {
         case .gradientPush(let push):
             if isAsync { return try asyncPush(push, version: e.step, from: w.id, now: now) }

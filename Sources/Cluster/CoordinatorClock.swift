@@ -16,9 +16,10 @@ extension Coordinator {
         }
         lastTick = now
         if phase == .training, let run = trainer.runDirectory {
-            let records = throughput.sample(liveWorkers.map { ($0.id, $0.name, $0.computed) }, now: now,
-                                            microBatch: trainer.config.training.microBatch, step: trainer.progress.globalStep,
-                                            wallTime: wallClock())
+            let records = throughput.sample(
+                liveWorkers.map { ($0.id, $0.name, $0.computed) }, now: now,
+                microBatch: trainer.config.training.microBatch, step: trainer.progress.globalStep,
+                wallTime: wallClock())
             if !records.isEmpty { actions.append(.appendThroughput(records, path: run.path + "/workers.jsonl")) }
         }
         for w in workers.values.sorted(by: { $0.id < $1.id }) where w.alive && now &- w.lastSeen > deadline {
@@ -28,13 +29,24 @@ extension Coordinator {
         }
         for shard in shards where now &- shard.lastSeen > deadline {
             phase = .finished
-            return actions + [.interrupted("parameter-server shard \(shard.shard + 1) (\(shard.name) at \(shard.endpoint)) missed heartbeats; the last checkpoint is in \(trainer.runDirectory?.path ?? "the run directory"); restart with --resume")]
+            return actions + [
+                .interrupted(
+                    """
+                    parameter-server shard \(shard.shard + 1) (\(shard.name) at \(shard.endpoint)) missed heartbeats; the last \
+                    checkpoint is in \(trainer.runDirectory?.path ?? "the run directory"); restart with --resume
+                    """
+                )
+            ]
         }
         switch phase {
         case .waiting:
             if Double(now &- waitingSince) / 1e9 > settings.joinDeadlineSeconds {
                 phase = .finished
-                return actions + [.failed("expected \(settings.minWorkers) worker(s), \(liveWorkers.count) ready after \(Int(settings.joinDeadlineSeconds)) s")]
+                return actions + [
+                    .failed(
+                        "expected \(settings.minWorkers) worker(s), \(liveWorkers.count) ready after \(Int(settings.joinDeadlineSeconds)) s"
+                    )
+                ]
             }
         case .training where isAsync:
             if liveWorkers.isEmpty, Double(now &- waitingSince) / 1e9 > settings.joinDeadlineSeconds {
@@ -48,18 +60,35 @@ extension Coordinator {
                     actions += try beginStep(now: now)
                 } else if Double(now &- waitingSince) / 1e9 > settings.joinDeadlineSeconds {
                     phase = .finished
-                    return actions + [.interrupted("no live workers for \(Int(settings.joinDeadlineSeconds)) s; the last checkpoint is in \(trainer.runDirectory?.path ?? "the run directory"); continue with --resume")]
+                    return actions + [
+                        .interrupted(
+                            """
+                            no live workers for \(Int(settings.joinDeadlineSeconds)) s; the last checkpoint is in \
+                            \(trainer.runDirectory?.path ?? "the run directory"); continue with --resume
+                            """
+                        )
+                    ]
                 }
             } else if sharded, let o = open, Double(now > o.started ? now - o.started : 0) / 1e9 > settings.stepDeadlineSeconds {
                 let step = o.step
-                logger.error("step \(step.globalStep + 1) has been open \(Int(settings.stepDeadlineSeconds)) s; shards not done: \(shards.map(\.shard).filter { o.shardResults[$0] == nil }.map { $0 + 1 })")
+                logger.error(
+                    """
+                    step \(step.globalStep + 1) has been open \(Int(settings.stepDeadlineSeconds)) s; shards not done: \
+                    \(shards.map(\.shard).filter { o.shardResults[$0] == nil }.map { $0 + 1 })
+                    """
+                )
                 open?.started = now
             } else if let o = open, Double(now > o.started ? now - o.started : 0) / 1e9 > settings.stepDeadlineSeconds {
                 let step = o.step
                 let missing = Set(server.missing)
                 let owing = workers.values.filter { $0.alive && !$0.assigned.filter(missing.contains).isEmpty }.sorted { $0.id < $1.id }
                 for w in owing {
-                    logger.error("worker \(w.id) (\(w.name)@\(w.host)) has not sent micro-batches \(w.assigned.filter(missing.contains)) of step \(step.globalStep + 1) within \(Int(settings.stepDeadlineSeconds)) s; dropping it")
+                    logger.error(
+                        """
+                        worker \(w.id) (\(w.name)@\(w.host)) has not sent micro-batches \(w.assigned.filter(missing.contains)) of \
+                        step \(step.globalStep + 1) within \(Int(settings.stepDeadlineSeconds)) s; dropping it
+                        """
+                    )
                     actions += try drop(w.id, reason: "step deadline", now: now)
                 }
                 open?.started = now

@@ -49,7 +49,8 @@ public final class ParameterServer {
         let k = Int(push.microBatch)
         guard k < expected else { return reject("micro-batch \(k) out of range (step has \(expected))", key: "bad_micro_batch") }
         guard push.offset == UInt64(offset), push.values.count == parameterCount else {
-            return reject("gradient covers [\(push.offset), +\(push.values.count)), expected [\(offset), +\(parameterCount))", key: "bad_size")
+            return reject(
+                "gradient covers [\(push.offset), +\(push.values.count)), expected [\(offset), +\(parameterCount))", key: "bad_size")
         }
         guard !counted[k] else {
             rejections["duplicate", default: 0] += 1
@@ -71,8 +72,9 @@ public final class ParameterServer {
     func refusal(step: UInt64) -> PushResult? {
         guard active else { return reject("no step is open (got step \(step))", key: "no_open_step") }
         guard step == self.step else {
-            return reject(step < self.step ? "stale step \(step) (accepting \(self.step))" : "future step \(step) (accepting \(self.step))",
-                          key: step < self.step ? "stale_step" : "future_step")
+            return reject(
+                step < self.step ? "stale step \(step) (accepting \(self.step))" : "future step \(step) (accepting \(self.step))",
+                key: step < self.step ? "stale_step" : "future_step")
         }
         return nil
     }
@@ -100,7 +102,8 @@ public final class ParameterServer {
         }
         guard Set(ids).count == ids.count else { return reject("micro-batch ids \(ids) repeat", key: "bad_micro_batch") }
         guard push.offset == UInt64(offset), push.values.count == parameterCount else {
-            return reject("gradient sum covers [\(push.offset), +\(push.values.count)), expected [\(offset), +\(parameterCount))", key: "bad_size")
+            return reject(
+                "gradient sum covers [\(push.offset), +\(push.values.count)), expected [\(offset), +\(parameterCount))", key: "bad_size")
         }
         let seen = ids.filter { counted[$0] }
         if seen.count == ids.count {
@@ -114,7 +117,9 @@ public final class ParameterServer {
         let plausible = push.values.withUnsafeBufferPointer { v in
             v.baseAddress.map { FixedPoint.plausibleSum($0, count: v.count, contributions: ids.count) } ?? true
         }
-        guard plausible else { return reject("gradient sum of \(ids.count) micro-batches exceeds the fixed-point range", key: "out_of_range") }
+        guard plausible else {
+            return reject("gradient sum of \(ids.count) micro-batches exceeds the fixed-point range", key: "out_of_range")
+        }
         push.values.withUnsafeBufferPointer { sum.add(fixedPoint: $0, samples: push.samples) }
         for p in push.parts { count(Int(p.microBatch), loss: p.loss, correct: Int(p.correct)) }
         return progress()

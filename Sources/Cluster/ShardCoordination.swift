@@ -8,7 +8,9 @@ import WireProtocol
 
 extension Coordinator {
     func registerShard(_ hello: Hello, peer: [UInt8], now: UInt64) -> [CoordinatorAction] {
-        guard sharded else { return reject("unexpected", "this coordinator embeds its parameter server (--servers 1)", peer: peer, data: false) }
+        guard sharded else {
+            return reject("unexpected", "this coordinator embeds its parameter server (--servers 1)", peer: peer, data: false)
+        }
         if let i = shards.firstIndex(where: { $0.peer == peer }) {  // a repeated hello
             return shardsReady ? [.sendControl(peer: peer, frames: shardInit(i))] : []
         }
@@ -31,10 +33,12 @@ extension Coordinator {
         let state = trainer.optimizer.state
         let encoder = JSONEncoder()
         let optimizer = (try? encoder.encode(trainer.config.optimizer)).map { [UInt8]($0) } ?? []
-        return envelope(.shardInit(ShardInit(
-            shard: UInt32(s), shards: UInt32(settings.servers), offset: UInt64(range.lowerBound), optimizerStep: UInt64(state.step),
-            optimizer: optimizer, parameters: Array(trainer.parameters[range]), first: Array(state.first[range]),
-            second: state.second.isEmpty ? [] : Array(state.second[range]))))
+        return envelope(
+            .shardInit(
+                ShardInit(
+                    shard: UInt32(s), shards: UInt32(settings.servers), offset: UInt64(range.lowerBound), optimizerStep: UInt64(state.step),
+                    optimizer: optimizer, parameters: Array(trainer.parameters[range]), first: Array(state.first[range]),
+                    second: state.second.isEmpty ? [] : Array(state.second[range]))))
     }
 
     func shardDone(_ s: Int, _ d: StepDone, step: UInt64, now: UInt64) throws -> [CoordinatorAction] {
@@ -43,7 +47,8 @@ extension Coordinator {
         }
         let range = KeyRanges.range(shard: s, of: settings.servers, parameters: trainer.model.parameterCount)
         guard d.parameters.count == range.count else {
-            return reject("bad_size", "shard \(s) returned \(d.parameters.count) parameters, owns \(range.count)", peer: shards[s].peer, data: false)
+            return reject(
+                "bad_size", "shard \(s) returned \(d.parameters.count) parameters, owns \(range.count)", peer: shards[s].peer, data: false)
         }
         open?.shardResults[s] = d
         guard let stepDone = open?.shardResults, stepDone.count == settings.servers else { return [] }
@@ -61,15 +66,17 @@ extension Coordinator {
             state = st
         }
         for (i, done) in stepDone {
-            parameters.replaceSubrange(KeyRanges.range(shard: i, of: settings.servers, parameters: trainer.model.parameterCount), with: done.parameters)
+            parameters.replaceSubrange(
+                KeyRanges.range(shard: i, of: settings.servers, parameters: trainer.model.parameterCount), with: done.parameters)
         }
         let first = stepDone[0]!
         let seconds = Double(now > o.started ? now - o.started : 0) / 1e9
         timing.add(wall: seconds, compute: first.computeSeconds / Double(max(liveWorkers.count, 1)))
         let epochEnd = current.stepInEpoch + 1 == trainer.plan.stepsPerEpoch
         let spent = try elapsed {
-            try trainer.completeStep(updatedParameters: parameters, optimizerState: state, loss: first.loss, correct: Int(first.correct),
-                                     samples: Int(first.samples), seconds: seconds)
+            try trainer.completeStep(
+                updatedParameters: parameters, optimizerState: state, loss: first.loss, correct: Int(first.correct),
+                samples: Int(first.samples), seconds: seconds)
         }
         if epochEnd { logger.info("epoch \(current.epoch + 1) steps: \(timing.report)") }
         open = nil

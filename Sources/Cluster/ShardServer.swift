@@ -53,8 +53,12 @@ public final class ShardServer {
     }
 
     func hello() -> ShardAction {
-        .sendControl(envelope(.hello(Hello(role: .server, name: name, host: host, pid: UInt32(getpid()), endpoint: endpoint,
-                                           numerics: NumericsFingerprint.current.description))))
+        .sendControl(
+            envelope(
+                .hello(
+                    Hello(
+                        role: .server, name: name, host: host, pid: UInt32(getpid()), endpoint: endpoint,
+                        numerics: NumericsFingerprint.current.description))))
     }
 
     public func start(now: UInt64) -> [ShardAction] {
@@ -142,12 +146,15 @@ public final class ShardServer {
                 return [.sendData(peer: peer, frames: envelope(.reject(Reject(reason: "unknown sender \(e.sender)"))))]
             }
             guard let accumulator else { return [] }
-            let result: ParameterServer.PushResult, computeSeconds: Double
+            let result: ParameterServer.PushResult
+            let computeSeconds: Double
             if case .gradientSum(let push) = e.message {
                 (result, computeSeconds) = (accumulator.receive(push, step: e.step), push.computeSeconds)
             } else if case .gradientPush(let push) = e.message {
                 (result, computeSeconds) = (accumulator.receive(push, step: e.step), push.computeSeconds)
-            } else { return [] }
+            } else {
+                return []
+            }
             switch result {
             case .accepted:
                 stepCompute += computeSeconds
@@ -176,9 +183,10 @@ public final class ShardServer {
         }
         self.optimizer = optimizer
         stepOpen = nil
-        let done = StepDone(shard: shard ?? 0, loss: accumulator.lossSum, correct: UInt64(accumulator.correct), samples: UInt64(accumulator.samples),
-                            computeSeconds: stepCompute, parameters: parameters,
-                            first: wantState ? optimizer.state.first : nil, second: wantState ? optimizer.state.second : nil)
+        let done = StepDone(
+            shard: shard ?? 0, loss: accumulator.lossSum, correct: UInt64(accumulator.correct), samples: UInt64(accumulator.samples),
+            computeSeconds: stepCompute, parameters: parameters,
+            first: wantState ? optimizer.state.first : nil, second: wantState ? optimizer.state.second : nil)
         return [.sendControl(envelope(.stepDone(done), step: step))]
     }
 

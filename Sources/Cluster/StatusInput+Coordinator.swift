@@ -1,13 +1,15 @@
 // Reading a StatusInput off a live coordinator (on the loop that owns it), and the run's
 // checkpoint files for the status page (a directory listing: the only I/O here).
 import Foundation
-import Training
 import StatusModel
+import Training
 
 extension StatusInput {
     /// Everything the status page needs from `coordinator`; drains its push-latency samples.
-    public init(coordinator c: Coordinator, controlEndpoint: String?, checkpoints: [StatusSnapshot.CheckpointRow],
-                events: [StatusSnapshot.Event]) {
+    public init(
+        coordinator c: Coordinator, controlEndpoint: String?, checkpoints: [StatusSnapshot.CheckpointRow],
+        events: [StatusSnapshot.Event]
+    ) {
         let t = c.trainer
         var rejected = c.rejected
         for (k, v) in c.server.rejections { rejected[k, default: 0] += v }
@@ -32,8 +34,9 @@ extension StatusSnapshot.CheckpointRow {
             guard let a = try? fm.attributesOfItem(atPath: path) else { return nil }
             let name = URL(fileURLWithPath: path).lastPathComponent
             let step = name.hasPrefix("ckpt-") ? Int(name.dropFirst(5).dropLast(5)) : nil
-            return .init(name: name, step: step, bytes: (a[.size] as? NSNumber)?.intValue ?? 0,
-                         modified: (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
+            return .init(
+                name: name, step: step, bytes: (a[.size] as? NSNumber)?.intValue ?? 0,
+                modified: (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
         }
     }
 }

@@ -1,8 +1,8 @@
 // Builds StatusSnapshots from plain values read off the coordinator. Pure: time comes in as
 // arguments; the tracker keeps only what rates and series need (a short window of samples).
 import Foundation
-import Training
 import StatusModel
+import Training
 
 /// What one snapshot is built from; `StatusInput(coordinator:...)` reads it off a live coordinator.
 public struct StatusInput {
@@ -84,9 +84,10 @@ public struct StatusTracker {
                 bestEpoch: p.earlyStopping.map(\.bestEpoch).flatMap { $0 > 0 ? $0 : nil }, stoppedEarly: p.stoppedEarly),
             workers: workers,
             history: p.history.map {
-                .init(epoch: $0.epoch, step: $0.step, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy, valLoss: $0.valLoss,
-                      valAccuracy: $0.valAccuracy, testAccuracy: $0.testAccuracy, imagesPerSecond: $0.imagesPerSecond,
-                      elapsedSeconds: $0.elapsedSeconds)
+                .init(
+                    epoch: $0.epoch, step: $0.step, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy, valLoss: $0.valLoss,
+                    valAccuracy: $0.valAccuracy, testAccuracy: $0.testAccuracy, imagesPerSecond: $0.imagesPerSecond,
+                    elapsedSeconds: $0.elapsedSeconds)
             },
             steps: steps, checkpoints: input.checkpoints, events: input.events,
             rejected: input.rejected, pushLatency: .init(count: latencyCount, recent: latencies))
@@ -119,8 +120,10 @@ public struct StatusTracker {
     /// snapshot; thins the series to every other point when it grows past `maxStepPoints`.
     mutating func recordStep(_ p: TrainingProgress) {
         guard p.epochSamples > 0, p.globalStep > (steps.last?.step ?? 0) else { return }
-        steps.append(.init(step: p.globalStep, loss: p.epochLossSum / Double(p.epochSamples),
-                           accuracy: Double(p.epochCorrect) / Double(p.epochSamples)))
+        steps.append(
+            .init(
+                step: p.globalStep, loss: p.epochLossSum / Double(p.epochSamples),
+                accuracy: Double(p.epochCorrect) / Double(p.epochSamples)))
         if steps.count > Self.maxStepPoints {
             steps = steps.enumerated().filter { $0.offset % 2 == 1 || $0.offset == steps.count - 1 }.map(\.element)
         }

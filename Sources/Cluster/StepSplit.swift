@@ -11,11 +11,13 @@ public enum StepSplit {
         let known = costs.compactMap { $0 }.filter { $0 > 0 }.sorted()
         let fallback = known.isEmpty ? 1 : known[known.count / 2]
         let cost = costs.map { c -> Double in c.map { $0 > 0 ? $0 : fallback } ?? fallback }
-        var finish = [Double](repeating: 0, count: cost.count), assigned = [Int](repeating: 0, count: cost.count)
+        var finish = [Double](repeating: 0, count: cost.count)
+        var assigned = [Int](repeating: 0, count: cost.count)
         return (0..<count).map { _ in
             var best = 0
             for i in cost.indices.dropFirst() {
-                let a = finish[i] + cost[i], b = finish[best] + cost[best]
+                let a = finish[i] + cost[i]
+                let b = finish[best] + cost[best]
                 // A 2% margin keeps near-equal workers on round robin despite noise in the costs.
                 if a < b * 0.98 || (a <= b * 1.02 && assigned[i] < assigned[best]) { best = i }
             }

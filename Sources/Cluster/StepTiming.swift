@@ -19,8 +19,9 @@ public struct StepTiming: Equatable, Sendable {
     public var report: String {
         guard steps > 0 else { return "no steps" }
         let ms = 1000 / Double(steps)
-        return String(format: "%.2f ms/step = compute %.2f ms + communication/waiting %.2f ms (%.1f%%)",
-                      wallSeconds * ms, computeSeconds * ms, communicationAndWaitSeconds * ms,
-                      100 * communicationAndWaitSeconds / max(wallSeconds, 1e-12))
+        return String(
+            format: "%.2f ms/step = compute %.2f ms + communication/waiting %.2f ms (%.1f%%)",
+            wallSeconds * ms, computeSeconds * ms, communicationAndWaitSeconds * ms,
+            100 * communicationAndWaitSeconds / max(wallSeconds, 1e-12))
     }
 }

@@ -11,7 +11,12 @@ extension Coordinator {
         case .waiting:
             guard liveWorkers.count >= settings.minWorkers else { return [] }
             phase = .training
-            logger.info("\(liveWorkers.count) worker(s) ready; training starts\(isAsync ? " (ASYNC mode, staleness \(trainer.config.training.staleness): results are not reproducible)" : "")")
+            logger.info(
+                """
+                \(liveWorkers.count) worker(s) ready; training \
+                starts\(isAsync ? " (ASYNC mode, staleness \(trainer.config.training.staleness): results are not reproducible)" : "")
+                """
+            )
             if isAsync { return try asyncBeginEpoch(now: now) }
             return try beginStep(now: now)
         case .training:
@@ -44,9 +49,12 @@ extension Coordinator {
         }
         var actions: [CoordinatorAction] = []
         if sharded {
-            let begin = envelope(.beginStep(BeginStep(microBatches: UInt32(step.microBatches.count), learningRate: trainer.learningRate(step: step.globalStep),
-                                                      wantState: trainer.needsOptimizerState, workers: live.map(\.id))),
-                                 step: UInt64(step.globalStep))
+            let begin = envelope(
+                .beginStep(
+                    BeginStep(
+                        microBatches: UInt32(step.microBatches.count), learningRate: trainer.learningRate(step: step.globalStep),
+                        wantState: trainer.needsOptimizerState, workers: live.map(\.id))),
+                step: UInt64(step.globalStep))
             for shard in shards { actions.append(.sendControl(peer: shard.peer, frames: begin)) }
         } else {
             server.begin(step: UInt64(step.globalStep), microBatches: step.microBatches.count)
@@ -54,9 +62,14 @@ extension Coordinator {
         let weights = sharded ? [] : envelope(.weights(Weights(offset: 0, values: trainer.parameters)), step: UInt64(step.globalStep))
         // The small assignments first, so each worker holds its own when its weights land.
         for w in live {
-            actions.append(.sendControl(peer: w.controlPeer, frames: envelope(.assignment(Assignment(
-                epoch: UInt32(step.epoch), stepInEpoch: UInt32(step.stepInEpoch),
-                microBatches: workers[w.id]!.assigned.map(UInt32.init), view: view)), step: UInt64(step.globalStep))))
+            actions.append(
+                .sendControl(
+                    peer: w.controlPeer,
+                    frames: envelope(
+                        .assignment(
+                            Assignment(
+                                epoch: UInt32(step.epoch), stepInEpoch: UInt32(step.stepInEpoch),
+                                microBatches: workers[w.id]!.assigned.map(UInt32.init), view: view)), step: UInt64(step.globalStep))))
         }
         if !sharded { for w in live { actions.append(.sendData(peer: w.dataPeer!, frames: weights)) } }
         return actions
@@ -71,7 +84,8 @@ extension Coordinator {
         meanGradient.withUnsafeMutableBufferPointer { server.mean(into: $0) }
         let spent = try elapsed {
             try meanGradient.withUnsafeBufferPointer {
-                try trainer.completeStep(meanGradient: $0, loss: server.lossSum, correct: server.correct, samples: server.samples, seconds: seconds)
+                try trainer.completeStep(
+                    meanGradient: $0, loss: server.lossSum, correct: server.correct, samples: server.samples, seconds: seconds)
             }
         }
         open = nil
@@ -88,12 +102,15 @@ extension Coordinator {
 
     func finish() throws -> [CoordinatorAction] {
         phase = .finished
-        let summary = try trainer.finish(workers: workers.values.filter { $0.ready }.count,
-                                         allowMixedNumerics: settings.allowMixedNumerics, mixedNumericsPeers: mixedNumericsPeers)
+        let summary = try trainer.finish(
+            workers: workers.values.filter { $0.ready }.count,
+            allowMixedNumerics: settings.allowMixedNumerics, mixedNumericsPeers: mixedNumericsPeers)
         var actions: [CoordinatorAction] = workers.values.filter { $0.alive }.map {
             .sendControl(peer: $0.controlPeer, frames: envelope(.shutdown(Shutdown(reason: "training finished"))))
         }
-        for shard in shards { actions.append(.sendControl(peer: shard.peer, frames: envelope(.shutdown(Shutdown(reason: "training finished"))))) }
+        for shard in shards {
+            actions.append(.sendControl(peer: shard.peer, frames: envelope(.shutdown(Shutdown(reason: "training finished")))))
+        }
         actions.append(.finished(summary))
         return actions
     }
@@ -132,9 +149,15 @@ extension Coordinator {
         var actions: [CoordinatorAction] = []
         for (wid, ids) in StepSplit.reassign(orphaned, to: holders.map(\.id)) {
             workers[wid]?.assigned += ids
-            actions.append(.sendControl(peer: workers[wid]!.controlPeer, frames: envelope(.assignment(Assignment(
-                epoch: UInt32(step.epoch), stepInEpoch: UInt32(step.stepInEpoch), microBatches: ids.map(UInt32.init), view: view)),
-                step: UInt64(step.globalStep))))
+            actions.append(
+                .sendControl(
+                    peer: workers[wid]!.controlPeer,
+                    frames: envelope(
+                        .assignment(
+                            Assignment(
+                                epoch: UInt32(step.epoch), stepInEpoch: UInt32(step.stepInEpoch), microBatches: ids.map(UInt32.init),
+                                view: view)),
+                        step: UInt64(step.globalStep))))
         }
         return actions
     }

@@ -78,8 +78,10 @@ public final class WorkerNode {
     var rejoinData: Dataset?
 
     /// `localDataSHA256`, when given, is `localData`'s SHA-256 (workers that share one set hash it once).
-    public init(name: String, host: String, localData: Dataset?, localDataSHA256: String? = nil,
-                gradientSource: GradientSource = .computed, logger: Logger, now: UInt64) {
+    public init(
+        name: String, host: String, localData: Dataset?, localDataSHA256: String? = nil,
+        gradientSource: GradientSource = .computed, logger: Logger, now: UInt64
+    ) {
         self.name = name
         self.host = host
         self.localData = localData
@@ -97,8 +99,12 @@ public final class WorkerNode {
 
     func hello() -> WorkerAction {
         let sha = (localData ?? rejoinData) == nil ? "" : localSHA
-        return .sendControl(envelope(.hello(Hello(role: .worker, name: name, host: host, pid: UInt32(getpid()), localDataSHA256: sha,
-                                                  numerics: NumericsFingerprint.current.description))))
+        return .sendControl(
+            envelope(
+                .hello(
+                    Hello(
+                        role: .worker, name: name, host: host, pid: UInt32(getpid()), localDataSHA256: sha,
+                        numerics: NumericsFingerprint.current.description))))
     }
 
     public func start(now: UInt64) -> [WorkerAction] {
@@ -165,7 +171,8 @@ public final class WorkerNode {
         switch e.message {
         case .weights(let w):
             guard let i = shardRanges.firstIndex(where: { $0.lowerBound == Int(w.offset) }), shardRanges[i].count == w.values.count,
-                  parameterCount > 0 else {
+                parameterCount > 0
+            else {
                 logger.warning("ignored weights for keys [\(w.offset), +\(w.values.count)) that match no shard")
                 return []
             }
@@ -220,8 +227,10 @@ public final class WorkerNode {
         }
         self.config = config
         logger.info("joined job \(String(jobID, radix: 16)) as worker \(id); model \(config.modelSpec.name)")
-        var actions: [WorkerAction] = [.connectData(w.serverEndpoints),
-                                       .sendDataAll(envelope(.hello(Hello(role: .worker, name: name, host: host, pid: UInt32(getpid()), workerID: id))))]
+        var actions: [WorkerAction] = [
+            .connectData(w.serverEndpoints),
+            .sendDataAll(envelope(.hello(Hello(role: .worker, name: name, host: host, pid: UInt32(getpid()), workerID: id))))
+        ]
         if w.shipsData {
             state = .receivingData
             images = [UInt8](repeating: 0, count: Int(w.trainCount) * Int(w.rows * w.cols))
@@ -246,8 +255,11 @@ public final class WorkerNode {
             labels.replaceSubrange(Int(c.offset)..<(Int(c.offset) + c.bytes.count), with: c.bytes)
         }
         received[c.kind, default: 0] += c.bytes.count
-        guard received[.images, default: 0] >= images.count, received[.labels, default: 0] >= labels.count, let w = welcome, let config else { return [] }
-        let dataset = try Dataset(images: images, labels: labels, rows: Int(w.rows), cols: Int(w.cols), classes: config.data.classes, name: "shipped training set")
+        guard received[.images, default: 0] >= images.count, received[.labels, default: 0] >= labels.count, let w = welcome, let config
+        else { return [] }
+        let dataset = try Dataset(
+            images: images, labels: labels, rows: Int(w.rows), cols: Int(w.cols), classes: config.data.classes, name: "shipped training set"
+        )
         images = []
         labels = []
         return try becomeReady(with: dataset, sha: Coordinator.trainingSetSHA256(dataset))
@@ -256,25 +268,40 @@ public final class WorkerNode {
     func becomeReady(with dataset: Dataset, sha: String) throws -> [WorkerAction] {
         guard let w = welcome, let config else { return [] }
         guard sha == w.dataSHA256 else {
-            return [.exit(code: 2, reason: "training set checksum \(sha.prefix(12)) differs from the coordinator's \(w.dataSHA256.prefix(12))")]
+            return [
+                .exit(code: 2, reason: "training set checksum \(sha.prefix(12)) differs from the coordinator's \(w.dataSHA256.prefix(12))")
+            ]
         }
         switch gradientSource {
         case .computed:
             let model = try Sequential(spec: config.modelSpec)
             parameterCount = model.parameterCount
-            computer = MicroBatchComputer(model: model, capacity: config.training.microBatch, normalization: config.normalization,
-                                          labelSmoothing: config.labelSmoothing, augmenter: config.augmenter(rows: dataset.rows, cols: dataset.cols))
+            computer = MicroBatchComputer(
+                model: model, capacity: config.training.microBatch, normalization: config.normalization,
+                labelSmoothing: config.labelSmoothing, augmenter: config.augmenter(rows: dataset.rows, cols: dataset.cols))
         case .precomputed(let gradient):
             parameterCount = try gradient.parameterCount(of: config.modelSpec)
             guard gradient.count == parameterCount else {
-                return [.exit(code: 2, reason: "the precomputed gradient has \(gradient.count) values; model \(config.modelSpec.name) has \(parameterCount) parameters")]
+                return [
+                    .exit(
+                        code: 2,
+                        reason:
+                            """
+                            the precomputed gradient has \(gradient.count) values; model \(config.modelSpec.name) has \
+                            \(parameterCount) parameters
+                            """
+                    )
+                ]
             }
         }
         let shards = w.serverEndpoints.count
         shardRanges = (0..<shards).map { KeyRanges.range(shard: $0, of: shards, parameters: parameterCount) }
-        let split = ValidationSplit.stratified(labels: dataset.labels, classes: config.data.classes,
-                                               fraction: config.data.validationFraction, seed: config.training.seed)
-        plan = EpochPlan(trainIndices: split.train, batchSize: config.training.batchSize, microBatch: config.training.microBatch, seed: config.training.seed)
+        let split = ValidationSplit.stratified(
+            labels: dataset.labels, classes: config.data.classes,
+            fraction: config.data.validationFraction, seed: config.training.seed)
+        plan = EpochPlan(
+            trainIndices: split.train, batchSize: config.training.batchSize, microBatch: config.training.microBatch,
+            seed: config.training.seed)
         rng = CounterRNG(seed: config.training.seed)
         pushesSums = config.training.mode != .async && parameterCount <= WireCodec.maxInt64s
         stepSum = GradientSum(count: pushesSums ? parameterCount : 0)
@@ -294,7 +321,8 @@ public final class WorkerNode {
     /// Computes one assigned micro-batch and returns its push.
     public func computeNext() -> [WorkerAction] {
         guard let ws = weightsStep, let i = queue.firstIndex(where: { $0.step == ws }),
-              let plan, let dataset else { return [] }
+            let plan, let dataset
+        else { return [] }
         let job = queue.remove(at: i)
         let ranges = plan.microBatches(step: job.stepInEpoch)
         guard job.microBatch < ranges.count else {
@@ -303,15 +331,18 @@ public final class WorkerNode {
         }
         let r = ranges[job.microBatch]
         let start = clock()
-        let loss: Double, correct: Int, gradient: UnsafeBufferPointer<Float>
+        let loss: Double
+        let correct: Int
+        let gradient: UnsafeBufferPointer<Float>
         switch gradientSource {
         case .computed:
             guard let computer else { return [] }
             if cachedOrder?.epoch != job.epoch { cachedOrder = (job.epoch, plan.order(epoch: job.epoch)) }
             (loss, correct) = cachedOrder!.order.withUnsafeBufferPointer { order in
                 weights.withUnsafeBufferPointer { w in
-                    computer.compute(samples: UnsafeBufferPointer(rebasing: order[r]), dataset: dataset, epoch: job.epoch, rng: rng,
-                                     parameters: w.baseAddress!)
+                    computer.compute(
+                        samples: UnsafeBufferPointer(rebasing: order[r]), dataset: dataset, epoch: job.epoch, rng: rng,
+                        parameters: w.baseAddress!)
                 }
             }
             gradient = UnsafeBufferPointer(start: computer.workspace.gradients, count: computer.model.parameterCount)
@@ -331,9 +362,14 @@ public final class WorkerNode {
         // (Queued work runs in order, so a pending sum is always this batch's or a stale step's.)
         guard pushesSums, remaining > 0 || (sumKey == key && !stepParts.isEmpty) else {
             return shardRanges.enumerated().map { s, range in
-                .sendData(shard: s, frames: WireCodec.encodeGradientPush(jobID: jobID, sender: id, step: job.step, GradientPush(
-                    microBatch: UInt32(job.microBatch), samples: UInt32(r.count), loss: loss, correct: UInt32(correct),
-                    computeSeconds: seconds, offset: UInt64(range.lowerBound), values: []), values: UnsafeBufferPointer(rebasing: gradient[range])))
+                .sendData(
+                    shard: s,
+                    frames: WireCodec.encodeGradientPush(
+                        jobID: jobID, sender: id, step: job.step,
+                        GradientPush(
+                            microBatch: UInt32(job.microBatch), samples: UInt32(r.count), loss: loss, correct: UInt32(correct),
+                            computeSeconds: seconds, offset: UInt64(range.lowerBound), values: []),
+                        values: UnsafeBufferPointer(rebasing: gradient[range])))
             }
         }
         // Earlier micro-batches go into one exact fixed-point sum, pushed while the last one computes.
@@ -344,7 +380,8 @@ public final class WorkerNode {
             sumKey = key
         }
         if stepSum.add(gradient, samples: r.count) {
-            stepParts.append(GradientSumPush.Part(microBatch: UInt32(job.microBatch), samples: UInt32(r.count), loss: loss, correct: UInt32(correct)))
+            stepParts.append(
+                GradientSumPush.Part(microBatch: UInt32(job.microBatch), samples: UInt32(r.count), loss: loss, correct: UInt32(correct)))
             stepSeconds += seconds
         } else {
             logger.error("micro-batch \(job.microBatch) of step \(job.step + 1) has a non-finite gradient; not pushed")
@@ -352,17 +389,27 @@ public final class WorkerNode {
         return remaining <= 1 ? flushSum() : []
     }
 
-    struct SumKey: Equatable { var step: UInt64; var batch: Int }
+    struct SumKey: Equatable {
+        var step: UInt64
+        var batch: Int
+    }
 
     /// The pending fixed-point sum as one `GradientSum` per shard (none if nothing is summed).
     func flushSum() -> [WorkerAction] {
-        defer { sumKey = nil; stepParts = [] }
+        defer {
+            sumKey = nil
+            stepParts = []
+        }
         guard let key = sumKey, !stepParts.isEmpty else { return [] }
         return stepSum.values.withUnsafeBufferPointer { sum in
             shardRanges.enumerated().map { s, range in
-                .sendData(shard: s, frames: WireCodec.encodeGradientSum(jobID: jobID, sender: id, step: key.step, GradientSumPush(
-                    parts: stepParts, computeSeconds: stepSeconds, offset: UInt64(range.lowerBound), values: []),
-                    values: UnsafeBufferPointer(rebasing: sum[range])))
+                .sendData(
+                    shard: s,
+                    frames: WireCodec.encodeGradientSum(
+                        jobID: jobID, sender: id, step: key.step,
+                        GradientSumPush(
+                            parts: stepParts, computeSeconds: stepSeconds, offset: UInt64(range.lowerBound), values: []),
+                        values: UnsafeBufferPointer(rebasing: sum[range])))
             }
         }
     }
@@ -374,7 +421,8 @@ public final class WorkerNode {
             logger.info("no answer from the coordinator yet; saying hello again")
             actions.append(hello())
         }
-        if state == .ready || state == .receivingData, let w = welcome, now &- lastHeartbeat >= UInt64(w.heartbeatMilliseconds) * 1_000_000 {
+        if state == .ready || state == .receivingData, let w = welcome, now &- lastHeartbeat >= UInt64(w.heartbeatMilliseconds) * 1_000_000
+        {
             lastHeartbeat = now
             actions.append(.sendControl(envelope(.heartbeat(Heartbeat(workerID: id, computed: computed)))))
         }

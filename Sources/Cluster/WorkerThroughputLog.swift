@@ -11,8 +11,10 @@ public struct WorkerThroughputLog {
 
     /// Records for the workers given, or none if the interval has not passed. The first call
     /// only takes the baseline.
-    mutating func sample(_ workers: [(id: UInt32, name: String, computed: UInt64)], now: UInt64, microBatch: Int, step: Int,
-                         wallTime: Double) -> [WorkerThroughputRecord] {
+    mutating func sample(
+        _ workers: [(id: UInt32, name: String, computed: UInt64)], now: UInt64, microBatch: Int, step: Int,
+        wallTime: Double
+    ) -> [WorkerThroughputRecord] {
         if lastSample == 0 {
             lastSample = now
             for w in workers { lastComputed[w.id] = w.computed }
@@ -25,8 +27,10 @@ public struct WorkerThroughputLog {
         for w in workers.sorted(by: { $0.id < $1.id }) {
             let before = lastComputed[w.id].map { $0 <= w.computed ? $0 : 0 } ?? 0
             lastComputed[w.id] = w.computed
-            records.append(WorkerThroughputRecord(wallTime: wallTime, step: step, worker: w.id, name: w.name, microBatches: w.computed,
-                                                  imagesPerSecond: Double(w.computed - before) * Double(microBatch) / dt))
+            records.append(
+                WorkerThroughputRecord(
+                    wallTime: wallTime, step: step, worker: w.id, name: w.name, microBatches: w.computed,
+                    imagesPerSecond: Double(w.computed - before) * Double(microBatch) / dt))
         }
         return records
     }

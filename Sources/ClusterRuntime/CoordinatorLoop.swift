@@ -1,9 +1,9 @@
+import Cluster
 // The coordinator process: its two listening sockets (control, and the embedded parameter
 // server's data) and the single-threaded loop that feeds their messages and the clock to the
 // Coordinator state machine and carries out its actions.
 import Foundation
 import Logging
-import Cluster
 import Training
 import WireProtocol
 
@@ -43,8 +43,10 @@ public final class CoordinatorLoop {
     /// Called after every pass (`force` false: publish if due) and with the final state at the end.
     public var onStatus: ((_ force: Bool, _ final: (state: String, message: String?)?) -> Void)?
 
-    public init(coordinator: Coordinator, transport: Transport, sockets: CoordinatorSockets, logger: Logger,
-                clock: @escaping () -> UInt64 = monotonicNanoseconds) {
+    public init(
+        coordinator: Coordinator, transport: Transport, sockets: CoordinatorSockets, logger: Logger,
+        clock: @escaping () -> UInt64 = monotonicNanoseconds
+    ) {
         self.coordinator = coordinator
         self.transport = transport
         self.sockets = sockets
@@ -67,12 +69,16 @@ public final class CoordinatorLoop {
         let readable = try transport.poll([sockets.control, sockets.data], timeoutMilliseconds: timeoutMilliseconds)
         if readable[1] {
             while let frames = try sockets.data.receive(), frames.count >= 2 {
-                if let outcome = try perform(try coordinator.data(peer: frames[0], frames: Array(frames.dropFirst()), now: clock())) { return outcome }
+                if let outcome = try perform(try coordinator.data(peer: frames[0], frames: Array(frames.dropFirst()), now: clock())) {
+                    return outcome
+                }
             }
         }
         if readable[0] {
             while let frames = try sockets.control.receive(), frames.count >= 2 {
-                if let outcome = try perform(try coordinator.control(peer: frames[0], frames: Array(frames.dropFirst()), now: clock())) { return outcome }
+                if let outcome = try perform(try coordinator.control(peer: frames[0], frames: Array(frames.dropFirst()), now: clock())) {
+                    return outcome
+                }
             }
         }
         if let outcome = try tick() { return outcome }
@@ -96,7 +102,12 @@ public final class CoordinatorLoop {
                 }
             case .finished(let summary):
                 transport.flush()  // the shutdown messages leave before the sockets close
-                logger.info("steps: \(coordinator.timing.report); coordinator peak RSS \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB")
+                logger.info(
+                    """
+                    steps: \(coordinator.timing.report); coordinator peak RSS \
+                    \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB
+                    """
+                )
                 onStatus?(true, ("finished", nil))
                 return .finished(summary)
             case .failed(let message):
@@ -112,9 +123,15 @@ public final class CoordinatorLoop {
 
     /// Tells every worker and shard to stop, and ends.
     func stop(signal sig: Int32) -> CoordinatorOutcome {
-        logger.warning("stopping on signal \(sig); the last checkpoint stays in \(coordinator.trainer.runDirectory?.checkpoints.directory ?? "the run directory")")
+        logger.warning(
+            """
+            stopping on signal \(sig); the last checkpoint stays in \
+            \(coordinator.trainer.runDirectory?.checkpoints.directory ?? "the run directory")
+            """
+        )
         onStatus?(true, ("stopped", "stopped on signal \(sig)"))
-        let bye = WireCodec.encode(Envelope(jobID: coordinator.jobID, sender: 0, step: 0, message: .shutdown(Shutdown(reason: "coordinator stopped"))))
+        let bye = WireCodec.encode(
+            Envelope(jobID: coordinator.jobID, sender: 0, step: 0, message: .shutdown(Shutdown(reason: "coordinator stopped"))))
         for w in coordinator.workers.values where w.alive { try? sockets.control.send([w.controlPeer] + bye) }
         for shard in coordinator.shards { try? sockets.control.send([shard.peer] + bye) }
         Thread.sleep(forTimeInterval: 0.1)

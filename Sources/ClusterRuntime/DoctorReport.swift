@@ -11,7 +11,7 @@ public struct DoctorReport: Encodable {
     public var version: String
     public var cpuModel: String
     public var cpuFlags: [String: Bool]
-    public var x86_64_v3: Bool
+    public var isX86Level3: Bool
     public var kernelSet: String
     public var numericsFingerprint: String
     public var fingerprintMilliseconds: Double
@@ -23,10 +23,22 @@ public struct DoctorReport: Encodable {
     public var dataError: String?
     public var checksums: [String: String]
     enum CodingKeys: String, CodingKey {
-        case version, cpuModel = "cpu_model", cpuFlags = "cpu_flags", x86_64_v3 = "x86_64_v3", kernelSet = "kernel_set",
-             numericsFingerprint = "numerics_fingerprint", fingerprintMilliseconds = "fingerprint_ms",
-             openblasCore = "openblas_core", libzmq, curve, dataDirectory = "data_dir", dataSource = "data_source",
-             dataError = "data_error", checksums
+        case version
+        case cpuModel = "cpu_model"
+        case cpuFlags = "cpu_flags"
+        case isX86Level3 = "x86_64_v3"
+        case kernelSet = "kernel_set"
+        case
+            numericsFingerprint = "numerics_fingerprint"
+        case fingerprintMilliseconds = "fingerprint_ms"
+        case
+            openblasCore = "openblas_core"
+        case libzmq, curve
+        case dataDirectory = "data_dir"
+        case dataSource = "data_source"
+        case
+            dataError = "data_error"
+        case checksums
     }
 
     /// CPU flags shown in the report.
@@ -42,7 +54,7 @@ public struct DoctorReport: Encodable {
         let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         var report = DoctorReport(
             version: version, cpuModel: model,
-            cpuFlags: Dictionary(uniqueKeysWithValues: shownFlags.map { ($0, flags.contains($0)) }), x86_64_v3: v3,
+            cpuFlags: Dictionary(uniqueKeysWithValues: shownFlags.map { ($0, flags.contains($0)) }), isX86Level3: v3,
             kernelSet: fingerprint.kernelSet, numericsFingerprint: fingerprint.description, fingerprintMilliseconds: ms,
             openblasCore: BLAS.coreName, libzmq: ZMQContext.version, curve: Curve.isAvailable, checksums: [:])
         do {
@@ -61,7 +73,8 @@ public struct DoctorReport: Encodable {
     /// The CPU model name and flags of the first processor in /proc/cpuinfo ("unknown" and [] elsewhere).
     static func cpuInfo() -> (model: String, flags: Set<String>) {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return ("unknown", []) }
-        var model = "unknown", flags = Set<String>()
+        var model = "unknown"
+        var flags = Set<String>()
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2 else { continue }
@@ -74,21 +87,23 @@ public struct DoctorReport: Encodable {
     /// The report as lines for a person.
     public var lines: [String] {
         let yes = { (b: Bool) in b ? "yes" : "no" }
-        var out = ["digits \(version)", "cpu: \(cpuModel)",
-                   "cpu features: " + Self.shownFlags.map { "\($0) \(yes(cpuFlags[$0] ?? false))" }.joined(separator: ", "),
-                   "x86-64-v3 (AVX2 + FMA, what the kernels need): \(yes(x86_64_v3))",
-                   "kernel set: \(kernelSet)",
-                   "numerics fingerprint: \(numericsFingerprint) (computed in \(String(format: "%.1f", fingerprintMilliseconds)) ms)",
-                   "  hosts with the same fingerprint compute the same bits; a coordinator refuses a worker whose fingerprint differs",
-                   "openblas core: \(openblasCore) (benchmarks only: the training path does not use OpenBLAS)",
-                   "libzmq: \(libzmq), CURVE \(curve ? "available" : "NOT available (install libzmq built with libsodium)")"]
+        var out = [
+            "digits \(version)", "cpu: \(cpuModel)",
+            "cpu features: " + Self.shownFlags.map { "\($0) \(yes(cpuFlags[$0] ?? false))" }.joined(separator: ", "),
+            "x86-64-v3 (AVX2 + FMA, what the kernels need): \(yes(isX86Level3))",
+            "kernel set: \(kernelSet)",
+            "numerics fingerprint: \(numericsFingerprint) (computed in \(String(format: "%.1f", fingerprintMilliseconds)) ms)",
+            "  hosts with the same fingerprint compute the same bits; a coordinator refuses a worker whose fingerprint differs",
+            "openblas core: \(openblasCore) (benchmarks only: the training path does not use OpenBLAS)",
+            "libzmq: \(libzmq), CURVE \(curve ? "available" : "NOT available (install libzmq built with libsodium)")"
+        ]
         if let dir = dataDirectory {
             out.append("data: \(dir) (\(dataSource ?? ""))")
             for (file, status) in checksums.sorted(by: { $0.key < $1.key }) { out.append("  \(file): \(status)") }
         } else {
             out.append("data: not found: \(dataError ?? "")")
         }
-        if !x86_64_v3 { out.append("warning: this CPU lacks x86-64-v3 features; Digits' kernels need AVX2 and FMA") }
+        if !isX86Level3 { out.append("warning: this CPU lacks x86-64-v3 features; Digits' kernels need AVX2 and FMA") }
         return out
     }
 }

@@ -32,9 +32,18 @@ public struct Endpoint: Equatable, Hashable, CustomStringConvertible, Sendable {
             guard port == "*" || (UInt16(port!) != nil) else {
                 throw RuntimeError("'\(text)': the port must be a number in 0...65535 or *, found '\(port!)'")
             }
-        case "ipc": scheme = .ipc; host = rest; port = nil
-        case "inproc": scheme = .inproc; host = rest; port = nil
-        default: scheme = .other; host = rest; port = nil
+        case "ipc":
+            scheme = .ipc
+            host = rest
+            port = nil
+        case "inproc":
+            scheme = .inproc
+            host = rest
+            port = nil
+        default:
+            scheme = .other
+            host = rest
+            port = nil
         }
     }
 
@@ -93,7 +102,10 @@ public struct EndpointFile: Codable, Equatable, Sendable {
     /// The status page's bound HOST:PORT (a restarted coordinator listens there again).
     public var statusBind: String?
 
-    enum CodingKeys: String, CodingKey { case control, data, status, statusBind = "status_bind" }
+    enum CodingKeys: String, CodingKey {
+        case control, data, status
+        case statusBind = "status_bind"
+    }
 
     public init(control: String, data: String, status: String? = nil, statusBind: String? = nil) {
         self.control = control

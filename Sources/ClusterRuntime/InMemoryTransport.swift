@@ -57,8 +57,10 @@ public final class InMemoryTransport: Transport {
         _ = try Endpoint(endpoint)
         network.connections += 1
         let n = network.connections
-        let identity: [UInt8] = [0, UInt8(truncatingIfNeeded: n >> 24), UInt8(truncatingIfNeeded: n >> 16),
-                                 UInt8(truncatingIfNeeded: n >> 8), UInt8(truncatingIfNeeded: n)]
+        let identity: [UInt8] = [
+            0, UInt8(truncatingIfNeeded: n >> 24), UInt8(truncatingIfNeeded: n >> 16),
+            UInt8(truncatingIfNeeded: n >> 8), UInt8(truncatingIfNeeded: n)
+        ]
         let socket = InMemoryDealerSocket(transport: self, endpoint: endpoint, identity: identity)
         sockets.append(socket)
         return socket

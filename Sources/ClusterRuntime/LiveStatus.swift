@@ -6,9 +6,9 @@ import Foundation
 import Logging
 import Metrics
 import Prometheus
+import StatusModel
 import StatusServer
 import Training
-import StatusModel
 
 public final class LiveStatus {
     static let publishInterval: UInt64 = 250_000_000
@@ -46,8 +46,10 @@ public final class LiveStatus {
     /// The bound HOST:PORT (a restarted coordinator can listen on the same one).
     public var boundAddress: String { StatusAddress(host: server.host, port: server.port).description }
 
-    public func publish(_ coordinator: Coordinator, controlEndpoint: String, run: RunDirectory, events: RecentEvents, force: Bool,
-                 final: (state: String, message: String?)?) {
+    public func publish(
+        _ coordinator: Coordinator, controlEndpoint: String, run: RunDirectory, events: RecentEvents, force: Bool,
+        final: (state: String, message: String?)?
+    ) {
         let now = DispatchTime.now().uptimeNanoseconds
         guard force || now &- lastPublish >= Self.publishInterval else { return }
         lastPublish = now
@@ -72,7 +74,12 @@ public final class LiveStatus {
     }
 
     public func stop() {
-        logger.info("status page: \(published) snapshots published, \(String(format: "%.3f", 1000 * publishSeconds / Double(max(published, 1)))) ms of loop CPU each on average")
+        logger.info(
+            """
+            status page: \(published) snapshots published, \
+            \(String(format: "%.3f", 1000 * publishSeconds / Double(max(published, 1)))) ms of loop CPU each on average
+            """
+        )
         if !server.stop(timeout: 3) {
             logger.warning("the status server did not stop within 3 s")
         }

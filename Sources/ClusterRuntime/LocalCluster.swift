@@ -32,12 +32,14 @@ public struct LocalClusterPlan {
     /// Whether a checkpoint exists to restart from.
     public var hasCheckpoint: () -> Bool
 
-    public init(executable: String, workers: Int, servers: Int, bind: String, endpointFile: String, statusBind: String,
-                restarts: Int, stopTimeout: Double, resume: Bool,
-                coordinatorArguments: @escaping (_ bind: String, _ statusBind: String, _ resume: Bool) -> [String],
-                serverArguments: @escaping (_ index: Int, _ control: String) -> [String],
-                workerArguments: @escaping (_ index: Int, _ control: String) -> [String],
-                hasCheckpoint: @escaping () -> Bool) {
+    public init(
+        executable: String, workers: Int, servers: Int, bind: String, endpointFile: String, statusBind: String,
+        restarts: Int, stopTimeout: Double, resume: Bool,
+        coordinatorArguments: @escaping (_ bind: String, _ statusBind: String, _ resume: Bool) -> [String],
+        serverArguments: @escaping (_ index: Int, _ control: String) -> [String],
+        workerArguments: @escaping (_ index: Int, _ control: String) -> [String],
+        hasCheckpoint: @escaping () -> Bool
+    ) {
         self.executable = executable
         self.workers = workers
         self.servers = servers
@@ -78,8 +80,10 @@ public final class LocalCluster {
     var statusBind: String
     var children: [ChildProcess] { (coordinator.map { [$0] } ?? []) + servers + workers }
 
-    public init(plan: LocalClusterPlan, say: @escaping (String) -> Void = ChildProcess.printLine,
-                warn: @escaping (String) -> Void = { Console.error("cluster: \($0)\n") }) {
+    public init(
+        plan: LocalClusterPlan, say: @escaping (String) -> Void = ChildProcess.printLine,
+        warn: @escaping (String) -> Void = { Console.error("cluster: \($0)\n") }
+    ) {
         self.plan = plan
         self.say = say
         self.warn = warn
@@ -95,7 +99,12 @@ public final class LocalCluster {
         case .right(let started): first = started
         }
         let control = first.control
-        say("cluster: coordinator at \(control); starting \(plan.workers) worker(s)\(plan.servers > 1 ? " and \(plan.servers) parameter-server shards" : "")")
+        say(
+            """
+            cluster: coordinator at \(control); starting \(plan.workers) \
+            worker(s)\(plan.servers > 1 ? " and \(plan.servers) parameter-server shards" : "")
+            """
+        )
         if let url = first.status { say("cluster: status page on \(url) (Prometheus metrics at \(url)metrics)") }
         try startServers(control)
         for i in 1...plan.workers { workers.append(try startWorker(i, control)) }
@@ -110,7 +119,9 @@ public final class LocalCluster {
                 let what = lostServer.map { "\($0.name) \($0.termination!)" } ?? "the coordinator \(coordinator.wait(timeout: nil)!)"
                 let recoverable = lostServer.map(crashed) ?? crashed(coordinator)
                 guard recoverable, restartsLeft > 0 else {
-                    if lostServer != nil { return stopAll("\(what)\(restartsLeft == 0 ? " and no restarts are left (--restarts \(plan.restarts))" : "")") }
+                    if lostServer != nil {
+                        return stopAll("\(what)\(restartsLeft == 0 ? " and no restarts are left (--restarts \(plan.restarts))" : "")")
+                    }
                     break
                 }
                 restartsLeft -= 1
@@ -119,7 +130,12 @@ public final class LocalCluster {
                 for c in [coordinator!] + servers where c.isRunning { c.signal(SIGKILL) }
                 for c in [coordinator!] + servers { c.wait(timeout: nil) }
                 let resume = plan.hasCheckpoint()
-                warn("\(what); restarting the coordinator\(plan.servers > 1 ? " and parameter servers" : "") \(resume ? "from the last checkpoint" : "from the start (no checkpoint yet)") (\(restartsLeft) restart(s) left)")
+                warn(
+                    """
+                    \(what); restarting the coordinator\(plan.servers > 1 ? " and parameter servers" : "") \
+                    \(resume ? "from the last checkpoint" : "from the start (no checkpoint yet)") (\(restartsLeft) restart(s) left)
+                    """
+                )
                 switch try startCoordinator(bind: control, resume: resume, stopRequested: stopRequested) {
                 case .left(let outcome): return outcome
                 case .right(let again): try startServers(again.control)
@@ -148,14 +164,20 @@ public final class LocalCluster {
     }
 
     /// Either an early outcome or the coordinator's control endpoint and status URL.
-    enum Started { case left(LocalClusterOutcome), right((control: String, status: String?)) }
+    enum Started {
+        case left(LocalClusterOutcome)
+        case right((control: String, status: String?))
+    }
 
     /// Starts the coordinator and waits until it listens.
     func startCoordinator(bind: String, resume: Bool, stopRequested: () -> Int32?) throws -> Started {
         try? FileManager.default.removeItem(atPath: plan.endpointFile)
-        coordinator = ChildProcess(executable: plan.executable, arguments: plan.coordinatorArguments(bind, statusBind, resume), output: .prefixed("coordinator"))
+        coordinator = ChildProcess(
+            executable: plan.executable, arguments: plan.coordinatorArguments(bind, statusBind, resume), output: .prefixed("coordinator"))
         try coordinator.start()
-        let endpoints = EndpointFile.wait(for: plan.endpointFile, seconds: plan.listenDeadline) { coordinator.isRunning && stopRequested() == nil }
+        let endpoints = EndpointFile.wait(for: plan.endpointFile, seconds: plan.listenDeadline) {
+            coordinator.isRunning && stopRequested() == nil
+        }
         if stopRequested() != nil { return .left(stopAll("interrupted")) }
         guard let endpoints else {
             if !coordinator.isRunning {

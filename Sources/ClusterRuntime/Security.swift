@@ -47,7 +47,8 @@ public struct KeyDirectory: Sendable {
 
     public static func readKeyPair(_ file: String) throws -> CurveKeyPair {
         let entries = try read(file)
-        guard let pub = entries.first(where: { $0.name == "public" })?.key, let sec = entries.first(where: { $0.name == "secret" })?.key else {
+        guard let pub = entries.first(where: { $0.name == "public" })?.key, let sec = entries.first(where: { $0.name == "secret" })?.key
+        else {
             throw RuntimeError("\(file): expected a key pair (public = ... and secret = ...), found \(entries.map(\.name))")
         }
         let pair = CurveKeyPair(publicKey: pub, secretKey: sec)
@@ -81,7 +82,8 @@ public struct KeyDirectory: Sendable {
     public static func generate(at out: String, workers: Int) throws {
         let fm = FileManager.default
         if let existing = try? fm.contentsOfDirectory(atPath: out), !existing.isEmpty {
-            throw RuntimeError("\(out): directory is not empty (found \(existing.sorted().prefix(3).joined(separator: ", "))); refusing to overwrite keys")
+            throw RuntimeError(
+                "\(out): directory is not empty (found \(existing.sorted().prefix(3).joined(separator: ", "))); refusing to overwrite keys")
         }
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: out, isDirectory: &isDir), !isDir.boolValue {
@@ -103,15 +105,27 @@ public struct KeyDirectory: Sendable {
                     throw RuntimeError("\(path): cannot write")
                 }
             }
-            try write(keyPairText(server, comment: "Digits CURVE key pair of the coordinator and parameter servers."), dir.serverKeyFile, secret: true)
-            try write("# Digits server public key: every worker needs it.\npublic = \"\(server.publicKey)\"\n", dir.serverPublicFile, secret: false)
-            try write(keyPairText(worker, comment: "Digits CURVE key pair shared by workers (digits worker --keys DIR)."), dir.workerKeyFile, secret: true)
-            var authorized = "# Public keys of the clients allowed to join (name = \"key\"). Remove a line to revoke one.\nworker = \"\(worker.publicKey)\"\n"
+            try write(
+                keyPairText(server, comment: "Digits CURVE key pair of the coordinator and parameter servers."), dir.serverKeyFile,
+                secret: true)
+            try write(
+                "# Digits server public key: every worker needs it.\npublic = \"\(server.publicKey)\"\n", dir.serverPublicFile,
+                secret: false)
+            try write(
+                keyPairText(worker, comment: "Digits CURVE key pair shared by workers (digits worker --keys DIR)."), dir.workerKeyFile,
+                secret: true)
+            var authorized =
+                """
+                # Public keys of the clients allowed to join (name = \"key\"). Remove a line to revoke one.\nworker = \
+                \"\(worker.publicKey)\"\n
+                """
             if workers > 0 {
                 for i in 1...workers {
                     let pair = try CurveKeyPair.generate()
-                    try write(keyPairText(pair, comment: "Digits CURVE key pair of worker-\(i) (digits worker --keys DIR --key worker-\(i).key)."),
-                              staging + "/worker-\(i).key", secret: true)
+                    try write(
+                        keyPairText(
+                            pair, comment: "Digits CURVE key pair of worker-\(i) (digits worker --keys DIR --key worker-\(i).key)."),
+                        staging + "/worker-\(i).key", secret: true)
                     authorized += "worker-\(i) = \"\(pair.publicKey)\"\n"
                 }
             }
@@ -137,7 +151,12 @@ public enum TransportSecurity: Sendable {
     /// Plaintext is allowed only on loopback or when `insecure`; otherwise keys are required.
     public static func requireKeys(for endpoints: [String], insecure: Bool, role: String) throws {
         guard !insecure, let open = endpoints.first(where: { !((try? Endpoint($0))?.isLoopback ?? false) }) else { return }
-        throw RuntimeError("\(role) on \(open) is not loopback, so it needs CURVE keys: give --keys DIR (make them with `digits keys generate --out DIR`) or, on a trusted network, --insecure")
+        throw RuntimeError(
+            """
+            \(role) on \(open) is not loopback, so it needs CURVE keys: give --keys DIR (make them with `digits keys generate --out \
+            DIR`) or, on a trusted network, --insecure
+            """
+        )
     }
 
     /// Coordinator and parameter-server shards: CURVE servers with the worker allow-list. The
@@ -152,7 +171,9 @@ public enum TransportSecurity: Sendable {
     }
 
     /// Workers: CURVE clients with the worker key pair (or `keyFile`).
-    public static func client(keys: KeyDirectory?, insecure: Bool, keyFile: String?, endpoint: String, role: String) throws -> TransportSecurity {
+    public static func client(keys: KeyDirectory?, insecure: Bool, keyFile: String?, endpoint: String, role: String) throws
+        -> TransportSecurity
+    {
         guard let keys else {
             try requireKeys(for: [endpoint], insecure: insecure, role: role)
             return .plaintext

@@ -1,8 +1,8 @@
+import Cluster
 // A parameter-server shard process (`digits server`): a control socket to the coordinator, a
 // listening data socket for the workers, and the loop around the ShardServer state machine.
 import Foundation
 import Logging
-import Cluster
 import WireProtocol
 
 public final class ShardLoop {
@@ -17,8 +17,10 @@ public final class ShardLoop {
 
     /// Listens on `bind` for workers and dials the coordinator. The announced endpoint is `bind`
     /// as bound, on host `advertise` when given, and dialable via the coordinator's host when bound to a wildcard.
-    public init(name: String, host: String, transport: Transport, coordinator: String, bind: String, advertise: String?,
-                logger: Logger, clock: @escaping () -> UInt64 = monotonicNanoseconds) throws {
+    public init(
+        name: String, host: String, transport: Transport, coordinator: String, bind: String, advertise: String?,
+        logger: Logger, clock: @escaping () -> UInt64 = monotonicNanoseconds
+    ) throws {
         self.transport = transport
         self.logger = logger
         self.clock = clock

@@ -2,9 +2,9 @@
 // shard, and the single-threaded loop around the WorkerNode state machine: messages in, one
 // micro-batch computed per pass, actions out.
 import CSupport
+import Cluster
 import Foundation
 import Logging
-import Cluster
 import Training
 import WireProtocol
 
@@ -25,9 +25,11 @@ public final class WorkerLoop {
 
     /// Dials the coordinator. `spinWaitMicroseconds` > 0 keeps this core polling for the next
     /// weights; `idleWhilePolling` does that polling at SCHED_IDLE priority (when it may return).
-    public init(node: WorkerNode, transport: Transport, coordinator: String, logger: Logger,
-                spinWaitMicroseconds: Double = 0, idleWhilePolling: Bool = false,
-                clock: @escaping () -> UInt64 = monotonicNanoseconds) throws {
+    public init(
+        node: WorkerNode, transport: Transport, coordinator: String, logger: Logger,
+        spinWaitMicroseconds: Double = 0, idleWhilePolling: Bool = false,
+        clock: @escaping () -> UInt64 = monotonicNanoseconds
+    ) throws {
         self.node = node
         self.transport = transport
         self.coordinatorEndpoint = coordinator
@@ -51,7 +53,9 @@ public final class WorkerLoop {
         while true {
             if stopRequested() != nil {
                 if node.id != 0 {
-                    try? control.send(WireCodec.encode(Envelope(jobID: 0, sender: node.id, step: 0, message: .shutdown(Shutdown(reason: "worker stopped")))))
+                    try? control.send(
+                        WireCodec.encode(
+                            Envelope(jobID: 0, sender: node.id, step: 0, message: .shutdown(Shutdown(reason: "worker stopped")))))
                 }
                 logger.info("worker \(node.name) stopping on signal")
                 return ProcessExit(code: 0, reason: "stopped on signal")
@@ -77,7 +81,12 @@ public final class WorkerLoop {
             let idle = idleSpin && digits_set_idle_scheduling(1) == 0
             defer {
                 if idle, digits_set_idle_scheduling(0) != 0 {
-                    logger.warning("could not leave SCHED_IDLE after polling (\(String(cString: strerror(errno)))); polling at normal priority from now on")
+                    logger.warning(
+                        """
+                        could not leave SCHED_IDLE after polling (\(String(cString: strerror(errno)))); polling at normal priority \
+                        from now on
+                        """
+                    )
                     idleSpin = false
                 }
             }
@@ -126,11 +135,19 @@ public final class WorkerLoop {
                 dataSockets = []
             case .exit(let code, let reason):
                 if code == 0 {
-                    logger.info("worker \(node.name) done: \(reason); \(node.computed) micro-batches, \(String(format: "%.2f", node.computeSeconds * 1000 / Double(max(node.computed, 1)))) ms each, peak RSS \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB")
+                    logger.info(
+                        """
+                        worker \(node.name) done: \(reason); \(node.computed) micro-batches, \
+                        \(String(format: "%.2f", node.computeSeconds * 1000 / Double(max(node.computed, 1)))) ms each, peak RSS \
+                        \(String(format: "%.0f", ResourceUsage.peakRSSMegabytes())) MB
+                        """
+                    )
                     return ProcessExit(code: 0, reason: reason)
                 }
-                let hint = transport.isEncrypted && node.id == 0 && !reason.hasPrefix("the coordinator refused")
-                    ? " (CURVE: check that server.pub is the coordinator's and that this worker's public key is in its authorized_workers)" : ""
+                let hint =
+                    transport.isEncrypted && node.id == 0 && !reason.hasPrefix("the coordinator refused")
+                    ? " (CURVE: check that server.pub is the coordinator's and that this worker's public key is in its authorized_workers)"
+                    : ""
                 return ProcessExit(code: code, reason: reason + hint)
             }
         }

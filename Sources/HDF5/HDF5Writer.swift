@@ -16,12 +16,15 @@ public enum HDF5Writer {
         var closed = false
         defer { if !closed { H5Fclose(file) } }
         try write(root, into: file, at: "/", file: path)
-        guard H5Fclose(file) >= 0 else { closed = true; throw HDF5Error(description: "\(path): closing the HDF5 file failed") }
+        guard H5Fclose(file) >= 0 else {
+            closed = true
+            throw HDF5Error(description: "\(path): closing the HDF5 file failed")
+        }
         closed = true
     }
 
-    static func write(_ group: HDF5Group, into location: hid_t, at where_: String, file: String) throws {
-        func fail(_ what: String) -> HDF5Error { HDF5Error(description: "\(file): \(what) at \(where_) failed") }
+    static func write(_ group: HDF5Group, into location: hid_t, at path: String, file: String) throws {
+        func fail(_ what: String) -> HDF5Error { HDF5Error(description: "\(file): \(what) at \(path) failed") }
         for (name, value) in group.attributes {
             switch value {
             case .string(let s): try writeStrings([s], scalar: true, name: name, on: location, fail: fail)
@@ -32,7 +35,7 @@ public enum HDF5Writer {
             let g = H5Gcreate2(location, name, chdf5_default(), chdf5_default(), chdf5_default())
             guard g >= 0 else { throw fail("creating group '\(name)'") }
             defer { H5Gclose(g) }
-            try write(child, into: g, at: where_ == "/" ? "/\(name)" : "\(where_)/\(name)", file: file)
+            try write(child, into: g, at: path == "/" ? "/\(name)" : "\(path)/\(name)", file: file)
         }
         for (name, dataset) in group.datasets {
             var dims = dataset.shape.map { hsize_t($0) }
@@ -48,8 +51,10 @@ public enum HDF5Writer {
     }
 
     /// Fixed-length, NUL-padded strings (at least 1 byte each): a scalar, or a 1-D array that may be empty.
-    static func writeStrings(_ strings: [String], scalar: Bool, name: String, on location: hid_t,
-                             fail: (String) -> HDF5Error) throws {
+    static func writeStrings(
+        _ strings: [String], scalar: Bool, name: String, on location: hid_t,
+        fail: (String) -> HDF5Error
+    ) throws {
         let encoded = strings.map { Array($0.utf8) }
         let size = max(1, encoded.map(\.count).max() ?? 1)
         let type = H5Tcopy(chdf5_c_s1())

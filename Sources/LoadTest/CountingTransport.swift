@@ -90,7 +90,9 @@ final class CountingTransport: Transport {
                 onFirstStep?()
             }
         case .assignment:
-            if case .assignment(let a)? = try? WireCodec.decode(frames).message { tally.assignedByStep[h.step, default: []] += a.microBatches }
+            if case .assignment(let a)? = try? WireCodec.decode(frames).message {
+                tally.assignedByStep[h.step, default: []] += a.microBatches
+            }
         case .reject:
             tally.rejectsReceived += 1
             if case .reject(let r)? = try? WireCodec.decode(frames).message { tally.lastReject = r.reason }

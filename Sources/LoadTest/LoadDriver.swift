@@ -2,9 +2,9 @@
 import Cluster
 import ClusterRuntime
 import Foundation
-import StatusModel
 import Logging
 import MNISTData
+import StatusModel
 import Supervision
 import Training
 
@@ -27,8 +27,10 @@ struct LoadDriver {
         let dir = tmp + "/data"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         // Content is irrelevant (nobody computes); a faint class-dependent stripe keeps it image-like.
-        for (count, images, labels) in [(settings.syntheticImages, MNISTFiles.trainImages, MNISTFiles.trainLabels),
-                                        (100, MNISTFiles.testImages, MNISTFiles.testLabels)] {
+        for (count, images, labels) in [
+            (settings.syntheticImages, MNISTFiles.trainImages, MNISTFiles.trainLabels),
+            (100, MNISTFiles.testImages, MNISTFiles.testLabels)
+        ] {
             var pixels = [UInt8](repeating: 0, count: count * 784)
             var classes = [UInt8](repeating: 0, count: count)
             for i in 0..<count {
@@ -51,14 +53,17 @@ struct LoadDriver {
 
         let (dataDirectory, dataNote) = try prepareData(in: tmp)
         let train = try MNISTFiles.load(directory: dataDirectory).train
-        guard train.count >= c.batch else { throw LoadTestError("\(dataDirectory): \(train.count) training images, fewer than --batch \(c.batch)") }
+        guard train.count >= c.batch else {
+            throw LoadTestError("\(dataDirectory): \(train.count) training images, fewer than --batch \(c.batch)")
+        }
         // The SHA-256 the coordinator computes: workers that hold the same set are shipped nothing.
         let dataSHA256 = Coordinator.trainingSetSHA256(train)
         // No validation split: every epoch covers the whole set, and epoch ends only checkpoint.
         let plan = EpochPlan(trainIndices: Array(0..<train.count), batchSize: c.batch, microBatch: c.microBatch, seed: 1)
         let microBatchesPerStep = plan.microBatches(step: 0).count
         let configPath = tmp + "/loadtest.toml"
-        try Data("""
+        try Data(
+            """
             # digits loadtest: nothing but steps (no validation, no per-epoch test evaluation).
             [data]
             validation_fraction = 0.0
@@ -69,15 +74,19 @@ struct LoadDriver {
             [checkpoint]
             keep_last = 1
 
-            """.utf8).write(to: URL(fileURLWithPath: configPath))
+            """.utf8
+        ).write(to: URL(fileURLWithPath: configPath))
 
         let endpointFile = tmp + "/endpoints.json"
-        let coordinator = ChildProcess(executable: c.executable, arguments: [
-            "coordinator", "--bind", "tcp://127.0.0.1:0", "--workers", "\(c.workers)", "--endpoint-file", endpointFile, "--exit-with-parent",
-            "--data", dataDirectory, "--out", tmp + "/run", "--config", configPath, "--model", c.model,
-            "--batch", "\(c.batch)", "--micro-batch", "\(c.microBatch)", "--epochs", "1000000", "--seed", "1", "--threads", "1",
-            "--join-deadline", "\(max(1, Int(c.startDeadline.rounded(.up))))", "--status-bind", "127.0.0.1:0",
-        ], output: .file(tmp + "/coordinator.log"))
+        let coordinator = ChildProcess(
+            executable: c.executable,
+            arguments: [
+                "coordinator", "--bind", "tcp://127.0.0.1:0", "--workers", "\(c.workers)", "--endpoint-file", endpointFile,
+                "--exit-with-parent",
+                "--data", dataDirectory, "--out", tmp + "/run", "--config", configPath, "--model", c.model,
+                "--batch", "\(c.batch)", "--micro-batch", "\(c.microBatch)", "--epochs", "1000000", "--seed", "1", "--threads", "1",
+                "--join-deadline", "\(max(1, Int(c.startDeadline.rounded(.up))))", "--status-bind", "127.0.0.1:0"
+            ], output: .file(tmp + "/coordinator.log"))
         try coordinator.start()
         let warnKill: (ChildProcess) -> Void = { [say] child in say("the coordinator (pid \(child.pid)) ignored SIGTERM; killing it") }
         defer { coordinator.stop(timeout: 10, onKill: warnKill) }
@@ -92,7 +101,8 @@ struct LoadDriver {
             if !coordinator.isRunning {
                 throw LoadTestError("the coordinator \(coordinator.stop(timeout: 1)) before listening:\n\(coordinator.logTail())")
             }
-            throw LoadTestError("the coordinator did not start listening within \(String(format: "%g", c.startDeadline)) s:\n\(coordinator.logTail())")
+            throw LoadTestError(
+                "the coordinator did not start listening within \(String(format: "%g", c.startDeadline)) s:\n\(coordinator.logTail())")
         }
         let fdsListening = ProcessProbe.openFileDescriptors(pid: coordinator.pid)
         say("coordinator at \(endpoints.control), status at \(statusURL); starting \(c.workers) worker(s)")
@@ -105,8 +115,9 @@ struct LoadDriver {
         let host = ProcessInfo.processInfo.hostName
         var loops: [WorkerLoop] = []
         for i in 0..<c.workers {
-            let node = WorkerNode(name: "loadtest-\(i + 1)", host: host, localData: train, localDataSHA256: dataSHA256,
-                                  gradientSource: .precomputed(gradient), logger: logger, now: monotonicNanoseconds())
+            let node = WorkerNode(
+                name: "loadtest-\(i + 1)", host: host, localData: train, localDataSHA256: dataSHA256,
+                gradientSource: .precomputed(gradient), logger: logger, now: monotonicNanoseconds())
             loops.append(try WorkerLoop(node: node, transport: transport, coordinator: endpoints.control, logger: logger))
         }
         let group = WorkerLoopGroup(loops: loops, transport: transport)
@@ -135,9 +146,17 @@ struct LoadDriver {
                 if now >= endAt { break }
             } else if now > joinDeadline {
                 let nodes = loops.map(\.node)
-                let welcomed = nodes.filter { $0.state != .joining }.count, ready = nodes.filter { $0.state == .ready }.count
-                let why = group.exits.values.first.map { " (a worker ended: \($0.reason))" } ?? transport.tally.lastReject.map { " (\($0))" } ?? ""
-                throw LoadTestError("after \(String(format: "%g", c.startDeadline)) s, \(welcomed) of \(c.workers) workers were welcomed and \(ready) ready; training did not start\(why):\n\(coordinator.logTail())")
+                let welcomed = nodes.filter { $0.state != .joining }.count
+                let ready = nodes.filter { $0.state == .ready }.count
+                let why =
+                    group.exits.values.first.map { " (a worker ended: \($0.reason))" } ?? transport.tally.lastReject.map { " (\($0))" }
+                    ?? ""
+                throw LoadTestError(
+                    """
+                    after \(String(format: "%g", c.startDeadline)) s, \(welcomed) of \(c.workers) workers were welcomed and \(ready) \
+                    ready; training did not start\(why):\n\(coordinator.logTail())
+                    """
+                )
             }
             let untilEnd = endAt == .max ? 20 : Int(min(20, (endAt &- min(now, endAt)) / 1_000_000))
             try group.runOnce(timeoutMilliseconds: max(0, untilEnd))
@@ -172,24 +191,40 @@ struct LoadDriver {
             let ids = (tally.sentByStep[step] ?? []).sorted()
             let given = (tally.assignedByStep[step] ?? []).sorted()
             if ids != (0..<UInt32(expected)).map({ $0 }) || given != ids, problems.count < 3 {
-                problems.append("step \(step): \(expected) micro-batches, \(given.count) assigned, \(ids.count) sent (\(Set(ids).count) distinct)")
+                problems.append(
+                    "step \(step): \(expected) micro-batches, \(given.count) assigned, \(ids.count) sent (\(Set(ids).count) distinct)")
             }
         }
         let openSent = tally.sentByStep[UInt64(steps)] ?? []
         let inOpenStep = counters.accepted - completedMicroBatches
         if inOpenStep != openSent.count || Set(openSent).count != openSent.count {
-            problems.append("open step \(steps): the coordinator counted \(inOpenStep) micro-batch(es), the workers sent \(openSent.count) (\(Set(openSent).count) distinct)")
+            problems.append(
+                """
+                open step \(steps): the coordinator counted \(inOpenStep) micro-batch(es), the workers sent \(openSent.count) \
+                (\(Set(openSent).count) distinct)
+                """
+            )
         }
         let extra = tally.sent - counters.accepted
         let exactlyOnce = problems.isEmpty && steps > 0 && extra == 0 && counters.rejectedPushes == 0 && counters.duplicates == 0
         let detail: String
         if exactlyOnce {
-            detail = "\(steps) completed steps x their micro-batches = \(completedMicroBatches) micro-batches, each assigned once, sent once and counted once by the coordinator; \(inOpenStep) of the open step \(steps) counted"
+            detail =
+                """
+                \(steps) completed steps x their micro-batches = \(completedMicroBatches) micro-batches, each assigned once, sent \
+                once and counted once by the coordinator; \(inOpenStep) of the open step \(steps) counted
+                """
         } else if steps == 0 {
             detail = "no step completed in \(String(format: "%.1f", window)) s"
         } else {
-            detail = (problems + ["\(tally.sent) micro-batch(es) sent, \(counters.accepted) counted by the coordinator",
-                                  "the coordinator refused \(counters.rejectedPushes) gradient message(s) and dropped \(counters.duplicates) as duplicates"])
+            detail =
+                (problems + [
+                    "\(tally.sent) micro-batch(es) sent, \(counters.accepted) counted by the coordinator",
+                    """
+                    the coordinator refused \(counters.rejectedPushes) gradient message(s) and dropped \(counters.duplicates) as \
+                    duplicates
+                    """
+                ])
                 .joined(separator: "; ")
         }
         let undecided = exitsInWindow.values.filter { $0.code != 0 }.count
@@ -201,7 +236,8 @@ struct LoadDriver {
             gradientMbPerSecond: Double(tally.gradientBytes) / window / 1e6,
             weightsMbPerSecond: Double(tally.weightsBytes) / window / 1e6,
             assignedMicroBatches: tally.assigned, pushesRejected: counters.rejectedPushes, pushesDuplicated: counters.duplicates,
-            messagesRejected: counters.otherRejections, rejectsReceived: tally.rejectsReceived, protocolErrors: tally.undecodable + undecided,
+            messagesRejected: counters.otherRejections, rejectsReceived: tally.rejectsReceived,
+            protocolErrors: tally.undecodable + undecided,
             workersDropped: counters.workersDropped, sendRetries: tally.notQueued, shutdownsReceived: shutdowns,
             exactlyOnce: exactlyOnce, exactlyOnceDetail: detail, coordinatorPeakRssMb: peakRSS,
             coordinatorCpuPercent: coordinatorCPU, loadtestCpuPercent: loadtestCPU, cores: ProcessInfo.processInfo.activeProcessorCount,
@@ -245,7 +281,8 @@ struct LoadDriver {
             if now == last { return now }
             last = now
         }
-        throw LoadTestError("the coordinator's counters at \(url)status.json were still changing \(Int(deadline)) s after the workers stopped")
+        throw LoadTestError(
+            "the coordinator's counters at \(url)status.json were still changing \(Int(deadline)) s after the workers stopped")
     }
 
     /// Temporary directories of earlier load tests that were killed (their pid is gone).

@@ -112,20 +112,52 @@ public struct LoadTestReport: Encodable, Sendable {
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
         var lines: [String] = []
         if let l = load {
-            lines.append("loadtest: \(l.workers) simulated worker(s), \(model) (\(parameters) parameters, \(pushBytes)-byte pushes), batch \(l.batch) = \(l.microBatchesPerStep) micro-batches of \(l.microBatch), \(f(l.seconds)) s; data \(l.data)")
+            lines.append(
+                """
+                loadtest: \(l.workers) simulated worker(s), \(model) (\(parameters) parameters, \(pushBytes)-byte pushes), batch \
+                \(l.batch) = \(l.microBatchesPerStep) micro-batches of \(l.microBatch), \(f(l.seconds)) s; data \(l.data)
+                """
+            )
             lines.append("  steps              \(l.steps) (\(f(l.stepsPerSecond)) /s, \(f(l.msPerStep, 2)) ms/step)")
-            lines.append("  pushes             \(l.pushesAccepted) accepted (\(f(l.pushesPerSecond)) /s), \(l.pushesSent) sent (\(l.pushesInOpenStep) in the open step); \(l.pushesRejected) rejected, \(l.pushesDuplicated) duplicated")
+            lines.append(
+                """
+                  pushes             \(l.pushesAccepted) accepted (\(f(l.pushesPerSecond)) /s), \(l.pushesSent) sent \
+                (\(l.pushesInOpenStep) in the open step); \(l.pushesRejected) rejected, \(l.pushesDuplicated) duplicated
+                """
+            )
             lines.append("  payload            gradients in \(f(l.gradientMbPerSecond)) MB/s, weights out \(f(l.weightsMbPerSecond)) MB/s")
             lines.append("  exactly once       \(l.exactlyOnce ? "yes" : "NO"): \(l.exactlyOnceDetail)")
-            lines.append("  other              \(l.messagesRejected) messages rejected, \(l.rejectsReceived) rejects received, \(l.protocolErrors) protocol errors, \(l.workersDropped) workers dropped, \(l.sendRetries) messages not queued, \(l.shutdownsReceived) shutdowns received")
-            lines.append("  CPU                coordinator \(f(l.coordinatorCpuPercent, 0))%, loadtest \(f(l.loadtestCpuPercent, 0))% of one core (\(l.cores) cores)")
-            lines.append("  coordinator        peak RSS \(f(l.coordinatorPeakRssMb, 0)) MB; open fds \(l.coordinatorFdsListening) listening, \(l.coordinatorFdsStart) at the first step -> \(l.coordinatorFdsEnd) at the end; exit status \(l.coordinatorExitStatus)")
+            lines.append(
+                """
+                  other              \(l.messagesRejected) messages rejected, \(l.rejectsReceived) rejects received, \
+                \(l.protocolErrors) protocol errors, \(l.workersDropped) workers dropped, \(l.sendRetries) messages not queued, \
+                \(l.shutdownsReceived) shutdowns received
+                """
+            )
+            lines.append(
+                """
+                  CPU                coordinator \(f(l.coordinatorCpuPercent, 0))%, loadtest \(f(l.loadtestCpuPercent, 0))% of one \
+                core (\(l.cores) cores)
+                """
+            )
+            lines.append(
+                """
+                  coordinator        peak RSS \(f(l.coordinatorPeakRssMb, 0)) MB; open fds \(l.coordinatorFdsListening) listening, \
+                \(l.coordinatorFdsStart) at the first step -> \(l.coordinatorFdsEnd) at the end; exit status \
+                \(l.coordinatorExitStatus)
+                """
+            )
         }
         lines.append("  loadtest fds       \(loadtestFdsStart) -> \(loadtestFdsEnd)")
         if !raw.isEmpty {
             lines.append("raw libzmq DEALER<->ROUTER round trips on loopback (bytes carried both ways):")
             for r in raw {
-                lines.append("  \(String(format: "%9d", r.bytes)) B, \(r.window) in flight: \(f(r.roundTripsPerSecond)) round trips/s, \(f(r.mbPerSecond)) MB/s")
+                lines.append(
+                    """
+                      \(String(format: "%9d", r.bytes)) B, \(r.window) in flight: \(f(r.roundTripsPerSecond)) round trips/s, \
+                    \(f(r.mbPerSecond)) MB/s
+                    """
+                )
             }
         }
         return lines.joined(separator: "\n")

@@ -20,7 +20,8 @@ public enum RawZMQ {
         try dealer.connect(endpoint)
         let payload = [UInt8](repeating: 0x5a, count: bytes)
 
-        var sent = 0, received = 0
+        var sent = 0
+        var received = 0
         func pump(until deadline: UInt64, stopSending: UInt64) throws {
             let readable = try zmqPoll([router, dealer], timeoutMilliseconds: 20)
             if readable[0] {
@@ -28,7 +29,9 @@ public enum RawZMQ {
             }
             if readable[1] {
                 while let frames = try dealer.receive() {
-                    guard frames.count == 1, frames[0].count == bytes else { throw LoadTestError("raw libzmq: echo of \(frames.map(\.count)) bytes, sent \(bytes)") }
+                    guard frames.count == 1, frames[0].count == bytes else {
+                        throw LoadTestError("raw libzmq: echo of \(frames.map(\.count)) bytes, sent \(bytes)")
+                    }
                     received += 1
                     if monotonicNanoseconds() < stopSending {
                         try dealer.send([payload], dontWait: false)
@@ -36,7 +39,9 @@ public enum RawZMQ {
                     }
                 }
             }
-            if monotonicNanoseconds() > deadline { throw LoadTestError("raw libzmq: \(sent - received) of \(sent) round trips of \(bytes) bytes unanswered after the deadline") }
+            if monotonicNanoseconds() > deadline {
+                throw LoadTestError("raw libzmq: \(sent - received) of \(sent) round trips of \(bytes) bytes unanswered after the deadline")
+            }
         }
         // Warm-up: the connection is up and one message went both ways.
         try dealer.send([payload], dontWait: false)
@@ -58,8 +63,9 @@ public enum RawZMQ {
             try pump(until: deadline, stopSending: stopSending)
         }
         let elapsed = Double(monotonicNanoseconds() - start) / 1e9
-        return RawRoundTrips(bytes: bytes, window: window, roundTrips: received, seconds: elapsed,
-                             roundTripsPerSecond: Double(received) / elapsed,
-                             mbPerSecond: 2 * Double(received) * Double(bytes) / elapsed / 1e6)
+        return RawRoundTrips(
+            bytes: bytes, window: window, roundTrips: received, seconds: elapsed,
+            roundTripsPerSecond: Double(received) / elapsed,
+            mbPerSecond: 2 * Double(received) * Double(bytes) / elapsed / 1e6)
     }
 }

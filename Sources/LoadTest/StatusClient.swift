@@ -41,7 +41,9 @@ enum StatusClient {
             if n == 0 { break }
             response += chunk[0..<n]
         }
-        guard let split = response.firstRange(of: Array("\r\n\r\n".utf8)) else { throw LoadTestError("a malformed HTTP answer from \(url)") }
+        guard let split = response.firstRange(of: Array("\r\n\r\n".utf8)) else {
+            throw LoadTestError("a malformed HTTP answer from \(url)")
+        }
         let head = String(decoding: response[..<split.lowerBound], as: UTF8.self)
         guard head.hasPrefix("HTTP/1.1 200") || head.hasPrefix("HTTP/1.0 200") else {
             throw LoadTestError("\(url)\(path) answered \(head.split(separator: "\r\n").first ?? "")")

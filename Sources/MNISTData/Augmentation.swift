@@ -43,7 +43,9 @@ public struct AugmentSettings: Codable, Equatable, Sendable {
     /// Range checks; messages name the key.
     public func problems() -> [String] {
         var p: [String] = []
-        if !(rotationDegrees >= 0 && rotationDegrees <= 180) { p.append("augment.rotation_degrees must be in [0, 180], found \(rotationDegrees)") }
+        if !(rotationDegrees >= 0 && rotationDegrees <= 180) {
+            p.append("augment.rotation_degrees must be in [0, 180], found \(rotationDegrees)")
+        }
         if !(scale >= 0 && scale < 1) { p.append("augment.scale must be in [0, 1), found \(scale)") }
         if !(shiftPixels >= 0 && shiftPixels <= 28) { p.append("augment.shift_pixels must be in [0, 28], found \(shiftPixels)") }
         if !(shearDegrees >= 0 && shearDegrees < 80) { p.append("augment.shear_degrees must be in [0, 80), found \(shearDegrees)") }
@@ -78,7 +80,9 @@ public struct Augmenter: Sendable {
         self.cols = cols
         if settings.elasticAlpha > 0 {
             let radius = max(1, Int((3 * settings.elasticSigma).rounded(.up)))
-            var k = (-radius...radius).map { d in Float(PortableMath.exp(-Double(d * d) / (2 * settings.elasticSigma * settings.elasticSigma))) }
+            var k = (-radius...radius).map { d in
+                Float(PortableMath.exp(-Double(d * d) / (2 * settings.elasticSigma * settings.elasticSigma)))
+            }
             let sum = k.reduce(0, +)
             for i in k.indices { k[i] /= sum }
             kernel = k
@@ -110,8 +114,10 @@ public struct Augmenter: Sendable {
 
     /// Writes the augmented image of (epoch, sample) as pixel values in [0, 255] (not normalised).
     /// `scratch` holds `scratchCount` floats.
-    public func apply(_ source: UnsafePointer<UInt8>, to out: UnsafeMutablePointer<Float>, epoch: Int, sample: Int,
-                      scratch: UnsafeMutablePointer<Float>) {
+    public func apply(
+        _ source: UnsafePointer<UInt8>, to out: UnsafeMutablePointer<Float>, epoch: Int, sample: Int,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
         let n = rows * cols
         guard settings.isActive else {
             for i in 0..<n { out[i] = Float(source[i]) }
@@ -119,14 +125,25 @@ public struct Augmenter: Sendable {
         }
         let p = parameters(epoch: epoch, sample: sample)
         // Output -> source map: src = A^-1 (dst - c - t) + c, with A = R(rotation) * Shear(shear) * scale.
-        let c = PortableMath.cos(p.rotation), s = PortableMath.sin(p.rotation), k = PortableMath.tan(p.shear)
+        let c = PortableMath.cos(p.rotation)
+        let s = PortableMath.sin(p.rotation)
+        let k = PortableMath.tan(p.shear)
         // A = scale * [[c, c*k - s], [s, s*k + c]]; det = scale^2.
-        let a00 = c * p.scale, a01 = (c * k - s) * p.scale, a10 = s * p.scale, a11 = (s * k + c) * p.scale
+        let a00 = c * p.scale
+        let a01 = (c * k - s) * p.scale
+        let a10 = s * p.scale
+        let a11 = (s * k + c) * p.scale
         let det = a00 * a11 - a01 * a10
-        let i00 = Float(a11 / det), i01 = Float(-a01 / det), i10 = Float(-a10 / det), i11 = Float(a00 / det)
-        let cx = Float(cols - 1) / 2, cy = Float(rows - 1) / 2
-        let tx = Float(p.shiftX), ty = Float(p.shiftY)
-        let dx = scratch, dy = scratch + n
+        let i00 = Float(a11 / det)
+        let i01 = Float(-a01 / det)
+        let i10 = Float(-a10 / det)
+        let i11 = Float(a00 / det)
+        let cx = Float(cols - 1) / 2
+        let cy = Float(rows - 1) / 2
+        let tx = Float(p.shiftX)
+        let ty = Float(p.shiftY)
+        let dx = scratch
+        let dy = scratch + n
         if settings.elasticAlpha > 0 {
             elasticField(epoch: epoch, sample: sample, dx: dx, dy: dy, temp: scratch + 2 * n)
         } else {
@@ -146,8 +163,10 @@ public struct Augmenter: Sendable {
 
     /// Bilinear sample with zeros outside the image.
     @inline(__always) func bilinear(_ img: UnsafePointer<UInt8>, _ x: Float, _ y: Float) -> Float {
-        let x0 = Int(x.rounded(.down)), y0 = Int(y.rounded(.down))
-        let fx = x - Float(x0), fy = y - Float(y0)
+        let x0 = Int(x.rounded(.down))
+        let y0 = Int(y.rounded(.down))
+        let fx = x - Float(x0)
+        let fy = y - Float(y0)
         @inline(__always) func at(_ yy: Int, _ xx: Int) -> Float {
             (yy >= 0 && yy < rows && xx >= 0 && xx < cols) ? Float(img[yy * cols + xx]) : 0
         }
@@ -157,13 +176,19 @@ public struct Augmenter: Sendable {
     }
 
     /// Uniform(-1, 1) displacements per pixel, smoothed by a separable Gaussian (zero padding), times alpha.
-    func elasticField(epoch: Int, sample: Int, dx: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>,
-                      temp: UnsafeMutablePointer<Float>) {
+    func elasticField(
+        epoch: Int, sample: Int, dx: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>,
+        temp: UnsafeMutablePointer<Float>
+    ) {
         let n = rows * cols
         for b in 0..<((n + 1) / 2) {
             let w = rng.block(.augmentation, UInt32(truncatingIfNeeded: epoch), UInt32(truncatingIfNeeded: sample), UInt32(16 + b))
-            dx[2 * b] = Float(Self.symmetric(w[0])); dy[2 * b] = Float(Self.symmetric(w[1]))
-            if 2 * b + 1 < n { dx[2 * b + 1] = Float(Self.symmetric(w[2])); dy[2 * b + 1] = Float(Self.symmetric(w[3])) }
+            dx[2 * b] = Float(Self.symmetric(w[0]))
+            dy[2 * b] = Float(Self.symmetric(w[1]))
+            if 2 * b + 1 < n {
+                dx[2 * b + 1] = Float(Self.symmetric(w[2]))
+                dy[2 * b + 1] = Float(Self.symmetric(w[3]))
+            }
         }
         let alpha = Float(settings.elasticAlpha)
         smooth(dx, temp: temp, scale: alpha)

@@ -38,7 +38,7 @@ public enum DataLocator {
     /// Public mirrors tried in order; each serves `<name>.gz` for the four file names.
     public static let mirrors = [
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/"
     ]
 
     /// Resolves the data directory, first match wins:
@@ -53,11 +53,13 @@ public enum DataLocator {
     /// - Throws: `DataError` when the flag or environment directory lacks the files (no fall-through:
     ///   an explicit choice that is wrong must be fixed), when nothing is found and downloading is
     ///   not allowed (the message lists every place looked in), or when the download fails.
-    public static func resolve(flag: String?,
-                               environment: [String: String] = ProcessInfo.processInfo.environment,
-                               workingDirectory: String = FileManager.default.currentDirectoryPath,
-                               executablePath: String? = CommandLine.arguments.first,
-                               allowDownload: Bool = true) throws -> DataLocation {
+    public static func resolve(
+        flag: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        workingDirectory: String = FileManager.default.currentDirectoryPath,
+        executablePath: String? = CommandLine.arguments.first,
+        allowDownload: Bool = true
+    ) throws -> DataLocation {
         let workingDirectory = absolute(workingDirectory, relativeTo: FileManager.default.currentDirectoryPath)
         if let flag, !flag.isEmpty {
             let directory = absolute(flag, relativeTo: workingDirectory)
@@ -82,7 +84,15 @@ public enum DataLocator {
             looked.append(candidate)
         }
         guard allowDownload else {
-            throw DataError(path: cache, message: "MNIST data not found and downloading is disabled; looked in: \(looked.joined(separator: ", ")). Pass --data DIR or set \(environmentVariable) to a directory with \(MNISTFiles.all.joined(separator: ", ")) (raw or .gz), or allow the download into \(cache)")
+            throw DataError(
+                path: cache,
+                message:
+                    """
+                    MNIST data not found and downloading is disabled; looked in: \(looked.joined(separator: ", ")). Pass --data DIR \
+                    or set \(environmentVariable) to a directory with \(MNISTFiles.all.joined(separator: ", ")) (raw or .gz), or \
+                    allow the download into \(cache)
+                    """
+            )
         }
         try download(into: cache)
         return DataLocation(directory: cache, source: .downloaded)
@@ -118,17 +128,29 @@ public enum DataLocator {
     private static func requireFiles(in directory: String, origin: String) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
-            throw DataError(path: directory, message: "\(origin) does not exist; expected a directory with \(MNISTFiles.all.joined(separator: ", ")) (raw or .gz)")
+            throw DataError(
+                path: directory,
+                message: "\(origin) does not exist; expected a directory with \(MNISTFiles.all.joined(separator: ", ")) (raw or .gz)")
         }
         guard isDirectory.boolValue else {
-            throw DataError(path: directory, message: "\(origin) is a file; expected a directory with \(MNISTFiles.all.joined(separator: ", ")) (raw or .gz)")
+            throw DataError(
+                path: directory,
+                message: "\(origin) is a file; expected a directory with \(MNISTFiles.all.joined(separator: ", ")) (raw or .gz)")
         }
         guard access(directory, R_OK | X_OK) == 0 else {
-            throw DataError(path: directory, message: "\(origin) cannot be read (\(String(cString: strerror(errno)))); check its permissions")
+            throw DataError(
+                path: directory, message: "\(origin) cannot be read (\(String(cString: strerror(errno)))); check its permissions")
         }
         let missing = MNISTFiles.missing(in: directory)
         guard missing.isEmpty else {
-            throw DataError(path: directory, message: "\(origin) lacks \(missing.map { "\($0)(.gz)" }.joined(separator: ", ")); expected all of \(MNISTFiles.all.joined(separator: ", ")) (raw or .gz). Fix the path, or drop it to use the cache or download")
+            throw DataError(
+                path: directory,
+                message:
+                    """
+                    \(origin) lacks \(missing.map { "\($0)(.gz)" }.joined(separator: ", ")); expected all of \
+                    \(MNISTFiles.all.joined(separator: ", ")) (raw or .gz). Fix the path, or drop it to use the cache or download
+                    """
+            )
         }
     }
 
@@ -148,19 +170,29 @@ public enum DataLocator {
     }
 
     /// `download(into:)` with the mirrors and curl binary as parameters (tests use file:// mirrors).
-    static func download(into directory: String, mirrors: [String], curl: String,
-                         expected: [String: String] = Checksums.mnistContentSHA256) throws {
+    static func download(
+        into directory: String, mirrors: [String], curl: String,
+        expected: [String: String] = Checksums.mnistContentSHA256
+    ) throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw DataError(path: directory, message: "cannot create the download directory: \(error.localizedDescription)")
         }
         guard FileManager.default.isExecutableFile(atPath: curl) else {
-            throw DataError(path: directory, message: "cannot download MNIST: \(curl) not found or not executable; install curl, or download the four files \(MNISTFiles.all.map { $0 + ".gz" }.joined(separator: ", ")) yourself and pass --data DIR")
+            throw DataError(
+                path: directory,
+                message:
+                    """
+                    cannot download MNIST: \(curl) not found or not executable; install curl, or download the four files \
+                    \(MNISTFiles.all.map { $0 + ".gz" }.joined(separator: ", ")) yourself and pass --data DIR
+                    """
+            )
         }
         for name in MNISTFiles.all {
             if let existing = MNISTFiles.existingPath(of: name, in: directory),
-               let hash = try? Checksums.contentSHA256(path: existing), hash == expected[name] {
+                let hash = try? Checksums.contentSHA256(path: existing), hash == expected[name]
+            {
                 continue
             }
             let target = (directory as NSString).appendingPathComponent(name + ".gz")
@@ -190,7 +222,14 @@ public enum DataLocator {
                 }
             }
             if !done {
-                throw DataError(path: target, message: "download failed from every mirror: \(failures.joined(separator: "; ")). Check the network, or fetch \(name).gz yourself into \(directory) (or pass --data DIR)")
+                throw DataError(
+                    path: target,
+                    message:
+                        """
+                        download failed from every mirror: \(failures.joined(separator: "; ")). Check the network, or fetch \
+                        \(name).gz yourself into \(directory) (or pass --data DIR)
+                        """
+                )
             }
         }
     }
@@ -246,7 +285,7 @@ public enum Checksums {
         MNISTFiles.trainImages: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
         MNISTFiles.trainLabels: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
         MNISTFiles.testImages: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-        MNISTFiles.testLabels: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        MNISTFiles.testLabels: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
     ]
 
     /// Name of the optional sha256sum-format file checked by `verify`.
@@ -286,7 +325,9 @@ public enum Checksums {
         let rest = line.dropFirst(64)
         let isHex = hash.count == 64 && hash.allSatisfy { $0.isHexDigit }
         guard isHex, let separator = rest.first, separator == " " || separator == "\t" else {
-            throw DataError(path: path, message: "line \(lineNumber): expected \"<64 hex digits>  <file name>\" (sha256sum format), found \"\(line.prefix(100))\"")
+            throw DataError(
+                path: path,
+                message: "line \(lineNumber): expected \"<64 hex digits>  <file name>\" (sha256sum format), found \"\(line.prefix(100))\"")
         }
         var name = rest.drop(while: { $0 == " " || $0 == "\t" })
         if name.hasPrefix("*") { name = name.dropFirst() }

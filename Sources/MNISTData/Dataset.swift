@@ -19,8 +19,9 @@ public struct Dataset: Sendable {
 
     /// Validates sizes and that every label < classes; `name` is used in error messages.
     public init(images: [UInt8], labels: [UInt8], rows: Int, cols: Int, classes: Int, name: String) throws {
-        try Dataset.validate(images: images, labels: labels, rows: rows, cols: cols, classes: classes,
-                             imagesName: name, labelsName: name)
+        try Dataset.validate(
+            images: images, labels: labels, rows: rows, cols: cols, classes: classes,
+            imagesName: name, labelsName: name)
         self.images = images
         self.labels = labels
         self.rows = rows
@@ -32,17 +33,39 @@ public struct Dataset: Sendable {
     /// errors name both paths.
     public init(images: IDXArray, imagesPath: String, labels: IDXArray, labelsPath: String, classes: Int) throws {
         guard images.dims.count == 3 else {
-            throw DataError(path: imagesPath, message: "expected an images IDX file with 3 dimensions (count, rows, cols), found \(images.dims.count): \(images.dims); is this a labels file? (labels are in \(labelsPath))")
+            throw DataError(
+                path: imagesPath,
+                message:
+                    """
+                    expected an images IDX file with 3 dimensions (count, rows, cols), found \(images.dims.count): \(images.dims); is \
+                    this a labels file? (labels are in \(labelsPath))
+                    """
+            )
         }
         guard labels.dims.count == 1 else {
-            throw DataError(path: labelsPath, message: "expected a labels IDX file with 1 dimension (count), found \(labels.dims.count): \(labels.dims); is this an images file? (images are in \(imagesPath))")
+            throw DataError(
+                path: labelsPath,
+                message:
+                    """
+                    expected a labels IDX file with 1 dimension (count), found \(labels.dims.count): \(labels.dims); is this an \
+                    images file? (images are in \(imagesPath))
+                    """
+            )
         }
         let (count, rows, cols) = (images.dims[0], images.dims[1], images.dims[2])
         guard count == labels.dims[0] else {
-            throw DataError(path: imagesPath, message: "has \(count) images but \(labelsPath) has \(labels.dims[0]) labels; the two files must come from the same set (train or t10k)")
+            throw DataError(
+                path: imagesPath,
+                message:
+                    """
+                    has \(count) images but \(labelsPath) has \(labels.dims[0]) labels; the two files must come from the same set \
+                    (train or t10k)
+                    """
+            )
         }
-        try Dataset.validate(images: images.data, labels: labels.data, rows: rows, cols: cols, classes: classes,
-                             imagesName: imagesPath, labelsName: labelsPath)
+        try Dataset.validate(
+            images: images.data, labels: labels.data, rows: rows, cols: cols, classes: classes,
+            imagesName: imagesPath, labelsName: labelsPath)
         self.images = images.data
         self.labels = labels.data
         self.rows = rows
@@ -50,8 +73,10 @@ public struct Dataset: Sendable {
         self.classes = classes
     }
 
-    private static func validate(images: [UInt8], labels: [UInt8], rows: Int, cols: Int, classes: Int,
-                                 imagesName: String, labelsName: String) throws {
+    private static func validate(
+        images: [UInt8], labels: [UInt8], rows: Int, cols: Int, classes: Int,
+        imagesName: String, labelsName: String
+    ) throws {
         guard rows > 0, cols > 0 else {
             throw DataError(path: imagesName, message: "expected images of at least 1x1 pixels, found \(rows)x\(cols)")
         }
@@ -61,13 +86,23 @@ public struct Dataset: Sendable {
         let (imageSize, o1) = rows.multipliedReportingOverflow(by: cols)
         let (expected, o2) = labels.count.multipliedReportingOverflow(by: imageSize)
         guard !o1, !o2, expected == images.count else {
-            let found = images.count % max(1, rows * cols) == 0
+            let found =
+                images.count % max(1, rows * cols) == 0
                 ? "\(images.count) bytes (\(images.count / max(1, rows * cols)) images)"
                 : "\(images.count) bytes (not a whole number of \(rows)x\(cols) images)"
-            throw DataError(path: imagesName, message: "has \(found) but \(labelsName) has \(labels.count) labels: expected \(labels.count) x \(rows) x \(cols) bytes of images")
+            throw DataError(
+                path: imagesName,
+                message:
+                    """
+                    has \(found) but \(labelsName) has \(labels.count) labels: expected \(labels.count) x \(rows) x \(cols) bytes of \
+                    images
+                    """
+            )
         }
         if let index = labels.firstIndex(where: { Int($0) >= classes }) {
-            throw DataError(path: labelsName, message: "label \(labels[index]) at index \(index) is out of range for \(classes) classes (expected 0...\(classes - 1))")
+            throw DataError(
+                path: labelsName,
+                message: "label \(labels[index]) at index \(index) is out of range for \(classes) classes (expected 0...\(classes - 1))")
         }
     }
 
@@ -88,7 +123,7 @@ public struct Dataset: Sendable {
         newLabels.reserveCapacity(indices.count)
         for index in indices {
             precondition(index >= 0 && index < count, "subset index \(index) out of range 0..<\(count)")
-            newImages.append(contentsOf: images[index * size ..< (index + 1) * size])
+            newImages.append(contentsOf: images[index * size..<(index + 1) * size])
             newLabels.append(labels[index])
         }
         return Dataset(validated: newImages, labels: newLabels, rows: rows, cols: cols, classes: classes)
@@ -123,7 +158,14 @@ public enum MNISTFiles {
         if !isDirectory.boolValue {
             throw DataError(path: directory, message: "expected a data directory, found a file (looking for \(name).gz or \(name))")
         }
-        throw DataError(path: directory, message: "missing \(name).gz or \(name): expected the four MNIST files \(all.joined(separator: ", ")) (raw or .gz); pass --data DIR or set DIGITS_DATA_DIR to a directory holding them")
+        throw DataError(
+            path: directory,
+            message:
+                """
+                missing \(name).gz or \(name): expected the four MNIST files \(all.joined(separator: ", ")) (raw or .gz); pass --data \
+                DIR or set DIGITS_DATA_DIR to a directory holding them
+                """
+        )
     }
 
     /// `directory/name.gz` or `directory/name` if one is a regular file, else nil.
@@ -151,7 +193,14 @@ public enum MNISTFiles {
         let train = try loadPair(imagesPath: paths[0], labelsPath: paths[1], classes: classes)
         let test = try loadPair(imagesPath: paths[2], labelsPath: paths[3], classes: classes)
         guard train.rows == test.rows, train.cols == test.cols else {
-            throw DataError(path: paths[2], message: "test images are \(test.rows)x\(test.cols) but the training images in \(paths[0]) are \(train.rows)x\(train.cols); both sets must have the same image size")
+            throw DataError(
+                path: paths[2],
+                message:
+                    """
+                    test images are \(test.rows)x\(test.cols) but the training images in \(paths[0]) are \(train.rows)x\(train.cols); \
+                    both sets must have the same image size
+                    """
+            )
         }
         return (train, test)
     }

@@ -9,22 +9,39 @@ public enum DatasetCatalog {
     public static let fashionEnvironmentVariable = "DIGITS_FASHION_MNIST_DIR"
 
     /// The directory of a named dataset other than "mnist" (which uses `DataLocator.resolve`).
-    public static func location(of name: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DataLocation {
+    public static func location(of name: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DataLocation
+    {
         switch name {
         case "fashion-mnist":
             if let dir = environment[fashionEnvironmentVariable], !dir.isEmpty {
                 guard MNISTFiles.missing(in: dir).isEmpty else {
-                    throw DataError(path: dir, message: "\(fashionEnvironmentVariable) directory lacks \(MNISTFiles.missing(in: dir).joined(separator: ", ")) (raw or .gz)")
+                    throw DataError(
+                        path: dir,
+                        message:
+                            """
+                            \(fashionEnvironmentVariable) directory lacks \(MNISTFiles.missing(in: dir).joined(separator: ", ")) (raw \
+                            or .gz)
+                            """
+                    )
                 }
                 return DataLocation(directory: dir, source: .environment)
             }
             let missing = MNISTFiles.missing(in: fashionDirectory)
             guard missing.isEmpty else {
-                throw DataError(path: fashionDirectory, message: "Fashion-MNIST not found (missing \(missing.joined(separator: ", "))); install it with 'apt-get install dataset-fashion-mnist', set \(fashionEnvironmentVariable), or pass --data DIR")
+                throw DataError(
+                    path: fashionDirectory,
+                    message:
+                        """
+                        Fashion-MNIST not found (missing \(missing.joined(separator: ", "))); install it with 'apt-get install \
+                        dataset-fashion-mnist', set \(fashionEnvironmentVariable), or pass --data DIR
+                        """
+                )
             }
             return DataLocation(directory: fashionDirectory, source: .shared)
         default:
-            throw DataError(path: name, message: "unknown dataset '\(name)'; expected one of \(names.joined(separator: ", ")), or --data DIR for any IDX dataset")
+            throw DataError(
+                path: name,
+                message: "unknown dataset '\(name)'; expected one of \(names.joined(separator: ", ")), or --data DIR for any IDX dataset")
         }
     }
 }

@@ -17,7 +17,8 @@ public enum ValidationSplit {
             let order = rng.permutation(count: members.count, purpose: .split, stream: UInt32(c))
             for k in 0..<take { isValidation[members[order[k]]] = true }
         }
-        var train: [Int] = [], validation: [Int] = []
+        var train: [Int] = []
+        var validation: [Int] = []
         for i in labels.indices { if isValidation[i] { validation.append(i) } else { train.append(i) } }
         return (train, validation)
     }

@@ -45,10 +45,11 @@ public enum Gzip {
 
     static func hexPrefix(_ bytes: [UInt8], count: Int = 4) -> String {
         if bytes.isEmpty { return "an empty file" }
-        return "0x" + bytes.prefix(count).map { byte in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined()
+        return "0x"
+            + bytes.prefix(count).map { byte in
+                let digits = String(byte, radix: 16)
+                return digits.count == 1 ? "0" + digits : digits
+            }.joined()
     }
 
     private static func inflate(_ bytes: [UInt8], windowBits: Int32, format: String, path: String, limit: Int) throws -> [UInt8] {
@@ -91,7 +92,14 @@ public enum Gzip {
                 let produced = chunkCount - Int(stream.avail_out)
                 if produced > 0 {
                     if output.count + produced > limit {
-                        throw DataError(path: path, message: "\(format) data decompresses to more than \(limit) bytes (the most expected here); refusing (corrupt or hostile file?)")
+                        throw DataError(
+                            path: path,
+                            message:
+                                """
+                                \(format) data decompresses to more than \(limit) bytes (the most expected here); refusing (corrupt \
+                                or hostile file?)
+                                """
+                        )
                     }
                     output.append(contentsOf: chunk[0..<produced])
                 }
@@ -110,15 +118,36 @@ public enum Gzip {
                     if format == "gzip" && (position..<input.count).allSatisfy({ base[$0] == 0 }) {
                         return  // zero padding after the last member, which gunzip also accepts
                     }
-                    throw DataError(path: path, message: "\(rest) unexpected bytes after the end of the \(format) stream (at offset \(position) of \(input.count)); the file is corrupt or was appended to")
+                    throw DataError(
+                        path: path,
+                        message:
+                            """
+                            \(rest) unexpected bytes after the end of the \(format) stream (at offset \(position) of \(input.count)); \
+                            the file is corrupt or was appended to
+                            """
+                    )
                 case Z_BUF_ERROR:
                     if stream.avail_in == 0 && offset == input.count {
-                        throw DataError(path: path, message: "truncated \(format) data: the stream ended after \(input.count) bytes, before its end marker (\(output.count) bytes decompressed so far); re-download or re-copy the file")
+                        throw DataError(
+                            path: path,
+                            message:
+                                """
+                                truncated \(format) data: the stream ended after \(input.count) bytes, before its end marker \
+                                (\(output.count) bytes decompressed so far); re-download or re-copy the file
+                                """
+                        )
                     }
                     refill()
                 case Z_DATA_ERROR, Z_NEED_DICT:
                     let detail = stream.msg.map { String(cString: $0) } ?? "invalid data"
-                    throw DataError(path: path, message: "corrupt \(format) data near byte \(consumedBefore) of \(input.count): \(detail); re-download or re-copy the file")
+                    throw DataError(
+                        path: path,
+                        message:
+                            """
+                            corrupt \(format) data near byte \(consumedBefore) of \(input.count): \(detail); re-download or re-copy \
+                            the file
+                            """
+                    )
                 case Z_MEM_ERROR:
                     throw DataError(path: path, message: "out of memory while decompressing \(format) data")
                 default:
@@ -131,8 +160,9 @@ public enum Gzip {
 
     private static func deflate(_ bytes: [UInt8], windowBits: Int32) -> [UInt8] {
         var stream = z_stream()
-        let initStatus = deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, windowBits, 8,
-                                       Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        let initStatus = deflateInit2_(
+            &stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, windowBits, 8,
+            Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         // Only fails on out-of-memory or an incompatible library: an internal invariant.
         precondition(initStatus == Z_OK, "deflateInit2 failed with status \(initStatus)")
         defer { deflateEnd(&stream) }
@@ -159,8 +189,9 @@ public enum Gzip {
                     return CZlib.deflate(&stream, flush)
                 }
                 output.append(contentsOf: chunk[0..<(chunkCount - Int(stream.avail_out))])
-                precondition(status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR,
-                             "deflate failed with status \(status)")
+                precondition(
+                    status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR,
+                    "deflate failed with status \(status)")
             } while status != Z_STREAM_END
         }
         return output

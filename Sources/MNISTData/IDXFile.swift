@@ -1,10 +1,11 @@
 // The IDX file format of MNIST (http://yann.lecun.com/exdb/mnist/): a big-endian header
 // 0x00 0x00 <type> <ndims>, ndims big-endian UInt32 sizes, then the data. Raw or gzip-compressed.
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An n-dimensional array of unsigned bytes as stored in an IDX file, row-major.
@@ -63,14 +64,25 @@ public enum IDXFile {
             if !wasGzip && Gzip.isGzip(bytes) {
                 hint = "; the file is gzip-compressed: read it with IDXFile.read(path:) or gunzip it"
             }
-            throw DataError(path: path, message: "not an IDX file: expected magic 0x0000 0803 or 0801 (unsigned bytes, 3 or 1 dimensions), found \(magicText)\(hint)")
+            throw DataError(
+                path: path,
+                message:
+                    "not an IDX file: expected magic 0x0000 0803 or 0801 (unsigned bytes, 3 or 1 dimensions), found \(magicText)\(hint)")
         }
         let type = bytes[2]
         guard type == 0x08 else {
             let names: [UInt8: String] = [0x09: "signed byte", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"]
-            let name = names[type].map { "element type 0x\(hex(UInt32(type), digits: 2)) (\($0))" }
+            let name =
+                names[type].map { "element type 0x\(hex(UInt32(type), digits: 2)) (\($0))" }
                 ?? "unknown element type 0x\(hex(UInt32(type), digits: 2))"
-            throw DataError(path: path, message: "unsupported IDX file: expected element type 0x08 (unsigned byte, magic 0x0000 0803 or 0801), found \(name) in magic \(magicText)")
+            throw DataError(
+                path: path,
+                message:
+                    """
+                    unsupported IDX file: expected element type 0x08 (unsigned byte, magic 0x0000 0803 or 0801), found \(name) in \
+                    magic \(magicText)
+                    """
+            )
         }
         let ndims = Int(bytes[3])
         guard ndims >= 1 else {
@@ -78,7 +90,14 @@ public enum IDXFile {
         }
         let headerSize = 4 + 4 * ndims
         guard bytes.count >= headerSize else {
-            throw DataError(path: path, message: "truncated IDX header: magic \(magicText) announces \(ndims) dimensions, so the header needs \(headerSize) bytes, found \(bytes.count)")
+            throw DataError(
+                path: path,
+                message:
+                    """
+                    truncated IDX header: magic \(magicText) announces \(ndims) dimensions, so the header needs \(headerSize) bytes, \
+                    found \(bytes.count)
+                    """
+            )
         }
         var dims: [Int] = []
         var elements = 1
@@ -96,10 +115,20 @@ public enum IDXFile {
         }
         let found = bytes.count - headerSize
         if found < elements {
-            throw DataError(path: path, message: "truncated: expected \(elements) bytes of data for dimensions \(dims), found \(found); re-download or re-copy the file")
+            throw DataError(
+                path: path,
+                message:
+                    "truncated: expected \(elements) bytes of data for dimensions \(dims), found \(found); re-download or re-copy the file")
         }
         if found > elements {
-            throw DataError(path: path, message: "trailing bytes: expected \(elements) bytes of data for dimensions \(dims), found \(found) (\(found - elements) extra); the file is corrupt or not an IDX file")
+            throw DataError(
+                path: path,
+                message:
+                    """
+                    trailing bytes: expected \(elements) bytes of data for dimensions \(dims), found \(found) (\(found - elements) \
+                    extra); the file is corrupt or not an IDX file
+                    """
+            )
         }
         return IDXArray(dims: dims, data: Array(bytes[headerSize...]))
     }
@@ -156,9 +185,9 @@ public enum IDXFile {
 }
 
 #if canImport(Glibc)
-private let posixRename = Glibc.rename
+    private let posixRename = Glibc.rename
 #elseif canImport(Darwin)
-private let posixRename = Darwin.rename
+    private let posixRename = Darwin.rename
 #endif
 
 /// Whole-file reads and atomic writes with errors that name the path.
@@ -207,21 +236,21 @@ enum FileBytes {
     /// POSIX rename: atomic, replaces an existing destination.
     static func rename(_ source: String, to destination: String) throws {
         #if canImport(Glibc) || canImport(Darwin)
-        if posixRename(source, destination) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(atPath: source)
-            throw DataError(path: destination, message: "cannot move \(source) into place: \(reason)")
-        }
-        #else
-        do {
-            if FileManager.default.fileExists(atPath: destination) {
-                _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: destination), withItemAt: URL(fileURLWithPath: source))
-            } else {
-                try FileManager.default.moveItem(atPath: source, toPath: destination)
+            if posixRename(source, destination) != 0 {
+                let reason = String(cString: strerror(errno))
+                try? FileManager.default.removeItem(atPath: source)
+                throw DataError(path: destination, message: "cannot move \(source) into place: \(reason)")
             }
-        } catch {
-            throw DataError(path: destination, message: "cannot move \(source) into place: \(error.localizedDescription)")
-        }
+        #else
+            do {
+                if FileManager.default.fileExists(atPath: destination) {
+                    _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: destination), withItemAt: URL(fileURLWithPath: source))
+                } else {
+                    try FileManager.default.moveItem(atPath: source, toPath: destination)
+                }
+            } catch {
+                throw DataError(path: destination, message: "cannot move \(source) into place: \(error.localizedDescription)")
+            }
         #endif
     }
 }

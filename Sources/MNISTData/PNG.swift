@@ -70,33 +70,54 @@ public enum PNG {
     ///   header, missing palette, unknown critical chunk or corrupt image data.
     public static func decodeGray(_ bytes: [UInt8], path: String) throws -> GrayImage {
         guard isPNG(bytes) else {
-            throw DataError(path: path, message: "not a PNG: expected signature 0x89504e470d0a1a0a, found \(Gzip.hexPrefix(bytes, count: 8))")
+            throw DataError(
+                path: path, message: "not a PNG: expected signature 0x89504e470d0a1a0a, found \(Gzip.hexPrefix(bytes, count: 8))")
         }
         var offset = 8
         var header: Header?
-        var palette: [UInt8]?        // RGB triples
-        var transparency: [UInt8]?   // raw tRNS chunk
+        var palette: [UInt8]?  // RGB triples
+        var transparency: [UInt8]?  // raw tRNS chunk
         var imageData: [UInt8] = []
         var sawImageData = false
         chunks: while true {
             guard offset + 8 <= bytes.count else {
-                throw DataError(path: path, message: "truncated PNG: expected a chunk header at byte \(offset), but the file ends at byte \(bytes.count) before the IEND chunk")
+                throw DataError(
+                    path: path,
+                    message:
+                        """
+                        truncated PNG: expected a chunk header at byte \(offset), but the file ends at byte \(bytes.count) before the \
+                        IEND chunk
+                        """
+                )
             }
             let length = Int(be32(bytes, offset))
             let typeBytes = Array(bytes[(offset + 4)..<(offset + 8)])
             let type = String(decoding: typeBytes, as: UTF8.self)
             guard length <= 0x7FFF_FFFF, typeBytes.allSatisfy({ (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else {
-                throw DataError(path: path, message: "corrupt PNG: invalid chunk header at byte \(offset) (length \(length), type \(Gzip.hexPrefix(typeBytes)))")
+                throw DataError(
+                    path: path,
+                    message: "corrupt PNG: invalid chunk header at byte \(offset) (length \(length), type \(Gzip.hexPrefix(typeBytes)))")
             }
             let dataStart = offset + 8
             let dataEnd = dataStart + length
             guard dataEnd + 4 <= bytes.count else {
-                throw DataError(path: path, message: "truncated PNG: the \(type) chunk at byte \(offset) needs \(length + 12) bytes, only \(bytes.count - offset) remain")
+                throw DataError(
+                    path: path,
+                    message:
+                        "truncated PNG: the \(type) chunk at byte \(offset) needs \(length + 12) bytes, only \(bytes.count - offset) remain"
+                )
             }
             let storedCRC = be32(bytes, dataEnd)
             let actualCRC = crc(bytes, from: offset + 4, to: dataEnd)
             guard storedCRC == actualCRC else {
-                throw DataError(path: path, message: "corrupt PNG: CRC mismatch in the \(type) chunk at byte \(offset): stored 0x\(IDXFile.hex(storedCRC, digits: 8)), computed 0x\(IDXFile.hex(actualCRC, digits: 8))")
+                throw DataError(
+                    path: path,
+                    message:
+                        """
+                        corrupt PNG: CRC mismatch in the \(type) chunk at byte \(offset): stored \
+                        0x\(IDXFile.hex(storedCRC, digits: 8)), computed 0x\(IDXFile.hex(actualCRC, digits: 8))
+                        """
+                )
             }
             let data = bytes[dataStart..<dataEnd]
             if header == nil && type != "IHDR" {
@@ -110,7 +131,10 @@ public enum PNG {
                 header = try parseHeader(Array(data), path: path)
             case "PLTE":
                 guard length % 3 == 0, (3...768).contains(length) else {
-                    throw DataError(path: path, message: "corrupt PNG: expected a PLTE chunk of 1 to 256 RGB entries (a multiple of 3 bytes), found \(length) bytes")
+                    throw DataError(
+                        path: path,
+                        message: "corrupt PNG: expected a PLTE chunk of 1 to 256 RGB entries (a multiple of 3 bytes), found \(length) bytes"
+                    )
                 }
                 palette = Array(data)
             case "tRNS":
@@ -144,7 +168,9 @@ public enum PNG {
         do {
             raw = try Gzip.inflateZlib(imageData, path: path, limit: needed)
         } catch let error as DataError {
-            throw DataError(path: path, message: "PNG image data (\(header.width)x\(header.height), \(needed) bytes after decompression): \(error.message)")
+            throw DataError(
+                path: path,
+                message: "PNG image data (\(header.width)x\(header.height), \(needed) bytes after decompression): \(error.message)")
         }
         return try reconstruct(raw, header: header, palette: palette ?? [], transparency: transparency, path: path)
     }
@@ -171,8 +197,10 @@ public enum PNG {
         guard d.count == 13 else {
             throw DataError(path: path, message: "corrupt PNG: expected a 13-byte IHDR chunk, found \(d.count) bytes")
         }
-        let width = Int(be32(d, 0)), height = Int(be32(d, 4))
-        let bitDepth = Int(d[8]), colorType = Int(d[9])
+        let width = Int(be32(d, 0))
+        let height = Int(be32(d, 4))
+        let bitDepth = Int(d[8])
+        let colorType = Int(d[9])
         guard width >= 1, height >= 1, width <= 0x7FFF_FFFF, height <= 0x7FFF_FFFF else {
             throw DataError(path: path, message: "corrupt PNG: expected width and height in 1...2^31-1, found \(width)x\(height)")
         }
@@ -184,10 +212,13 @@ public enum PNG {
             throw DataError(path: path, message: "corrupt PNG: expected colour type 0, 2, 3, 4 or 6, found \(colorType)")
         }
         guard depths.contains(bitDepth) else {
-            throw DataError(path: path, message: "corrupt PNG: bit depth \(bitDepth) is not allowed for colour type \(colorType) (expected one of \(depths))")
+            throw DataError(
+                path: path,
+                message: "corrupt PNG: bit depth \(bitDepth) is not allowed for colour type \(colorType) (expected one of \(depths))")
         }
         guard d[10] == 0, d[11] == 0 else {
-            throw DataError(path: path, message: "unsupported PNG: expected compression method 0 and filter method 0, found \(d[10]) and \(d[11])")
+            throw DataError(
+                path: path, message: "unsupported PNG: expected compression method 0 and filter method 0, found \(d[10]) and \(d[11])")
         }
         guard d[12] <= 1 else {
             throw DataError(path: path, message: "unsupported PNG: expected interlace method 0 (none) or 1 (Adam7), found \(d[12])")
@@ -196,12 +227,16 @@ public enum PNG {
     }
 
     /// Un-filters every pass and converts each pixel to grey.
-    private static func reconstruct(_ raw: [UInt8], header h: Header, palette: [UInt8],
-                                    transparency: [UInt8]?, path: String) throws -> GrayImage {
+    private static func reconstruct(
+        _ raw: [UInt8], header h: Header, palette: [UInt8],
+        transparency: [UInt8]?, path: String
+    ) throws -> GrayImage {
         let passes = passes(h)
         let needed = rawByteCount(h)
         guard raw.count >= needed else {
-            throw DataError(path: path, message: "truncated PNG image data: \(h.width)x\(h.height) needs \(needed) bytes after decompression, found \(raw.count)")
+            throw DataError(
+                path: path,
+                message: "truncated PNG image data: \(h.width)x\(h.height) needs \(needed) bytes after decompression, found \(raw.count)")
         }
 
         let pixel = try pixelConverter(h, palette: palette, transparency: transparency, path: path)
@@ -231,7 +266,8 @@ public enum PNG {
                     case 3: current[i] = x &+ UInt8((Int(a) + Int(b)) / 2)
                     case 4: current[i] = x &+ paeth(a, b, c)
                     default:
-                        throw DataError(path: path, message: "corrupt PNG image data: invalid filter type \(filter) on row \(y) (expected 0...4)")
+                        throw DataError(
+                            path: path, message: "corrupt PNG image data: invalid filter type \(filter) on row \(y) (expected 0...4)")
                     }
                 }
                 let outRow = (y0 + y * dy) * h.width
@@ -246,14 +282,18 @@ public enum PNG {
 
     private static func paeth(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> UInt8 {
         let p = Int(a) + Int(b) - Int(c)
-        let pa = abs(p - Int(a)), pb = abs(p - Int(b)), pc = abs(p - Int(c))
+        let pa = abs(p - Int(a))
+        let pb = abs(p - Int(b))
+        let pc = abs(p - Int(c))
         if pa <= pb && pa <= pc { return a }
         return pb <= pc ? b : c
     }
 
     /// Returns a function mapping (unfiltered row, x) to the composited grey value.
-    private static func pixelConverter(_ h: Header, palette: [UInt8], transparency: [UInt8]?,
-                                       path: String) throws -> ([UInt8], Int) throws -> UInt8 {
+    private static func pixelConverter(
+        _ h: Header, palette: [UInt8], transparency: [UInt8]?,
+        path: String
+    ) throws -> ([UInt8], Int) throws -> UInt8 {
         let depth = h.bitDepth
         let channels = h.channels
         let maxValue = (1 << depth) - 1
@@ -287,7 +327,9 @@ public enum PNG {
         func key(_ t: [UInt8]?, count: Int) throws -> [Int]? {
             guard let t else { return nil }
             guard t.count >= 2 * count else {
-                throw DataError(path: path, message: "corrupt PNG: expected a tRNS chunk of \(2 * count) bytes for colour type \(h.colorType), found \(t.count)")
+                throw DataError(
+                    path: path,
+                    message: "corrupt PNG: expected a tRNS chunk of \(2 * count) bytes for colour type \(h.colorType), found \(t.count)")
             }
             return (0..<count).map { (Int(t[2 * $0]) << 8 | Int(t[2 * $0 + 1])) & maxValue }
         }
@@ -301,7 +343,9 @@ public enum PNG {
         case 2:
             let transparent = try key(transparency, count: 3)
             return { row, x in
-                let r = sample(row, x, 0), g = sample(row, x, 1), b = sample(row, x, 2)
+                let r = sample(row, x, 0)
+                let g = sample(row, x, 1)
+                let b = sample(row, x, 2)
                 if let t = transparent, t[0] == r, t[1] == g, t[2] == b { return 255 }
                 return composite(luminance(to8(r), to8(g), to8(b)), 255)
             }
@@ -312,7 +356,8 @@ public enum PNG {
             return { row, x in
                 let index = sample(row, x, 0)
                 guard index < entries else {
-                    throw DataError(path: path, message: "corrupt PNG: pixel \(x) uses palette index \(index), but the palette has \(entries) entries")
+                    throw DataError(
+                        path: path, message: "corrupt PNG: pixel \(x) uses palette index \(index), but the palette has \(entries) entries")
                 }
                 return composite(lums[index], alphas[index])
             }
@@ -320,8 +365,9 @@ public enum PNG {
             return { row, x in composite(to8(sample(row, x, 0)), to8(sample(row, x, 1))) }
         default:  // 6
             return { row, x in
-                composite(luminance(to8(sample(row, x, 0)), to8(sample(row, x, 1)), to8(sample(row, x, 2))),
-                          to8(sample(row, x, 3)))
+                composite(
+                    luminance(to8(sample(row, x, 0)), to8(sample(row, x, 1)), to8(sample(row, x, 2))),
+                    to8(sample(row, x, 3)))
             }
         }
     }
@@ -331,16 +377,18 @@ public enum PNG {
     /// Encodes an 8-bit greyscale PNG (colour type 0), choosing a filter per row.
     /// - Precondition: `width, height >= 1` and `pixels.count == width * height`.
     public static func encode(_ image: GrayImage) -> [UInt8] {
-        precondition(image.width >= 1 && image.height >= 1 && image.pixels.count == image.width * image.height,
-                     "GrayImage \(image.width)x\(image.height) with \(image.pixels.count) pixels cannot be encoded")
+        precondition(
+            image.width >= 1 && image.height >= 1 && image.pixels.count == image.width * image.height,
+            "GrayImage \(image.width)x\(image.height) with \(image.pixels.count) pixels cannot be encoded")
         return encode(width: image.width, height: image.height, colorType: 0, channels: 1, pixels: image.pixels)
     }
 
     /// Encodes an 8-bit RGB PNG (colour type 2), choosing a filter per row.
     /// - Precondition: `width, height >= 1` and `pixels.count == width * height * 3`.
     public static func encode(_ image: RGBImage) -> [UInt8] {
-        precondition(image.width >= 1 && image.height >= 1 && image.pixels.count == image.width * image.height * 3,
-                     "RGBImage \(image.width)x\(image.height) with \(image.pixels.count) bytes cannot be encoded")
+        precondition(
+            image.width >= 1 && image.height >= 1 && image.pixels.count == image.width * image.height * 3,
+            "RGBImage \(image.width)x\(image.height) with \(image.pixels.count) bytes cannot be encoded")
         return encode(width: image.width, height: image.height, colorType: 2, channels: 3, pixels: image.pixels)
     }
 
@@ -434,6 +482,10 @@ public enum ImageFile {
         let bytes = try FileBytes.read(path: path)
         if PNG.isPNG(bytes) { return try PNG.decodeGray(bytes, path: path) }
         if PNM.isPNM(bytes) { return try PNM.decodeGray(bytes, path: path) }
-        throw DataError(path: path, message: "unrecognised image: expected a PNG (0x89504e47...) or a binary PGM (\"P5\") file, found \(Gzip.hexPrefix(bytes, count: 8))")
+        throw DataError(
+            path: path,
+            message:
+                "unrecognised image: expected a PNG (0x89504e47...) or a binary PGM (\"P5\") file, found \(Gzip.hexPrefix(bytes, count: 8))"
+        )
     }
 }

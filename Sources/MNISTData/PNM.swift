@@ -13,7 +13,8 @@ public enum PNM {
     /// - Throws: `DataError` naming `path` for a bad magic, malformed header or truncated data.
     public static func decodeGray(_ bytes: [UInt8], path: String) throws -> GrayImage {
         guard isPNM(bytes) else {
-            throw DataError(path: path, message: "not a binary PGM/PPM: expected \"P5\" or \"P6\", found \(Gzip.hexPrefix(bytes, count: 2))")
+            throw DataError(
+                path: path, message: "not a binary PGM/PPM: expected \"P5\" or \"P6\", found \(Gzip.hexPrefix(bytes, count: 2))")
         }
         let channels = bytes[1] == UInt8(ascii: "5") ? 1 : 3
         var position = 2
@@ -41,7 +42,9 @@ public enum PNM {
             }
             guard digits > 0 else {
                 let found = position < bytes.count ? "byte 0x\(IDXFile.hex(UInt32(bytes[position]), digits: 2))" : "the end of the file"
-                throw DataError(path: path, message: "malformed PGM/PPM header: expected the \(what) as a decimal number at byte \(position), found \(found)")
+                throw DataError(
+                    path: path,
+                    message: "malformed PGM/PPM header: expected the \(what) as a decimal number at byte \(position), found \(found)")
             }
             return value
         }
@@ -55,14 +58,16 @@ public enum PNM {
             throw DataError(path: path, message: "invalid PGM/PPM maximum value: expected 1...65535, found \(maxValue)")
         }
         guard position < bytes.count, isSpace(bytes[position]) else {
-            throw DataError(path: path, message: "malformed PGM/PPM header: expected one whitespace byte after the maximum value at byte \(position)")
+            throw DataError(
+                path: path, message: "malformed PGM/PPM header: expected one whitespace byte after the maximum value at byte \(position)")
         }
         position += 1
         let sampleBytes = maxValue > 255 ? 2 : 1
         let needed = width * height * channels * sampleBytes
         let found = bytes.count - position
         guard found >= needed else {
-            throw DataError(path: path, message: "truncated PGM/PPM: \(width)x\(height) needs \(needed) bytes of pixel data, found \(found)")
+            throw DataError(
+                path: path, message: "truncated PGM/PPM: \(width)x\(height) needs \(needed) bytes of pixel data, found \(found)")
         }
         func sample(_ i: Int) -> Double {
             let v = sampleBytes == 1 ? Int(bytes[position + i]) : Int(bytes[position + 2 * i]) << 8 | Int(bytes[position + 2 * i + 1])
@@ -70,7 +75,8 @@ public enum PNM {
         }
         var pixels = [UInt8](repeating: 0, count: width * height)
         for p in 0..<(width * height) {
-            let value = channels == 1
+            let value =
+                channels == 1
                 ? sample(p)
                 : 0.299 * sample(3 * p) + 0.587 * sample(3 * p + 1) + 0.114 * sample(3 * p + 2)
             pixels[p] = UInt8(max(0, min(255, value.rounded())))
@@ -81,8 +87,9 @@ public enum PNM {
     /// Encodes a binary PGM (P5, maximum value 255).
     /// - Precondition: `pixels.count == width * height`.
     public static func encode(_ image: GrayImage) -> [UInt8] {
-        precondition(image.pixels.count == image.width * image.height,
-                     "GrayImage \(image.width)x\(image.height) with \(image.pixels.count) pixels cannot be encoded")
+        precondition(
+            image.pixels.count == image.width * image.height,
+            "GrayImage \(image.width)x\(image.height) with \(image.pixels.count) pixels cannot be encoded")
         return Array("P5\n\(image.width) \(image.height)\n255\n".utf8) + image.pixels
     }
 }

@@ -17,8 +17,9 @@ public struct ExportPlan: Sendable {
 
     public enum Operation: Sendable, Equatable {
         /// kernel: (kernel, kernel, inputChannels, filters), bias: (filters).
-        case conv(filters: Int, kernel: Int, stride: Int, padding: Int, inputChannels: Int, activation: Activation,
-                  kernelWeights: [Float], bias: [Float])
+        case conv(
+            filters: Int, kernel: Int, stride: Int, padding: Int, inputChannels: Int, activation: Activation,
+            kernelWeights: [Float], bias: [Float])
         case maxPool(size: Int, stride: Int)
         case relu
         /// NHWC order (channels fastest), as Keras' channels_last Flatten.
@@ -64,21 +65,24 @@ public struct ExportPlan: Sendable {
             let operation: Operation
             if let conv = layer as? Conv2D {
                 let k = conv.kernel * conv.kernel * conv.inputShape.channels * conv.filters
-                operation = .conv(filters: conv.filters, kernel: conv.kernel, stride: conv.stride, padding: conv.padding,
-                                  inputChannels: conv.inputShape.channels, activation: followedByReLU ? .relu : .linear,
-                                  kernelWeights: Array(weights[base..<(base + k)]),
-                                  bias: Array(weights[(base + k)..<(base + k + conv.filters)]))
+                operation = .conv(
+                    filters: conv.filters, kernel: conv.kernel, stride: conv.stride, padding: conv.padding,
+                    inputChannels: conv.inputShape.channels, activation: followedByReLU ? .relu : .linear,
+                    kernelWeights: Array(weights[base..<(base + k)]),
+                    bias: Array(weights[(base + k)..<(base + k + conv.filters)]))
                 if followedByReLU { consumed = 2 }
             } else if let dense = layer as? Dense {
                 let inputs = dense.inputShape.count
                 let k = inputs * dense.units
                 if dense.inputShape.height != 1 || dense.inputShape.width != 1 {
                     // Sequential always flattens before a dense layer; never export a dense layer over a 3-D input.
-                    throw ExportError("model '\(name)' layer \(i + 1) (Dense) reads a \(dense.inputShape) input without a Flatten before it")
+                    throw ExportError(
+                        "model '\(name)' layer \(i + 1) (Dense) reads a \(dense.inputShape) input without a Flatten before it")
                 }
-                operation = .dense(inputs: inputs, units: dense.units, activation: followedByReLU ? .relu : .linear,
-                                   kernelWeights: Array(weights[base..<(base + k)]),
-                                   bias: Array(weights[(base + k)..<(base + k + dense.units)]))
+                operation = .dense(
+                    inputs: inputs, units: dense.units, activation: followedByReLU ? .relu : .linear,
+                    kernelWeights: Array(weights[base..<(base + k)]),
+                    bias: Array(weights[(base + k)..<(base + k + dense.units)]))
                 if followedByReLU { consumed = 2 }
             } else if let pool = layer as? MaxPool2D {
                 operation = .maxPool(size: pool.size, stride: pool.stride)
@@ -90,7 +94,12 @@ public struct ExportPlan: Sendable {
                 operation = .dropout(rate: dropout.rate)
             } else {
                 let type = String(describing: Swift.type(of: layer))
-                throw ExportError("model '\(name)' layer \(i + 1) (\(type)) cannot be exported to \(format): the exporter supports \(Self.supportedLayers)")
+                throw ExportError(
+                    """
+                    model '\(name)' layer \(i + 1) (\(type)) cannot be exported to \(format): the exporter supports \
+                    \(Self.supportedLayers)
+                    """
+                )
             }
             guard layer.parameterCount == 0 || layer is Conv2D || layer is Dense else {
                 throw ExportError("model '\(name)' layer \(i + 1) has parameters the \(format) exporter does not know")

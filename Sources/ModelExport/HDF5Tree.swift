@@ -34,7 +34,10 @@ public struct HDF5Group: Sendable, Equatable {
     /// The group at a slash-separated path, creating the groups on the way.
     public mutating func withGroup(_ path: String, _ body: (inout HDF5Group) -> Void) {
         var parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        guard !parts.isEmpty else { body(&self); return }
+        guard !parts.isEmpty else {
+            body(&self)
+            return
+        }
         let first = parts.removeFirst()
         if let i = groups.firstIndex(where: { $0.name == first }) {
             groups[i].group.withGroup(parts.joined(separator: "/"), body)

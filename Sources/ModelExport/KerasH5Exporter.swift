@@ -45,9 +45,12 @@ public enum KerasH5Exporter {
             ("kernel_initializer", layer("GlorotUniform", [("seed", .null)])),
             ("bias_initializer", layer("Zeros", [])),
             ("kernel_regularizer", .null), ("bias_regularizer", .null), ("activity_regularizer", .null),
-            ("kernel_constraint", .null), ("bias_constraint", .null),
+            ("kernel_constraint", .null), ("bias_constraint", .null)
         ]
-        struct Weighted { var name: String; var weights: [(String, HDF5Group.Dataset)] }
+        struct Weighted {
+            var name: String
+            var weights: [(String, HDF5Group.Dataset)]
+        }
         var layers: [JSONValue] = []
         var saved: [Weighted] = []
         func add(_ base: String, _ className: String, _ config: [(String, JSONValue)], weights: [(String, HDF5Group.Dataset)] = []) {
@@ -57,10 +60,12 @@ public enum KerasH5Exporter {
         }
 
         let s = plan.inputShape
-        let inputLayer = layer("InputLayer", [
-            ("batch_input_shape", .array([.null, .int(s.height), .int(s.width), .int(s.channels)])),
-            ("dtype", .string("float32")), ("sparse", .bool(false)), ("ragged", .bool(false)), ("name", .string("input_1")),
-        ])
+        let inputLayer = layer(
+            "InputLayer",
+            [
+                ("batch_input_shape", .array([.null, .int(s.height), .int(s.width), .int(s.channels)])),
+                ("dtype", .string("float32")), ("sparse", .bool(false)), ("ragged", .bool(false)), ("name", .string("input_1"))
+            ])
         add("rescaling", "Rescaling", [("scale", .float(plan.normalization.scale)), ("offset", .float(plan.normalization.shift))])
 
         var flat = false
@@ -73,55 +78,73 @@ public enum KerasH5Exporter {
         }
         for step in plan.steps {
             switch step.operation {
-            case let .conv(filters, kernel, stride, padding, inputChannels, activation, kernelWeights, bias):
+            case .conv(let filters, let kernel, let stride, let padding, let inputChannels, let activation, let kernelWeights, let bias):
                 ensureImage()
                 var paddingMode = "valid"
                 if padding > 0 {
                     if stride == 1 && kernel % 2 == 1 && padding == kernel / 2 {
                         paddingMode = "same"
                     } else {
-                        add("zero_padding2d", "ZeroPadding2D", [("padding", .array([.ints([padding, padding]), .ints([padding, padding])])),
-                                                               ("data_format", .string("channels_last"))])
+                        add(
+                            "zero_padding2d", "ZeroPadding2D",
+                            [
+                                ("padding", .array([.ints([padding, padding]), .ints([padding, padding])])),
+                                ("data_format", .string("channels_last"))
+                            ])
                     }
                 }
                 let name = "conv2d"
                 let next = names[name, default: 0] == 0 ? name : "\(name)_\(names[name]!)"
-                add(name, "Conv2D", [
-                    ("filters", .int(filters)), ("kernel_size", .ints([kernel, kernel])), ("strides", .ints([stride, stride])),
-                    ("padding", .string(paddingMode)), ("data_format", .string("channels_last")), ("dilation_rate", .ints([1, 1])),
-                    ("groups", .int(1)), ("activation", .string(activation.rawValue)), ("use_bias", .bool(true)),
-                ] + initializers, weights: [
-                    ("\(next)/kernel:0", HDF5Group.Dataset(shape: [kernel, kernel, inputChannels, filters], values: kernelWeights)),
-                    ("\(next)/bias:0", HDF5Group.Dataset(shape: [filters], values: bias)),
-                ])
-            case let .maxPool(size, stride):
+                add(
+                    name, "Conv2D",
+                    [
+                        ("filters", .int(filters)), ("kernel_size", .ints([kernel, kernel])), ("strides", .ints([stride, stride])),
+                        ("padding", .string(paddingMode)), ("data_format", .string("channels_last")), ("dilation_rate", .ints([1, 1])),
+                        ("groups", .int(1)), ("activation", .string(activation.rawValue)), ("use_bias", .bool(true))
+                    ] + initializers,
+                    weights: [
+                        ("\(next)/kernel:0", HDF5Group.Dataset(shape: [kernel, kernel, inputChannels, filters], values: kernelWeights)),
+                        ("\(next)/bias:0", HDF5Group.Dataset(shape: [filters], values: bias))
+                    ])
+            case .maxPool(let size, let stride):
                 ensureImage()
-                add("max_pooling2d", "MaxPooling2D", [("pool_size", .ints([size, size])), ("padding", .string("valid")),
-                                                      ("strides", .ints([stride, stride])), ("data_format", .string("channels_last"))])
+                add(
+                    "max_pooling2d", "MaxPooling2D",
+                    [
+                        ("pool_size", .ints([size, size])), ("padding", .string("valid")),
+                        ("strides", .ints([stride, stride])), ("data_format", .string("channels_last"))
+                    ])
             case .relu:
                 add("activation", "Activation", [("activation", .string("relu"))])
             case .flatten:
                 if !flat { add("flatten", "Flatten", [("data_format", .string("channels_last"))]) }
                 flat = true
-            case let .dense(inputs, units, activation, kernelWeights, bias):
-                if !flat { add("flatten", "Flatten", [("data_format", .string("channels_last"))]); flat = true }
+            case .dense(let inputs, let units, let activation, let kernelWeights, let bias):
+                if !flat {
+                    add("flatten", "Flatten", [("data_format", .string("channels_last"))])
+                    flat = true
+                }
                 let name = "dense"
                 let next = names[name, default: 0] == 0 ? name : "\(name)_\(names[name]!)"
-                add(name, "Dense", [("units", .int(units)), ("activation", .string(activation.rawValue)), ("use_bias", .bool(true))]
-                    + initializers, weights: [
+                add(
+                    name, "Dense",
+                    [("units", .int(units)), ("activation", .string(activation.rawValue)), ("use_bias", .bool(true))]
+                        + initializers,
+                    weights: [
                         ("\(next)/kernel:0", HDF5Group.Dataset(shape: [inputs, units], values: kernelWeights)),
-                        ("\(next)/bias:0", HDF5Group.Dataset(shape: [units], values: bias)),
+                        ("\(next)/bias:0", HDF5Group.Dataset(shape: [units], values: bias))
                     ])
-            case let .dropout(rate):
+            case .dropout(let rate):
                 add("dropout", "Dropout", [("rate", .float(rate)), ("noise_shape", .null), ("seed", .null)])
             }
             shape = step.outputShape
         }
         if !flat { add("flatten", "Flatten", [("data_format", .string("channels_last"))]) }
         // Softmax: folded into a final linear Dense, else its own layer.
-        if case let .object(last)? = layers.last, case .string("Dense")? = last.first(where: { $0.0 == "class_name" })?.1,
-           case let .object(config)? = last.first(where: { $0.0 == "config" })?.1,
-           config.contains(where: { $0.0 == "activation" && $0.1 == .string("linear") }) {
+        if case .object(let last)? = layers.last, case .string("Dense")? = last.first(where: { $0.0 == "class_name" })?.1,
+            case .object(let config)? = last.first(where: { $0.0 == "config" })?.1,
+            config.contains(where: { $0.0 == "activation" && $0.1 == .string("linear") })
+        {
             let updated = config.map { $0.0 == "activation" ? ("activation", JSONValue.string("softmax")) : $0 }
             layers[layers.count - 1] = layer("Dense", updated)
         } else {
@@ -130,16 +153,16 @@ public enum KerasH5Exporter {
 
         let config = JSONValue.object([
             ("class_name", .string("Sequential")),
-            ("config", .object([("name", .string(plan.name)), ("layers", .array([inputLayer] + layers))])),
+            ("config", .object([("name", .string(plan.name)), ("layers", .array([inputLayer] + layers))]))
         ])
         var root = HDF5Group()
         root.attributes = [
             ("keras_version", .string(kerasVersion)), ("backend", .string(backend)),
-            ("model_config", .string(config.serialized())), ("digits_producer", .string(producer)),
+            ("model_config", .string(config.serialized())), ("digits_producer", .string(producer))
         ]
         var weightsGroup = HDF5Group()
         weightsGroup.attributes = [
-            ("layer_names", .strings(saved.map(\.name))), ("backend", .string(backend)), ("keras_version", .string(kerasVersion)),
+            ("layer_names", .strings(saved.map(\.name))), ("backend", .string(backend)), ("keras_version", .string(kerasVersion))
         ]
         for w in saved {
             weightsGroup.withGroup(w.name) { g in

@@ -28,13 +28,23 @@ public enum ONNXExporter {
 
     public static func model(_ plan: ExportPlan, producerVersion: String, metadata: [(key: String, value: String)] = []) -> ONNX.Model {
         var graph = ONNX.Graph(name: plan.name)
-        graph.doc = "Digits model '\(plan.name)': input \(inputName) \(inputDescription(plan)); output \(outputName) float32 [N, \(plan.classes)] (softmax)."
+        graph.doc =
+            """
+            Digits model '\(plan.name)': input \(inputName) \(inputDescription(plan)); output \(outputName) float32 [N, \
+            \(plan.classes)] (softmax).
+            """
         let s = plan.inputShape
-        graph.inputs = [ONNX.ValueInfo(name: inputName, elementType: .float,
-                                       shape: [.symbol("N"), .value(s.height), .value(s.width), .value(s.channels)],
-                                       doc: inputDescription(plan))]
-        graph.outputs = [ONNX.ValueInfo(name: outputName, elementType: .float, shape: [.symbol("N"), .value(plan.classes)],
-                                        doc: "softmax probabilities, one per class")]
+        graph.inputs = [
+            ONNX.ValueInfo(
+                name: inputName, elementType: .float,
+                shape: [.symbol("N"), .value(s.height), .value(s.width), .value(s.channels)],
+                doc: inputDescription(plan))
+        ]
+        graph.outputs = [
+            ONNX.ValueInfo(
+                name: outputName, elementType: .float, shape: [.symbol("N"), .value(plan.classes)],
+                doc: "softmax probabilities, one per class")
+        ]
         var builder = GraphBuilder(graph: graph)
         builder.addInitializer(ONNX.Tensor(name: "normalize_scale", dims: [], floats: [plan.normalization.scale]))
         builder.addInitializer(ONNX.Tensor(name: "normalize_shift", dims: [], floats: [plan.normalization.shift]))
@@ -72,42 +82,50 @@ public enum ONNXExporter {
         for (n, step) in plan.steps.enumerated() {
             let tag = "l\(step.layerIndex)"
             switch step.operation {
-            case let .conv(filters, kernel, stride, padding, inputChannels, activation, kernelWeights, bias):
+            case .conv(let filters, let kernel, let stride, let padding, let inputChannels, let activation, let kernelWeights, let bias):
                 toNCHW(tag)
                 var oihw = [Float](repeating: 0, count: kernelWeights.count)
                 for y in 0..<kernel {
                     for x in 0..<kernel {
                         for c in 0..<inputChannels {
                             for f in 0..<filters {
-                                oihw[((f * inputChannels + c) * kernel + y) * kernel + x] = kernelWeights[((y * kernel + x) * inputChannels + c) * filters + f]
+                                oihw[((f * inputChannels + c) * kernel + y) * kernel + x] =
+                                    kernelWeights[((y * kernel + x) * inputChannels + c) * filters + f]
                             }
                         }
                     }
                 }
                 builder.addInitializer(ONNX.Tensor(name: "\(tag)_conv_W", dims: [filters, inputChannels, kernel, kernel], floats: oihw))
                 builder.addInitializer(ONNX.Tensor(name: "\(tag)_conv_B", dims: [filters], floats: bias))
-                current = builder.node("Conv", "\(tag)_conv", inputs: [current, "\(tag)_conv_W", "\(tag)_conv_B"], attributes: [
-                    .init("kernel_shape", .ints([kernel, kernel])), .init("strides", .ints([stride, stride])),
-                    .init("pads", .ints([padding, padding, padding, padding])), .init("dilations", .ints([1, 1])), .init("group", .int(1)),
-                ])
+                current = builder.node(
+                    "Conv", "\(tag)_conv", inputs: [current, "\(tag)_conv_W", "\(tag)_conv_B"],
+                    attributes: [
+                        .init("kernel_shape", .ints([kernel, kernel])), .init("strides", .ints([stride, stride])),
+                        .init("pads", .ints([padding, padding, padding, padding])), .init("dilations", .ints([1, 1])),
+                        .init("group", .int(1))
+                    ])
                 if activation == .relu { current = builder.node("Relu", "\(tag)_relu", inputs: [current]) }
-            case let .maxPool(size, stride):
+            case .maxPool(let size, let stride):
                 toNCHW(tag)
-                current = builder.node("MaxPool", "\(tag)_maxpool", inputs: [current], attributes: [
-                    .init("kernel_shape", .ints([size, size])), .init("strides", .ints([stride, stride])),
-                    .init("pads", .ints([0, 0, 0, 0])), .init("ceil_mode", .int(0)),
-                ])
+                current = builder.node(
+                    "MaxPool", "\(tag)_maxpool", inputs: [current],
+                    attributes: [
+                        .init("kernel_shape", .ints([size, size])), .init("strides", .ints([stride, stride])),
+                        .init("pads", .ints([0, 0, 0, 0])), .init("ceil_mode", .int(0))
+                    ])
             case .relu:
                 current = builder.node("Relu", "\(tag)_relu", inputs: [current])
             case .flatten:
                 toFlat(tag)
-            case let .dense(inputs, units, activation, kernelWeights, bias):
+            case .dense(let inputs, let units, let activation, let kernelWeights, let bias):
                 toFlat(tag)
                 builder.addInitializer(ONNX.Tensor(name: "\(tag)_dense_W", dims: [inputs, units], floats: kernelWeights))
                 builder.addInitializer(ONNX.Tensor(name: "\(tag)_dense_B", dims: [units], floats: bias))
-                current = builder.node("Gemm", "\(tag)_dense", inputs: [current, "\(tag)_dense_W", "\(tag)_dense_B"], attributes: [
-                    .init("alpha", .float(1)), .init("beta", .float(1)), .init("transA", .int(0)), .init("transB", .int(0)),
-                ])
+                current = builder.node(
+                    "Gemm", "\(tag)_dense", inputs: [current, "\(tag)_dense_W", "\(tag)_dense_B"],
+                    attributes: [
+                        .init("alpha", .float(1)), .init("beta", .float(1)), .init("transA", .int(0)), .init("transB", .int(0))
+                    ])
                 if activation == .relu { current = builder.node("Relu", "\(tag)_relu", inputs: [current]) }
             case .dropout:
                 break  // identity at inference
@@ -116,8 +134,10 @@ public enum ONNXExporter {
             shape = step.outputShape
         }
         if plan.steps.isEmpty { toFlat("out") }
-        builder.graph.nodes.append(ONNX.Node("Softmax", name: "softmax", inputs: [current], outputs: [outputName],
-                                             attributes: [.init("axis", .int(1))]))
+        builder.graph.nodes.append(
+            ONNX.Node(
+                "Softmax", name: "softmax", inputs: [current], outputs: [outputName],
+                attributes: [.init("axis", .int(1))]))
         var model = ONNX.Model(graph: builder.graph, producerVersion: producerVersion)
         model.doc = builder.graph.doc
         model.metadata = metadata

@@ -41,10 +41,10 @@ public enum ONNX {
         }
 
         func encode(into w: inout ProtobufWriter) {
-            for d in dims { w.int(1, d) }                 // dims
-            w.int(2, dataType.rawValue)                    // data_type
-            w.string(8, name)                              // name
-            w.bytes(9, rawData)                            // raw_data
+            for d in dims { w.int(1, d) }  // dims
+            w.int(2, dataType.rawValue)  // data_type
+            w.string(8, name)  // name
+            w.bytes(9, rawData)  // raw_data
         }
     }
 
@@ -66,11 +66,19 @@ public enum ONNX {
 
         func encode(into w: inout ProtobufWriter) {
             w.string(1, name)
-            switch value {                                 // AttributeProto.AttributeType in field 20
-            case .float(let f): w.float(2, f); w.int(20, 1)
-            case .int(let i): w.int(3, i); w.int(20, 2)
-            case .string(let s): w.string(4, s); w.int(20, 3)
-            case .ints(let v): for i in v { w.int(8, i) }; w.int(20, 7)
+            switch value {  // AttributeProto.AttributeType in field 20
+            case .float(let f):
+                w.float(2, f)
+                w.int(20, 1)
+            case .int(let i):
+                w.int(3, i)
+                w.int(20, 2)
+            case .string(let s):
+                w.string(4, s)
+                w.int(20, 3)
+            case .ints(let v):
+                for i in v { w.int(8, i) }
+                w.int(20, 7)
             }
         }
     }
@@ -120,10 +128,10 @@ public enum ONNX {
 
         func encode(into w: inout ProtobufWriter) {
             w.string(1, name)
-            w.message(2) { type in                         // TypeProto
-                type.message(1) { tensor in                // TypeProto.Tensor
+            w.message(2) { type in  // TypeProto
+                type.message(1) { tensor in  // TypeProto.Tensor
                     tensor.int(1, elementType.rawValue)
-                    tensor.message(2) { shapeProto in      // TensorShapeProto
+                    tensor.message(2) { shapeProto in  // TensorShapeProto
                         for d in shape {
                             shapeProto.message(1) { dim in
                                 switch d {
@@ -182,16 +190,16 @@ public enum ONNX {
         /// The serialized ModelProto.
         public func serialized() -> [UInt8] {
             var w = ProtobufWriter()
-            w.int(1, irVersion)                            // ir_version
-            w.string(2, producerName)                      // producer_name
-            w.string(3, producerVersion)                   // producer_version
-            if !doc.isEmpty { w.string(6, doc) }           // doc_string
-            w.message(7) { graph.encode(into: &$0) }       // graph
-            w.message(8) { opset in                        // opset_import: the default domain ""
+            w.int(1, irVersion)  // ir_version
+            w.string(2, producerName)  // producer_name
+            w.string(3, producerVersion)  // producer_version
+            if !doc.isEmpty { w.string(6, doc) }  // doc_string
+            w.message(7) { graph.encode(into: &$0) }  // graph
+            w.message(8) { opset in  // opset_import: the default domain ""
                 opset.string(1, "")
                 opset.int(2, opsetVersion)
             }
-            for (k, v) in metadata {                       // metadata_props
+            for (k, v) in metadata {  // metadata_props
                 w.message(14) { e in
                     e.string(1, k)
                     e.string(2, v)

@@ -24,7 +24,10 @@ public enum JPEG {
             throw ServeError(status: 500, "cannot initialise the JPEG decoder")
         }
         defer { tjDestroy(handle) }
-        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+        var width: Int32 = 0
+        var height: Int32 = 0
+        var subsampling: Int32 = 0
+        var colorspace: Int32 = 0
         let headerStatus = bytes.withUnsafeBufferPointer {
             tjDecompressHeader3(handle, $0.baseAddress, UInt(bytes.count), &width, &height, &subsampling, &colorspace)
         }
@@ -40,8 +43,9 @@ public enum JPEG {
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height))
         let status = bytes.withUnsafeBufferPointer { source in
             pixels.withUnsafeMutableBufferPointer { out in
-                tjDecompress2(handle, source.baseAddress, UInt(bytes.count), out.baseAddress, width, width, height,
-                              Int32(TJPF_GRAY.rawValue), TJFLAG_STOPONWARNING)
+                tjDecompress2(
+                    handle, source.baseAddress, UInt(bytes.count), out.baseAddress, width, width, height,
+                    Int32(TJPF_GRAY.rawValue), TJFLAG_STOPONWARNING)
             }
         }
         guard status == 0 else {
@@ -58,8 +62,9 @@ public enum JPEG {
         var output: UnsafeMutablePointer<UInt8>?
         var size: UInt = 0
         let status = image.pixels.withUnsafeBufferPointer {
-            tjCompress2(handle, $0.baseAddress, Int32(image.width), Int32(image.width), Int32(image.height),
-                        Int32(TJPF_GRAY.rawValue), &output, &size, Int32(TJSAMP_GRAY.rawValue), Int32(quality), 0)
+            tjCompress2(
+                handle, $0.baseAddress, Int32(image.width), Int32(image.width), Int32(image.height),
+                Int32(TJPF_GRAY.rawValue), &output, &size, Int32(TJSAMP_GRAY.rawValue), Int32(quality), 0)
         }
         defer { if let output { tjFree(output) } }
         precondition(status == 0 && output != nil, "JPEG encoding failed: \(message(handle))")
@@ -72,6 +77,9 @@ public enum JPEG {
     }
 
     static func hexPrefix(_ bytes: [UInt8], count: Int = 8) -> String {
-        bytes.isEmpty ? "an empty body" : bytes.prefix(count).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
+        bytes.isEmpty
+            ? "an empty body"
+            : bytes.prefix(count).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(
+                separator: " ")
     }
 }

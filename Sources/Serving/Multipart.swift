@@ -55,10 +55,14 @@ public enum Multipart {
             for line in headers.split(separator: "\r\n") {
                 let pair = line.split(separator: ":", maxSplits: 1)
                 guard pair.count == 2 else { continue }
-                let key = pair[0].trimmingSpaces().lowercased(), value = pair[1].trimmingSpaces()
+                let key = pair[0].trimmingSpaces().lowercased()
+                let value = pair[1].trimmingSpaces()
                 if key == "content-type" { part.contentType = value }
                 if key == "content-disposition" {
-                    if let name = parameter("name", in: value) { part.name = name; named = true }
+                    if let name = parameter("name", in: value) {
+                        part.name = name
+                        named = true
+                    }
                     part.filename = parameter("filename", in: value)
                 }
             }

@@ -22,7 +22,8 @@ public enum PredictRequest {
     ///   malformed body, 413 for too many images or too many pixels.
     public static func decode(body: [UInt8], contentType: String?) throws -> PredictInput {
         guard let contentType, !contentType.isEmpty else {
-            throw ServeError.unsupportedType("missing Content-Type: expected image/png, image/jpeg, multipart/form-data or application/json")
+            throw ServeError.unsupportedType(
+                "missing Content-Type: expected image/png, image/jpeg, multipart/form-data or application/json")
         }
         let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { Substring($0).trimmingSpaces().lowercased() } ?? ""
         switch mediaType {
@@ -45,7 +46,8 @@ public enum PredictRequest {
         case "application/json":
             return try decodeJSON(body)
         default:
-            throw ServeError.unsupportedType("unsupported Content-Type \(mediaType): expected image/png, image/jpeg, multipart/form-data or application/json")
+            throw ServeError.unsupportedType(
+                "unsupported Content-Type \(mediaType): expected image/png, image/jpeg, multipart/form-data or application/json")
         }
     }
 
@@ -55,7 +57,8 @@ public enum PredictRequest {
         if PNG.isPNG(bytes) {
             // Refuse huge dimensions before inflating: a 2 MB deflate stream can expand ~1000x.
             if bytes.count >= 24, Array(bytes[12..<16]) == Array("IHDR".utf8) {
-                let width = bytes[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = bytes[20..<24].reduce(0) { $0 << 8 | Int($1) }
+                let width = bytes[16..<20].reduce(0) { $0 << 8 | Int($1) }
+                let height = bytes[20..<24].reduce(0) { $0 << 8 | Int($1) }
                 // Each side is up to 2^32 - 1, so the product can overflow Int: multiply with a check.
                 let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
                 guard !overflow, pixels <= JPEG.maxPixels else {
@@ -78,13 +81,16 @@ public enum PredictRequest {
     /// 0...255 (MNIST bytes, light ink on dark); if every value of an image is at most 1 the
     /// image is read as 0...1 intensities.
     public static func decodeJSON(_ body: [UInt8]) throws -> PredictInput {
-        guard !body.isEmpty else { throw ServeError.badRequest("empty body: expected a JSON array of 784 numbers, 28 rows of 28, or a batch of those") }
+        guard !body.isEmpty else {
+            throw ServeError.badRequest("empty body: expected a JSON array of 784 numbers, 28 rows of 28, or a batch of those")
+        }
         let value: Any
         do { value = try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) } catch {
             throw ServeError.badRequest("malformed JSON: \(String(describing: error).prefix(200))")
         }
         guard let top = value as? [Any], !top.isEmpty else {
-            throw ServeError.badRequest("expected a JSON array of 784 numbers, 28 rows of 28, or a batch of those, found \(describe(value))")
+            throw ServeError.badRequest(
+                "expected a JSON array of 784 numbers, 28 rows of 28, or a batch of those, found \(describe(value))")
         }
         // One flat image: the first element is a number.
         if top.first is NSNumber { return PredictInput(images: [try image(top, index: nil)], isBatch: false) }
@@ -109,7 +115,9 @@ public enum PredictRequest {
         } else if array.count == side, array.allSatisfy({ ($0 as? [Any])?.count == side }) {
             numbers = array.flatMap { $0 as! [Any] }
         } else {
-            let shape = array.allSatisfy({ $0 is [Any] }) ? "\(array.count) rows of \((array.first as? [Any])?.count ?? 0)" : "\(array.count) values"
+            let shape =
+                array.allSatisfy({ $0 is [Any] })
+                ? "\(array.count) rows of \((array.first as? [Any])?.count ?? 0)" : "\(array.count) values"
             throw ServeError.badRequest("\(place)expected 784 numbers or 28 rows of 28, found \(shape)")
         }
         var values = [Double](repeating: 0, count: numbers.count)

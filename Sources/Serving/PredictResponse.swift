@@ -16,7 +16,9 @@ public enum PredictResponse {
         var item: Item
         var latencyMs: Double
         var model: String
-        enum CodingKeys: String, CodingKey { case digit, confidence, probabilities, inputPNG = "input_png", latencyMs = "latency_ms", model }
+        enum CodingKeys: String, CodingKey {
+            case digit, confidence, probabilities, inputPNG = "input_png", latencyMs = "latency_ms", model
+        }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(item.digit, forKey: .digit)
@@ -40,8 +42,9 @@ public enum PredictResponse {
     /// `{"predictions": [...], "count", "latency_ms", "model"}` for a batch.
     public static func json(_ predictions: [DigitPrediction], isBatch: Bool, latencyMs: Double, model: String) -> [UInt8] {
         let items = predictions.map {
-            Item(digit: $0.digit, confidence: $0.confidence, probabilities: $0.probabilities,
-                 inputPNG: Data(PNG.encode(GrayImage(width: 28, height: 28, pixels: $0.input))).base64EncodedString())
+            Item(
+                digit: $0.digit, confidence: $0.confidence, probabilities: $0.probabilities,
+                inputPNG: Data(PNG.encode(GrayImage(width: 28, height: 28, pixels: $0.input))).base64EncodedString())
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

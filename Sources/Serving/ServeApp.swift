@@ -28,8 +28,11 @@ public enum ServeApp {
             response(status: .ok, contentType: "text/html; charset=utf-8", body: Array(DrawingPage.html.utf8))
         }
         router.get("/healthz") { _, _ -> Response in
-            let body = try JSONSerialization.data(withJSONObject: ["status": "ok", "model": predictor.name,
-                                                                   "weights_sha256": predictor.weightsSHA256], options: [.sortedKeys, .withoutEscapingSlashes])
+            let body = try JSONSerialization.data(
+                withJSONObject: [
+                    "status": "ok", "model": predictor.name,
+                    "weights_sha256": predictor.weightsSHA256
+                ], options: [.sortedKeys, .withoutEscapingSlashes])
             return response(status: .ok, contentType: "application/json", body: Array(body))
         }
         router.get("/metrics") { _, _ -> Response in
@@ -44,7 +47,9 @@ public enum ServeApp {
                 throw ServeError.tooLarge("request body of \(length) bytes exceeds the limit of \(options.maxBodyBytes) bytes")
             }
             let buffer: ByteBuffer
-            do { buffer = try await request.body.collect(upTo: options.maxBodyBytes) } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            do { buffer = try await request.body.collect(upTo: options.maxBodyBytes) } catch let error as any HTTPResponseError
+                where error.status == .contentTooLarge
+            {
                 // NIOTooManyBytesError: a chunked body without Content-Length that outgrew the limit.
                 throw ServeError.tooLarge("request body exceeds the limit of \(options.maxBodyBytes) bytes")
             }
@@ -60,8 +65,10 @@ public enum ServeApp {
 
     /// Serves until SIGTERM or SIGINT, then finishes open requests and returns.
     /// `onRunning(host, port)` is called once the socket is bound (port 0 picks a free port).
-    public static func run(predictor: Predictor, metrics: ServeMetrics, options: ServeOptions, logger: Logger,
-                           onRunning: @escaping @Sendable (String, Int) -> Void) async throws {
+    public static func run(
+        predictor: Predictor, metrics: ServeMetrics, options: ServeOptions, logger: Logger,
+        onRunning: @escaping @Sendable (String, Int) -> Void
+    ) async throws {
         let app = Application(
             router: router(predictor: predictor, metrics: metrics, options: options),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "digits"),
@@ -74,8 +81,9 @@ public enum ServeApp {
     }
 
     static func response(status: HTTPResponse.Status, contentType: String, body: [UInt8]) -> Response {
-        Response(status: status, headers: [.contentType: contentType, .cacheControl: "no-store"],
-                 body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        Response(
+            status: status, headers: [.contentType: contentType, .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
 
@@ -88,15 +96,19 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             result = try await next(request, context)
         } catch let error as ServeError {
-            result = ServeApp.response(status: .init(code: error.status), contentType: "application/json", body: PredictResponse.error(error.message))
+            result = ServeApp.response(
+                status: .init(code: error.status), contentType: "application/json", body: PredictResponse.error(error.message))
         } catch let error as HTTPError {
-            let message = error.body ?? (error.status == .notFound ? "no route \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
+            let message =
+                error.body ?? (error.status == .notFound ? "no route \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
             result = ServeApp.response(status: error.status, contentType: "application/json", body: PredictResponse.error(message))
         } catch let error as any HTTPResponseError {
-            result = ServeApp.response(status: error.status, contentType: "application/json", body: PredictResponse.error(error.status.reasonPhrase))
+            result = ServeApp.response(
+                status: error.status, contentType: "application/json", body: PredictResponse.error(error.status.reasonPhrase))
         } catch {
-            result = ServeApp.response(status: .internalServerError, contentType: "application/json",
-                                       body: PredictResponse.error("internal error: \(error)"))
+            result = ServeApp.response(
+                status: .internalServerError, contentType: "application/json",
+                body: PredictResponse.error("internal error: \(error)"))
         }
         metrics.recordRequest(path: request.uri.path, method: request.method.rawValue, status: result.status.code)
         return result

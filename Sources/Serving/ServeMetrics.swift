@@ -22,7 +22,7 @@ public final class ServeMetrics: @unchecked Sendable {
         factory.durationHistogramBuckets["digits_predict_latency_seconds"] = [
             .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
             .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
-            .milliseconds(500), .seconds(1), .seconds(2.5),
+            .milliseconds(500), .seconds(1), .seconds(2.5)
         ]
         self.factory = factory
         predictLatency = CoreMetrics.Timer(label: "digits_predict_latency_seconds", dimensions: [], factory: factory)
@@ -38,9 +38,10 @@ public final class ServeMetrics: @unchecked Sendable {
         if let existing = requestCounters[key] {
             counter = existing
         } else {
-            counter = CoreMetrics.Counter(label: "digits_http_requests_total",
-                                          dimensions: [("route", route), ("method", method), ("status", String(status))],
-                                          factory: factory)
+            counter = CoreMetrics.Counter(
+                label: "digits_http_requests_total",
+                dimensions: [("route", route), ("method", method), ("status", String(status))],
+                factory: factory)
             requestCounters[key] = counter
         }
         lock.unlock()

@@ -33,8 +33,10 @@ public final class RecentEvents: Sendable {
             set { metadata[key] = newValue }
         }
 
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-                 function: String, line: UInt) {
+        func log(
+            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
+            function: String, line: UInt
+        ) {
             guard level >= logLevel else { return }
             events.append(.init(time: Date().timeIntervalSince1970, level: "\(level)", message: "\(message)"))
         }

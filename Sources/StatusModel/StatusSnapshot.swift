@@ -19,7 +19,10 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
     public var rejected: [String: Int]
     public var pushLatency: LatencySummary
 
-    public init(job: Job, progress: Progress, workers: [WorkerRow], history: [EpochPoint], steps: [StepPoint], checkpoints: [CheckpointRow], events: [Event], rejected: [String: Int], pushLatency: LatencySummary) {
+    public init(
+        job: Job, progress: Progress, workers: [WorkerRow], history: [EpochPoint], steps: [StepPoint], checkpoints: [CheckpointRow],
+        events: [Event], rejected: [String: Int], pushLatency: LatencySummary
+    ) {
         self.job = job
         self.progress = progress
         self.workers = workers
@@ -54,7 +57,11 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         public var allowMixedNumerics: Bool?
         public var mixedNumericsPeers: [String]?
 
-        public init(state: String, message: String? = nil, model: String, parameters: Int, mode: String, seed: UInt64, batchSize: Int, microBatch: Int, workersExpected: Int, servers: Int, runDirectory: String? = nil, controlEndpoint: String? = nil, time: Double, elapsedSeconds: Double, numerics: String? = nil, allowMixedNumerics: Bool? = nil, mixedNumericsPeers: [String]? = nil) {
+        public init(
+            state: String, message: String? = nil, model: String, parameters: Int, mode: String, seed: UInt64, batchSize: Int,
+            microBatch: Int, workersExpected: Int, servers: Int, runDirectory: String? = nil, controlEndpoint: String? = nil, time: Double,
+            elapsedSeconds: Double, numerics: String? = nil, allowMixedNumerics: Bool? = nil, mixedNumericsPeers: [String]? = nil
+        ) {
             self.state = state
             self.message = message
             self.model = model
@@ -75,10 +82,21 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case state, message, model, parameters, mode, seed, batchSize = "batch_size", microBatch = "micro_batch",
-                 workersExpected = "workers_expected", servers, runDirectory = "run_directory",
-                 controlEndpoint = "control_endpoint", time, elapsedSeconds = "elapsed_seconds", numerics,
-                 allowMixedNumerics = "allow_mixed_numerics", mixedNumericsPeers = "mixed_numerics_peers"
+            case state, message, model, parameters, mode, seed
+            case batchSize = "batch_size"
+            case microBatch = "micro_batch"
+            case
+                workersExpected = "workers_expected"
+            case servers
+            case runDirectory = "run_directory"
+            case
+                controlEndpoint = "control_endpoint"
+            case time
+            case elapsedSeconds = "elapsed_seconds"
+            case numerics
+            case
+                allowMixedNumerics = "allow_mixed_numerics"
+            case mixedNumericsPeers = "mixed_numerics_peers"
         }
     }
 
@@ -105,7 +123,11 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         public var bestEpoch: Int?
         public var stoppedEarly: Bool
 
-        public init(epoch: Int, epochs: Int, stepInEpoch: Int, stepsPerEpoch: Int, globalStep: Int, totalSteps: Int, fraction: Double, etaSeconds: Double? = nil, imagesPerSecond: Double, stepsPerSecond: Double, trainImages: Int, epochLoss: Double? = nil, epochAccuracy: Double? = nil, bestEpoch: Int? = nil, stoppedEarly: Bool) {
+        public init(
+            epoch: Int, epochs: Int, stepInEpoch: Int, stepsPerEpoch: Int, globalStep: Int, totalSteps: Int, fraction: Double,
+            etaSeconds: Double? = nil, imagesPerSecond: Double, stepsPerSecond: Double, trainImages: Int, epochLoss: Double? = nil,
+            epochAccuracy: Double? = nil, bestEpoch: Int? = nil, stoppedEarly: Bool
+        ) {
             self.epoch = epoch
             self.epochs = epochs
             self.stepInEpoch = stepInEpoch
@@ -124,10 +146,23 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case epoch, epochs, stepInEpoch = "step_in_epoch", stepsPerEpoch = "steps_per_epoch", globalStep = "global_step",
-                 totalSteps = "total_steps", fraction, etaSeconds = "eta_seconds", imagesPerSecond = "images_per_second",
-                 stepsPerSecond = "steps_per_second", trainImages = "train_images", epochLoss = "epoch_loss",
-                 epochAccuracy = "epoch_accuracy", bestEpoch = "best_epoch", stoppedEarly = "stopped_early"
+            case epoch, epochs
+            case stepInEpoch = "step_in_epoch"
+            case stepsPerEpoch = "steps_per_epoch"
+            case globalStep = "global_step"
+            case
+                totalSteps = "total_steps"
+            case fraction
+            case etaSeconds = "eta_seconds"
+            case imagesPerSecond = "images_per_second"
+            case
+                stepsPerSecond = "steps_per_second"
+            case trainImages = "train_images"
+            case epochLoss = "epoch_loss"
+            case
+                epochAccuracy = "epoch_accuracy"
+            case bestEpoch = "best_epoch"
+            case stoppedEarly = "stopped_early"
         }
     }
 
@@ -150,7 +185,10 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         public var drops: Int
         public var rejected: Int
 
-        public init(id: UInt32, name: String, host: String, state: String, lastHeartbeatSeconds: Double, assigned: [Int], computed: UInt64, pushes: UInt64, imagesPerSecond: Double, drops: Int, rejected: Int) {
+        public init(
+            id: UInt32, name: String, host: String, state: String, lastHeartbeatSeconds: Double, assigned: [Int], computed: UInt64,
+            pushes: UInt64, imagesPerSecond: Double, drops: Int, rejected: Int
+        ) {
             self.id = id
             self.name = name
             self.host = host
@@ -165,8 +203,12 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, name, host, state, lastHeartbeatSeconds = "last_heartbeat_seconds", assigned, computed, pushes,
-                 imagesPerSecond = "images_per_second", drops, rejected
+            case id, name, host, state
+            case lastHeartbeatSeconds = "last_heartbeat_seconds"
+            case assigned, computed, pushes
+            case
+                imagesPerSecond = "images_per_second"
+            case drops, rejected
         }
     }
 
@@ -181,7 +223,10 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         public var imagesPerSecond: Double
         public var elapsedSeconds: Double
 
-        public init(epoch: Int, step: Int, trainLoss: Double, trainAccuracy: Double, valLoss: Double? = nil, valAccuracy: Double? = nil, testAccuracy: Double? = nil, imagesPerSecond: Double, elapsedSeconds: Double) {
+        public init(
+            epoch: Int, step: Int, trainLoss: Double, trainAccuracy: Double, valLoss: Double? = nil, valAccuracy: Double? = nil,
+            testAccuracy: Double? = nil, imagesPerSecond: Double, elapsedSeconds: Double
+        ) {
             self.epoch = epoch
             self.step = step
             self.trainLoss = trainLoss
@@ -194,9 +239,16 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case epoch, step, trainLoss = "train_loss", trainAccuracy = "train_accuracy", valLoss = "val_loss",
-                 valAccuracy = "val_accuracy", testAccuracy = "test_accuracy", imagesPerSecond = "images_per_second",
-                 elapsedSeconds = "elapsed_seconds"
+            case epoch, step
+            case trainLoss = "train_loss"
+            case trainAccuracy = "train_accuracy"
+            case valLoss = "val_loss"
+            case
+                valAccuracy = "val_accuracy"
+            case testAccuracy = "test_accuracy"
+            case imagesPerSecond = "images_per_second"
+            case
+                elapsedSeconds = "elapsed_seconds"
         }
     }
 
@@ -267,7 +319,8 @@ public struct StatusSnapshot: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case job, progress, workers, history, steps, checkpoints, events, rejected, pushLatency = "push_latency"
+        case job, progress, workers, history, steps, checkpoints, events, rejected
+        case pushLatency = "push_latency"
     }
 
     /// The snapshot as JSON (sorted keys, so equal snapshots give equal bytes).

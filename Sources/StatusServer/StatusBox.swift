@@ -1,7 +1,7 @@
+import StatusModel
 // The one place the poll loop and the HTTP handlers meet: the loop replaces the snapshot, the
 // handlers (on NIO threads) read it. Nothing else of the coordinator is shared.
 import Synchronization
-import StatusModel
 
 public final class StatusBox: Sendable {
     private let value = Mutex<StatusSnapshot?>(nil)

@@ -15,7 +15,7 @@ public final class StatusMetrics {
         factory.durationHistogramBuckets[pushLatencyLabel] = [
             .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
             .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
-            .milliseconds(500), .seconds(1), .seconds(5),
+            .milliseconds(500), .seconds(1), .seconds(5)
         ]
         return factory
     }
@@ -50,9 +50,12 @@ public final class StatusMetrics {
         trainLoss = CoreMetrics.Gauge(label: "digits_train_loss", factory: factory)
         pushLatency = CoreMetrics.Timer(label: Self.pushLatencyLabel, factory: factory)
         // Every reason the coordinator and the parameter server count, so the family is there from the start.
-        for reason in ["malformed", "wrong_job", "unknown_sender", "dropped_sender", "unexpected", "stale_step", "future_step",
-                       "no_open_step", "bad_micro_batch", "bad_size", "duplicate", "non_finite"] {
-            rejected[reason] = CoreMetrics.Counter(label: "digits_rejected_messages_total", dimensions: [("reason", reason)], factory: factory)
+        for reason in [
+            "malformed", "wrong_job", "unknown_sender", "dropped_sender", "unexpected", "stale_step", "future_step",
+            "no_open_step", "bad_micro_batch", "bad_size", "duplicate", "non_finite"
+        ] {
+            rejected[reason] = CoreMetrics.Counter(
+                label: "digits_rejected_messages_total", dimensions: [("reason", reason)], factory: factory)
         }
     }
 
@@ -73,7 +76,9 @@ public final class StatusMetrics {
         }
         for seconds in latencies { pushLatency.recordNanoseconds(Int64((seconds * 1e9).rounded())) }
         for (reason, count) in s.rejected.sorted(by: { $0.key < $1.key }) {
-            let counter = rejected[reason] ?? CoreMetrics.Counter(label: "digits_rejected_messages_total", dimensions: [("reason", reason)], factory: factory)
+            let counter =
+                rejected[reason]
+                ?? CoreMetrics.Counter(label: "digits_rejected_messages_total", dimensions: [("reason", reason)], factory: factory)
             rejected[reason] = counter
             let delta = count - lastRejected[reason, default: 0]
             if delta > 0 { counter.increment(by: delta) }

@@ -56,36 +56,45 @@ public final class StatusServer: Sendable {
     }
 
     /// Starts serving on host:port and returns once it listens (or throws why it cannot).
-    public static func start(host: String, port: Int, box: StatusBox, registry: PrometheusCollectorRegistry, logger: Logger,
-                             timeout: Double = 15) throws -> StatusServer {
+    public static func start(
+        host: String, port: Int, box: StatusBox, registry: PrometheusCollectorRegistry, logger: Logger,
+        timeout: Double = 15
+    ) throws -> StatusServer {
         let router = Router()
         router.get("/") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                     body: .init(byteBuffer: ByteBuffer(string: StatusPage.html)))
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: StatusPage.html)))
         }
         router.get("status.json") { _, _ in
             guard let snapshot = box.snapshot else {
-                return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
-                                body: .init(byteBuffer: ByteBuffer(string: "{\"error\": \"no status yet\"}\n")))
+                return Response(
+                    status: .serviceUnavailable, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: "{\"error\": \"no status yet\"}\n")))
             }
-            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: try snapshot.json())))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(bytes: try snapshot.json())))
         }
         router.get("metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
         router.get("healthz") { _, _ in
             let s = box.snapshot
-            let body = "{\"status\": \"ok\", \"state\": \"\(s?.job.state ?? "starting")\", \"global_step\": \(s?.progress.globalStep ?? 0)}\n"
-            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                            body: .init(byteBuffer: ByteBuffer(string: body)))
+            let body =
+                "{\"status\": \"ok\", \"state\": \"\(s?.job.state ?? "starting")\", \"global_step\": \(s?.progress.globalStep ?? 0)}\n"
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: body)))
         }
         var quiet = logger
         quiet.logLevel = .warning
         let outcome = Outcome()
-        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "digits"),
-                              onServerRunning: { channel in outcome.set(.success(channel.localAddress?.port ?? port)) }, logger: quiet)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "digits"),
+            onServerRunning: { channel in outcome.set(.success(channel.localAddress?.port ?? port)) }, logger: quiet)
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: quiet))
         let done = DispatchSemaphore(value: 0)
         Task.detached {

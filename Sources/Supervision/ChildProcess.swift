@@ -128,8 +128,13 @@ public final class ChildProcess: @unchecked Sendable {
         }
         if readEnd >= 0 {
             if case .prefixed(let prefix) = output {
-                let fd = readEnd, done = readerDone
-                let thread = Thread { Self.streamLines(fd: fd, prefix: prefix); close(fd); done.signal() }
+                let fd = readEnd
+                let done = readerDone
+                let thread = Thread {
+                    Self.streamLines(fd: fd, prefix: prefix)
+                    close(fd)
+                    done.signal()
+                }
                 thread.name = "output of \(prefix)"
                 reader = thread
                 thread.start()
@@ -188,7 +193,10 @@ public final class ChildProcess: @unchecked Sendable {
                 return true
             }
             if r < 0 && errno == EINTR { continue }
-            if r < 0 { termination = termination ?? .exited(-1); return true }  // not our child any more (reaped elsewhere)
+            if r < 0 {
+                termination = termination ?? .exited(-1)
+                return true
+            }  // not our child any more (reaped elsewhere)
             return false
         }
     }

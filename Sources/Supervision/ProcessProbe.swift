@@ -32,11 +32,11 @@ public enum ProcessProbe {
     /// Raises this process's soft open-file limit (its children inherit it) to `wanted`, within the hard limit.
     public static func raiseFileLimit(to wanted: Int) {
         #if os(Linux)
-        var limit = rlimit()
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < rlim_t(wanted) else { return }
-        limit.rlim_cur = min(rlim_t(wanted), limit.rlim_max)
-        _ = setrlimit(resource, &limit)
+            var limit = rlimit()
+            let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+            guard getrlimit(resource, &limit) == 0, limit.rlim_cur < rlim_t(wanted) else { return }
+            limit.rlim_cur = min(rlim_t(wanted), limit.rlim_max)
+            _ = setrlimit(resource, &limit)
         #endif
     }
 

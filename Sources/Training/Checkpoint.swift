@@ -23,10 +23,21 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var stepLearningRates: [Double]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case epoch, step, trainLoss = "train_loss", trainAccuracy = "train_accuracy", valLoss = "val_loss",
-             valAccuracy = "val_accuracy", testLoss = "test_loss", testAccuracy = "test_accuracy",
-             learningRate = "learning_rate", epochSeconds = "epoch_seconds", elapsedSeconds = "elapsed_seconds",
-             imagesPerSecond = "images_per_second", stepLearningRates = "step_learning_rates"
+        case epoch, step
+        case trainLoss = "train_loss"
+        case trainAccuracy = "train_accuracy"
+        case valLoss = "val_loss"
+        case
+            valAccuracy = "val_accuracy"
+        case testLoss = "test_loss"
+        case testAccuracy = "test_accuracy"
+        case
+            learningRate = "learning_rate"
+        case epochSeconds = "epoch_seconds"
+        case elapsedSeconds = "elapsed_seconds"
+        case
+            imagesPerSecond = "images_per_second"
+        case stepLearningRates = "step_learning_rates"
     }
 }
 
@@ -103,18 +114,28 @@ public struct Checkpoint: Sendable {
             throw FileFormatError(path: path, message: "checkpoint format version \(header.formatVersion) is not supported (expected 1)")
         }
         guard arrays.count == 4 else {
-            throw FileFormatError(path: path, message: "expected 4 arrays (weights, first moments, second moments, best weights), found \(arrays.count)")
+            throw FileFormatError(
+                path: path, message: "expected 4 arrays (weights, first moments, second moments, best weights), found \(arrays.count)")
         }
         // Every array but the weights is sized by them: Adam keeps two moments, SGD one (the
         // second is empty), and the best weights are empty until an epoch has been evaluated.
         let n = arrays[0].count
         let adam = header.config.optimizer.kind == .adam
         guard arrays[1].count == n, arrays[2].count == (adam ? n : 0), arrays[3].isEmpty || arrays[3].count == n else {
-            throw FileFormatError(path: path, message: "inconsistent array sizes: expected \(n) first moments, \(adam ? n : 0) second moments (\(header.config.optimizer.kind)) and 0 or \(n) best weights for \(n) weights, found \(arrays[1].count), \(arrays[2].count) and \(arrays[3].count)")
+            throw FileFormatError(
+                path: path,
+                message:
+                    """
+                    inconsistent array sizes: expected \(n) first moments, \(adam ? n : 0) second moments \
+                    (\(header.config.optimizer.kind)) and 0 or \(n) best weights for \(n) weights, found \(arrays[1].count), \
+                    \(arrays[2].count) and \(arrays[3].count)
+                    """
+            )
         }
-        return Checkpoint(header: header, parameters: arrays[0],
-                          optimizer: OptimizerState(step: header.optimizerStep, first: arrays[1], second: arrays[2]),
-                          bestParameters: arrays[3])
+        return Checkpoint(
+            header: header, parameters: arrays[0],
+            optimizer: OptimizerState(step: header.optimizerStep, first: arrays[1], second: arrays[2]),
+            bestParameters: arrays[3])
     }
 }
 

@@ -46,8 +46,9 @@ public struct ClassificationMetrics: Codable, Equatable, Sendable {
     public var macro: ClassMetrics {
         let pc = perClass
         let n = Double(pc.count)
-        return ClassMetrics(precision: pc.map(\.precision).reduce(0, +) / n, recall: pc.map(\.recall).reduce(0, +) / n,
-                            f1: pc.map(\.f1).reduce(0, +) / n, support: total)
+        return ClassMetrics(
+            precision: pc.map(\.precision).reduce(0, +) / n, recall: pc.map(\.recall).reduce(0, +) / n,
+            f1: pc.map(\.f1).reduce(0, +) / n, support: total)
     }
 
     public var weighted: ClassMetrics {

@@ -29,10 +29,12 @@ public struct ClusterConfig: Codable, Equatable, Sendable {
         "": ["train_config": "trainConfig"],
         "coordinator": ["bind": "bind", "data_bind": "dataBind", "workers": "workers"],
         "worker": ["coordinator": "coordinator"],
-        "timing": ["heartbeat_ms": "heartbeatMilliseconds", "heartbeat_deadline": "heartbeatDeadline",
-                   "join_deadline": "joinDeadline", "step_deadline": "stepDeadline"],
+        "timing": [
+            "heartbeat_ms": "heartbeatMilliseconds", "heartbeat_deadline": "heartbeatDeadline",
+            "join_deadline": "joinDeadline", "step_deadline": "stepDeadline"
+        ],
         "security": ["keys": "keys", "insecure": "insecure"],
-        "status": ["bind": "statusBind"],
+        "status": ["bind": "statusBind"]
     ]
     static let sections = layout.map(\.key).filter { !$0.isEmpty }
 
@@ -70,7 +72,8 @@ public struct ClusterConfig: Codable, Equatable, Sendable {
         }
         if let w = c.workers, w < 1 { throw ConfigError("\(path): coordinator.workers must be at least 1, found \(w)") }
         if let h = c.heartbeatMilliseconds, h < 10 { throw ConfigError("\(path): timing.heartbeat_ms must be at least 10, found \(h)") }
-        for (name, v) in [("heartbeat_deadline", c.heartbeatDeadline), ("join_deadline", c.joinDeadline), ("step_deadline", c.stepDeadline)] {
+        for (name, v) in [("heartbeat_deadline", c.heartbeatDeadline), ("join_deadline", c.joinDeadline), ("step_deadline", c.stepDeadline)]
+        {
             if let v, !(v > 0) { throw ConfigError("\(path): timing.\(name) must be positive, found \(v)") }
         }
         return c

@@ -15,9 +15,11 @@ public struct Prediction: Codable, Equatable, Sendable {
 
 public enum Evaluator {
     /// Evaluates `parameters` on `indices` of `dataset` (all samples if nil).
-    public static func evaluate(model: Sequential, parameters: [Float], dataset: Dataset, indices: [Int]? = nil,
-                                normalization: Normalization, batch: Int = 64, threads: Int = 1,
-                                keepPredictions: Bool = false) -> (metrics: ClassificationMetrics, predictions: [Prediction]) {
+    public static func evaluate(
+        model: Sequential, parameters: [Float], dataset: Dataset, indices: [Int]? = nil,
+        normalization: Normalization, batch: Int = 64, threads: Int = 1,
+        keepPredictions: Bool = false
+    ) -> (metrics: ClassificationMetrics, predictions: [Prediction]) {
         let indices = indices ?? Array(0..<dataset.count)
         let chunks = stride(from: 0, to: indices.count, by: batch).map { $0..<min($0 + batch, indices.count) }
         let threads = max(1, min(threads, chunks.count))
@@ -25,43 +27,48 @@ public enum Evaluator {
         // Loss per chunk, summed in chunk order afterwards: the total (which early stopping reads)
         // is then the same bits for any thread count.
         var chunkLoss = [Double](repeating: 0, count: chunks.count)
-        var predictions = [Prediction](repeating: Prediction(index: 0, label: 0, predicted: 0, confidence: 0),
-                                       count: keepPredictions ? indices.count : 0)
+        var predictions = [Prediction](
+            repeating: Prediction(index: 0, label: 0, predicted: 0, confidence: 0),
+            count: keepPredictions ? indices.count : 0)
         let imageSize = dataset.imageSize
         parameters.withUnsafeBufferPointer { params in
             dataset.images.withUnsafeBufferPointer { images in
                 partial.withUnsafeMutableBufferPointer { partialBuf in
-                  chunkLoss.withUnsafeMutableBufferPointer { lossBuf in
-                    predictions.withUnsafeMutableBufferPointer { predBuf in
-                        let partialBase = partialBuf.baseAddress!, lossBase = lossBuf.baseAddress!
-                        let predBase = keepPredictions ? predBuf.baseAddress : nil  // an empty array still has a base address
-                        DispatchQueue.concurrentPerform(iterations: threads) { t in
-                            let ws = Workspace(model: model, capacity: batch)
-                            var metrics = ClassificationMetrics(classes: model.classes)
-                            for c in stride(from: t, to: chunks.count, by: threads) {
-                                let chunk = chunks[c]
-                                for (s, position) in chunk.enumerated() {
-                                    let i = indices[position]
-                                    normalization.apply(images.baseAddress! + i * imageSize, to: ws.input + s * imageSize, count: imageSize)
-                                    ws.labels[s] = dataset.labels[i]
-                                }
-                                let (loss, _) = model.evaluate(ws, batch: chunk.count, parameters: params.baseAddress!, withLabels: true)
-                                lossBase[c] = loss
-                                for (s, position) in chunk.enumerated() {
-                                    let p = ws.probabilities + s * model.classes
-                                    var best = 0
-                                    for k in 1..<model.classes where p[k] > p[best] { best = k }
-                                    let label = Int(ws.labels[s])
-                                    metrics.record(label: label, predicted: best)
-                                    if let predBase {
-                                        predBase[position] = Prediction(index: indices[position], label: label, predicted: best, confidence: p[best])
+                    chunkLoss.withUnsafeMutableBufferPointer { lossBuf in
+                        predictions.withUnsafeMutableBufferPointer { predBuf in
+                            let partialBase = partialBuf.baseAddress!
+                            let lossBase = lossBuf.baseAddress!
+                            let predBase = keepPredictions ? predBuf.baseAddress : nil  // an empty array still has a base address
+                            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                                let ws = Workspace(model: model, capacity: batch)
+                                var metrics = ClassificationMetrics(classes: model.classes)
+                                for c in stride(from: t, to: chunks.count, by: threads) {
+                                    let chunk = chunks[c]
+                                    for (s, position) in chunk.enumerated() {
+                                        let i = indices[position]
+                                        normalization.apply(
+                                            images.baseAddress! + i * imageSize, to: ws.input + s * imageSize, count: imageSize)
+                                        ws.labels[s] = dataset.labels[i]
+                                    }
+                                    let (loss, _) = model.evaluate(
+                                        ws, batch: chunk.count, parameters: params.baseAddress!, withLabels: true)
+                                    lossBase[c] = loss
+                                    for (s, position) in chunk.enumerated() {
+                                        let p = ws.probabilities + s * model.classes
+                                        var best = 0
+                                        for k in 1..<model.classes where p[k] > p[best] { best = k }
+                                        let label = Int(ws.labels[s])
+                                        metrics.record(label: label, predicted: best)
+                                        if let predBase {
+                                            predBase[position] = Prediction(
+                                                index: indices[position], label: label, predicted: best, confidence: p[best])
+                                        }
                                     }
                                 }
+                                partialBase[t] = metrics
                             }
-                            partialBase[t] = metrics
                         }
                     }
-                  }
                 }
             }
         }

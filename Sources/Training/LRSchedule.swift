@@ -2,6 +2,7 @@
 // one-cycle, each with an optional linear warm-up. Every process (trainer, coordinator, parameter-
 // server shard) computes the same rate for a step, so schedules keep runs reproducible.
 import Foundation
+import MNISTData
 import TensorKit
 
 public struct LRSchedule: Codable, Equatable, Sendable {
@@ -34,7 +35,8 @@ public struct LRSchedule: Codable, Equatable, Sendable {
         let t = Double(min(max(step, 0), total - 1))
         let warmup = kind == .oneCycle ? 0 : Int((warmupEpochs * Double(stepsPerEpoch)).rounded())
         if step < warmup { return Float(b * Double(step + 1) / Double(warmup)) }
-        let after = t - Double(warmup), span = Double(max(total - warmup, 1))
+        let after = t - Double(warmup)
+        let span = Double(max(total - warmup, 1))
         let value: Double
         switch kind {
         case .constant:
@@ -47,7 +49,8 @@ public struct LRSchedule: Codable, Equatable, Sendable {
             value = b * (minFraction + (1 - minFraction) * 0.5 * (1 + PortableMath.cos(Double.pi * p)))
         case .oneCycle:
             let peak = max(1, (peakAt * Double(total)).rounded())
-            let start = b * startFraction, end = b * minFraction
+            let start = b * startFraction
+            let end = b * minFraction
             if t < peak {
                 let p = peak <= 1 ? 1 : t / (peak - 1)
                 value = b + (start - b) * 0.5 * (1 + PortableMath.cos(Double.pi * p))
@@ -70,8 +73,6 @@ public struct LRSchedule: Codable, Equatable, Sendable {
         try check(startFraction > 0 && startFraction <= 1, "schedule.start_fraction must be in (0, 1], found \(startFraction)")
     }
 }
-
-import MNISTData
 
 extension TrainConfig {
     /// The configured augmentation for images of rows x cols, or nil when it would change nothing.

@@ -22,15 +22,17 @@ public struct ModelFile: Sendable {
     public init(spec: ModelSpec, normalization: Normalization, weights: [Float], metadata: [String: String]) throws {
         let model = try Sequential(spec: spec)
         precondition(weights.count == model.parameterCount)
-        header = ModelFileHeader(spec: spec, normalization: normalization, parameterCount: weights.count,
-                                 parameters: model.parameterViews, weightsSHA256: SHA256Hex.of(floats: weights), metadata: metadata)
+        header = ModelFileHeader(
+            spec: spec, normalization: normalization, parameterCount: weights.count,
+            parameters: model.parameterViews, weightsSHA256: SHA256Hex.of(floats: weights), metadata: metadata)
         self.weights = weights
     }
 
     public func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        try SealedFile.writeAtomically(SealedFile.encode(magic: Self.magic, header: try encoder.encode(header), arrays: [weights]), to: path)
+        try SealedFile.writeAtomically(
+            SealedFile.encode(magic: Self.magic, header: try encoder.encode(header), arrays: [weights]), to: path)
     }
 
     public static func read(path: String) throws -> (file: ModelFile, model: Sequential) {
@@ -50,14 +52,22 @@ public struct ModelFile: Sendable {
         }
         let norm = header.normalization
         guard norm.std != 0, norm.scale.isFinite, norm.shift.isFinite else {
-            throw FileFormatError(path: path, message: "expected a normalization with a non-zero std and a finite scale 1/(255 std) and shift -mean/std, found mean \(norm.mean), std \(norm.std)")
+            throw FileFormatError(
+                path: path,
+                message:
+                    """
+                    expected a normalization with a non-zero std and a finite scale 1/(255 std) and shift -mean/std, found mean \
+                    \(norm.mean), std \(norm.std)
+                    """
+            )
         }
         let model: Sequential
         do { model = try Sequential(spec: header.spec) } catch {
             throw FileFormatError(path: path, message: "invalid architecture: \(error)")
         }
         guard arrays.count == 1, arrays[0].count == model.parameterCount else {
-            throw FileFormatError(path: path, message: "expected \(model.parameterCount) weights for \(header.spec.name), found \(arrays.first?.count ?? 0)")
+            throw FileFormatError(
+                path: path, message: "expected \(model.parameterCount) weights for \(header.spec.name), found \(arrays.first?.count ?? 0)")
         }
         var file = try ModelFile(spec: header.spec, normalization: header.normalization, weights: arrays[0], metadata: header.metadata)
         file.header = header

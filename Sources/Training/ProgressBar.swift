@@ -9,8 +9,10 @@ public final class ProgressBar {
     public init(enabled: Bool = ProgressBar.terminalWantsBars()) { self.enabled = enabled }
 
     /// Bars only on an interactive terminal: stderr is a TTY, $CI is unset and $TERM is not "dumb".
-    public static func terminalWantsBars(isTTY: Bool = isatty(STDERR_FILENO) == 1,
-                                         environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+    public static func terminalWantsBars(
+        isTTY: Bool = isatty(STDERR_FILENO) == 1,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Bool {
         isTTY && (environment["CI"] ?? "").isEmpty && environment["TERM"] != "dumb"
     }
 
@@ -21,10 +23,12 @@ public final class ProgressBar {
         lastDraw = now
         let width = 24
         let filled = steps == 0 ? width : width * step / steps
-        let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
+        let bar =
+            String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
         let remaining = Double(steps - step) * lastStepSeconds
-        let line = String(format: "\repoch %d/%d [%@] %d/%d  %.0f img/s  loss %.4f  acc %.4f  ETA %.0fs ",
-                          epoch, epochs, bar, step, steps, imagesPerSecond, loss, accuracy, remaining)
+        let line = String(
+            format: "\repoch %d/%d [%@] %d/%d  %.0f img/s  loss %.4f  acc %.4f  ETA %.0fs ",
+            epoch, epochs, bar, step, steps, imagesPerSecond, loss, accuracy, remaining)
         Console.error(line)
     }
 

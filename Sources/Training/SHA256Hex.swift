@@ -1,5 +1,6 @@
 // SHA-256 helpers (swift-crypto) for weights, checkpoints and config hashes.
 import Crypto
+import Foundation
 
 public enum SHA256Hex {
     public static func of(_ bytes: [UInt8]) -> String {
@@ -17,5 +18,3 @@ public enum SHA256Hex {
         }
     }
 }
-
-import Foundation

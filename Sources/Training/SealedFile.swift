@@ -1,8 +1,8 @@
+import Crypto
 // The container shared by checkpoints and model files: a magic tag, a JSON header, raw
 // little-endian Float32 arrays, and a SHA-256 trailer over everything before it. Written
 // atomically (temp file, fsync, rename, fsync of the directory); read back fully verified.
 import Foundation
-import Crypto
 
 public struct FileFormatError: Error, CustomStringConvertible, Equatable {
     public let path: String
@@ -91,7 +91,10 @@ public enum SealedFile {
         let ok: Bool = bytes.withUnsafeBytes { raw in
             while written < raw.count {
                 let n = write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 { if errno == EINTR { continue }; return false }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
                 written += n
             }
             return fsync(fd) == 0
@@ -108,12 +111,16 @@ public enum SealedFile {
             throw FileFormatError(path: path, message: "rename failed: \(String(cString: strerror(e)))")
         }
         let dfd = open(dir, O_RDONLY)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
     }
 
     public static func read(path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw FileFormatError(path: path, message: FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file")
+            throw FileFormatError(
+                path: path, message: FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file")
         }
         return [UInt8](data)
     }

@@ -30,8 +30,10 @@ public final class MicroBatchComputer: @unchecked Sendable {
     deinit { augmentScratch.deallocate() }
 
     /// Gradient of the summed loss over `samples` (dataset indices) into `workspace.gradients`.
-    public func compute(samples: UnsafeBufferPointer<Int>, dataset: Dataset, epoch: Int, rng: CounterRNG,
-                        parameters: UnsafePointer<Float>) -> (loss: Double, correct: Int) {
+    public func compute(
+        samples: UnsafeBufferPointer<Int>, dataset: Dataset, epoch: Int, rng: CounterRNG,
+        parameters: UnsafePointer<Float>
+    ) -> (loss: Double, correct: Int) {
         let size = dataset.imageSize
         let ws = workspace
         dataset.images.withUnsafeBufferPointer { images in
@@ -39,7 +41,8 @@ public final class MicroBatchComputer: @unchecked Sendable {
                 if let augmenter {
                     let out = ws.input + s * size
                     augmenter.apply(images.baseAddress! + i * size, to: out, epoch: epoch, sample: i, scratch: augmentScratch)
-                    let scale = 1 / (255 * normalization.std), shift = -normalization.mean / normalization.std
+                    let scale = 1 / (255 * normalization.std)
+                    let shift = -normalization.mean / normalization.std
                     for j in 0..<size { out[j] = out[j] * scale + shift }
                 } else {
                     normalization.apply(images.baseAddress! + i * size, to: ws.input + s * size, count: size)
@@ -48,8 +51,9 @@ public final class MicroBatchComputer: @unchecked Sendable {
                 ws.sampleIDs[s] = Int32(truncatingIfNeeded: i)
             }
         }
-        return model.trainMicroBatch(ws, batch: samples.count, rng: rng, epoch: epoch, parameters: parameters,
-                                     labelSmoothing: labelSmoothing)
+        return model.trainMicroBatch(
+            ws, batch: samples.count, rng: rng, epoch: epoch, parameters: parameters,
+            labelSmoothing: labelSmoothing)
     }
 }
 
@@ -72,13 +76,16 @@ public final class StepRunner {
     var failed: [Int]
     public private(set) var meanGradient: [Float]
 
-    public init(model: Sequential, microBatch: Int, batchSize: Int, threads: Int, normalization: Normalization, labelSmoothing: Float,
-                augmenter: Augmenter? = nil) {
+    public init(
+        model: Sequential, microBatch: Int, batchSize: Int, threads: Int, normalization: Normalization, labelSmoothing: Float,
+        augmenter: Augmenter? = nil
+    ) {
         self.model = model
         self.threads = max(1, threads)
         computers = (0..<self.threads).map { _ in
-            MicroBatchComputer(model: model, capacity: microBatch, normalization: normalization, labelSmoothing: labelSmoothing,
-                               augmenter: augmenter)
+            MicroBatchComputer(
+                model: model, capacity: microBatch, normalization: normalization, labelSmoothing: labelSmoothing,
+                augmenter: augmenter)
         }
         sums = (0..<self.threads).map { _ in GradientSum(count: model.parameterCount) }
         let maxMicro = (batchSize + microBatch - 1) / microBatch
@@ -90,9 +97,14 @@ public final class StepRunner {
 
     /// Runs the micro-batches of one step; afterwards `meanGradient` holds the exact mean gradient.
     /// Returns the summed loss (added in micro-batch order) and the correct count.
-    public func run(order: [Int], microBatches: [Range<Int>], dataset: Dataset, epoch: Int, step: Int, rng: CounterRNG,
-                    parameters: [Float]) throws -> (loss: Double, correct: Int, samples: Int) {
-        for t in 0..<threads { sums[t].reset(); failed[t] = -1 }
+    public func run(
+        order: [Int], microBatches: [Range<Int>], dataset: Dataset, epoch: Int, step: Int, rng: CounterRNG,
+        parameters: [Float]
+    ) throws -> (loss: Double, correct: Int, samples: Int) {
+        for t in 0..<threads {
+            sums[t].reset()
+            failed[t] = -1
+        }
         let m = microBatches.count
         order.withUnsafeBufferPointer { orderBuf in
             parameters.withUnsafeBufferPointer { params in
@@ -106,15 +118,21 @@ public final class StepRunner {
                                     for k in stride(from: t, to: m, by: self.threads) {
                                         let r = microBatches[k]
                                         let samples = UnsafeBufferPointer(rebasing: orderBuf[r])
-                                        let (loss, correct) = computer.compute(samples: samples, dataset: dataset, epoch: epoch,
-                                                                               rng: rng, parameters: params.baseAddress!)
+                                        let (loss, correct) = computer.compute(
+                                            samples: samples, dataset: dataset, epoch: epoch,
+                                            rng: rng, parameters: params.baseAddress!)
                                         lossBuf[k] = loss
                                         correctBuf[k] = correct
-                                        let grad = UnsafeBufferPointer(start: computer.workspace.gradients, count: self.model.parameterCount)
+                                        let grad = UnsafeBufferPointer(
+                                            start: computer.workspace.gradients, count: self.model.parameterCount)
                                         if !sumsBuf[t].add(grad, samples: r.count), failedBuf[t] < 0 { failedBuf[t] = k }
                                     }
                                 }
-                                if threads == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: min(threads, m), execute: work) }
+                                if threads == 1 {
+                                    work(0)
+                                } else {
+                                    DispatchQueue.concurrentPerform(iterations: min(threads, m), execute: work)
+                                }
                             }
                         }
                     }
@@ -127,8 +145,12 @@ public final class StepRunner {
         var total = sums[0]
         for t in 1..<threads { total.add(sums[t]) }
         meanGradient.withUnsafeMutableBufferPointer { total.mean(into: $0) }
-        var loss = 0.0, correct = 0
-        for k in 0..<m { loss += losses[k]; correct += corrects[k] }
+        var loss = 0.0
+        var correct = 0
+        for k in 0..<m {
+            loss += losses[k]
+            correct += corrects[k]
+        }
         return (loss, correct, total.sampleCount)
     }
 }

@@ -8,7 +8,10 @@ public struct PerClassSummary: Codable, Equatable, Sendable {
     public var f1: Double
     public var support: Int
 
-    enum CodingKeys: String, CodingKey { case label = "class", precision, recall, f1, support }
+    enum CodingKeys: String, CodingKey {
+        case label = "class"
+        case precision, recall, f1, support
+    }
 
     public init(label: Int, precision: Double, recall: Double, f1: Double, support: Int) {
         self.label = label
@@ -21,7 +24,9 @@ public struct PerClassSummary: Codable, Equatable, Sendable {
     /// One row per class of a confusion matrix's metrics.
     public static func rows(_ metrics: ClassificationMetrics) -> [PerClassSummary] {
         metrics.perClass.enumerated().map {
-            PerClassSummary(label: $0.offset, precision: $0.element.precision, recall: $0.element.recall, f1: $0.element.f1, support: $0.element.support)
+            PerClassSummary(
+                label: $0.offset, precision: $0.element.precision, recall: $0.element.recall, f1: $0.element.f1, support: $0.element.support
+            )
         }
     }
 }
@@ -58,14 +63,38 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var mixedNumericsPeers: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case model, parameters, testAccuracy = "test_accuracy", testLoss = "test_loss", perClass = "per_class",
-             macroAvg = "macro_avg", weightedAvg = "weighted_avg", confusionMatrix = "confusion_matrix",
-             epochsRun = "epochs_run", bestEpoch = "best_epoch", stoppedEarly = "stopped_early",
-             wallSeconds = "wall_seconds", trainImagesPerSecond = "train_images_per_second",
-             secondsTo99 = "seconds_to_99", weightsSHA256 = "weights_sha256", seed, batchSize = "batch_size",
-             microBatch = "micro_batch", threads, workers, recipeHash = "recipe_hash", blasCore = "blas_core",
-             dataDirectory = "data_dir", resumedFrom = "resumed_from", numericsFingerprint = "numerics_fingerprint",
-             allowMixedNumerics = "allow_mixed_numerics", mixedNumericsPeers = "mixed_numerics_peers"
+        case model, parameters
+        case testAccuracy = "test_accuracy"
+        case testLoss = "test_loss"
+        case perClass = "per_class"
+        case
+            macroAvg = "macro_avg"
+        case weightedAvg = "weighted_avg"
+        case confusionMatrix = "confusion_matrix"
+        case
+            epochsRun = "epochs_run"
+        case bestEpoch = "best_epoch"
+        case stoppedEarly = "stopped_early"
+        case
+            wallSeconds = "wall_seconds"
+        case trainImagesPerSecond = "train_images_per_second"
+        case
+            secondsTo99 = "seconds_to_99"
+        case weightsSHA256 = "weights_sha256"
+        case seed
+        case batchSize = "batch_size"
+        case
+            microBatch = "micro_batch"
+        case threads, workers
+        case recipeHash = "recipe_hash"
+        case blasCore = "blas_core"
+        case
+            dataDirectory = "data_dir"
+        case resumedFrom = "resumed_from"
+        case numericsFingerprint = "numerics_fingerprint"
+        case
+            allowMixedNumerics = "allow_mixed_numerics"
+        case mixedNumericsPeers = "mixed_numerics_peers"
     }
 
     public func encoded() throws -> Data {

@@ -40,7 +40,12 @@ public struct SweepRunner {
         for trial in sweep.trialList() {
             let runDir = dir + "/" + trial.name
             if let done = SweepResult.read(trial: trial, directory: runDir) {
-                say("sweep: \(trial.name): already done (val_accuracy \(done.valAccuracy.map { String(format: "%.4f", $0) } ?? "-")), skipped")
+                say(
+                    """
+                    sweep: \(trial.name): already done (val_accuracy \(done.valAccuracy.map { String(format: "%.4f", $0) } ?? "-")), \
+                    skipped
+                    """
+                )
                 results.append(done)
                 continue
             }
@@ -64,9 +69,11 @@ public struct SweepRunner {
             }
             let exit = child.wait(timeout: nil)!
             if exit.succeeded, let r = SweepResult.read(trial: trial, directory: runDir) {
-                say(String(format: "sweep: %@: val_accuracy %@ test_accuracy %@ (%.1f s)", trial.name,
-                           r.valAccuracy.map { String(format: "%.4f", $0) } ?? "-", r.testAccuracy.map { String(format: "%.4f", $0) } ?? "-",
-                           r.wallSeconds ?? 0))
+                say(
+                    String(
+                        format: "sweep: %@: val_accuracy %@ test_accuracy %@ (%.1f s)", trial.name,
+                        r.valAccuracy.map { String(format: "%.4f", $0) } ?? "-", r.testAccuracy.map { String(format: "%.4f", $0) } ?? "-",
+                        r.wallSeconds ?? 0))
                 results.append(r)
             } else {
                 let reason = child.logText.split(separator: "\n").last(where: { $0.contains("Error") }).map(String.init) ?? "\(exit)"
@@ -82,7 +89,8 @@ public struct SweepRunner {
     /// results.csv and results.html of `results`.
     public func writeReports(_ results: [SweepResult]) throws {
         try SealedFile.writeAtomically(Array(SweepReport.csv(results).utf8), to: directory + "/results.csv")
-        try SealedFile.writeAtomically(Array(SweepReport.html(results, title: "Sweep \(URL(fileURLWithPath: directory).lastPathComponent)").utf8),
-                                       to: directory + "/results.html")
+        try SealedFile.writeAtomically(
+            Array(SweepReport.html(results, title: "Sweep \(URL(fileURLWithPath: directory).lastPathComponent)").utf8),
+            to: directory + "/results.html")
     }
 }

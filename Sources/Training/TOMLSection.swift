@@ -119,13 +119,19 @@ struct TOMLSection {
         indirect case array(Kind)
 
         init?(_ type: Any.Type) {
-            if let optional = type as? AnyOptional.Type { self.init(optional.wrappedType); return }
+            if let optional = type as? AnyOptional.Type {
+                self.init(optional.wrappedType)
+                return
+            }
             if let array = type as? AnyArray.Type {
                 guard let element = Kind(array.elementType) else { return nil }
                 self = .array(element)
                 return
             }
-            if let choice = type as? ConfigSpelling.Type { self = .choice(choice.spellings); return }
+            if let choice = type as? ConfigSpelling.Type {
+                self = .choice(choice.spellings)
+                return
+            }
             switch ObjectIdentifier(type) {
             case ObjectIdentifier(Int.self): self = .int
             case ObjectIdentifier(UInt64.self): self = .unsigned
@@ -140,7 +146,12 @@ struct TOMLSection {
 
     /// A checked value, encoded in JSON for JSONDecoder to build the struct.
     enum Scalar: Encodable {
-        case int(Int), unsigned(UInt64), double(Double), float(Float), bool(Bool), string(String)
+        case int(Int)
+        case unsigned(UInt64)
+        case double(Double)
+        case float(Float)
+        case bool(Bool)
+        case string(String)
         indirect case array([Scalar])
         /// A property that is not read from TOML, re-encoded as it is.
         case kept(any Encodable)
@@ -205,7 +216,8 @@ struct TOMLSection {
 
     static func decode<T: Decodable, V: Encodable>(_ type: T.Type, from value: V) throws -> T {
         // TOML allows inf and nan; validate() rejects them where they do not belong.
-        let encoder = JSONEncoder(), decoder = JSONDecoder()
+        let encoder = JSONEncoder()
+        let decoder = JSONDecoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try decoder.decode(T.self, from: encoder.encode(value))

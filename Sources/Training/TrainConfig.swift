@@ -89,27 +89,42 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try check(training.epochs >= 1, "training.epochs must be at least 1, found \(training.epochs)")
         try check(training.batchSize >= 1, "training.batch_size must be positive, found \(training.batchSize)")
         try check(training.microBatch >= 1, "training.micro_batch must be positive, found \(training.microBatch)")
-        try check(training.microBatch <= training.batchSize, "training.micro_batch (\(training.microBatch)) must not exceed training.batch_size (\(training.batchSize))")
+        try check(
+            training.microBatch <= training.batchSize,
+            "training.micro_batch (\(training.microBatch)) must not exceed training.batch_size (\(training.batchSize))")
         try check(training.threads >= 0, "training.threads must be 0 (all cores) or positive, found \(training.threads)")
         try check(training.staleness >= 0, "training.staleness must be >= 0, found \(training.staleness)")
-        try check(data.validationFraction >= 0 && data.validationFraction < 1, "data.validation_fraction must be in [0, 1), found \(data.validationFraction)")
+        try check(
+            data.validationFraction >= 0 && data.validationFraction < 1,
+            "data.validation_fraction must be in [0, 1), found \(data.validationFraction)")
         try check(data.classes >= 2 && data.classes <= 256, "data.classes must be in 2...256, found \(data.classes)")
-        try check(optimizer.learningRate > 0 && optimizer.learningRate.isFinite, "optimizer.learning_rate must be positive, found \(optimizer.learningRate)")
-        try check(optimizer.beta1 >= 0 && optimizer.beta1 < 1 && optimizer.beta2 >= 0 && optimizer.beta2 < 1, "optimizer.beta1 and beta2 must be in [0, 1)")
+        try check(
+            optimizer.learningRate > 0 && optimizer.learningRate.isFinite,
+            "optimizer.learning_rate must be positive, found \(optimizer.learningRate)")
+        try check(
+            optimizer.beta1 >= 0 && optimizer.beta1 < 1 && optimizer.beta2 >= 0 && optimizer.beta2 < 1,
+            "optimizer.beta1 and beta2 must be in [0, 1)")
         try check(optimizer.epsilon > 0, "optimizer.epsilon must be positive, found \(optimizer.epsilon)")
         try check(optimizer.weightDecay >= 0, "optimizer.weight_decay must be >= 0, found \(optimizer.weightDecay)")
         try check(labelSmoothing >= 0 && labelSmoothing < 1, "optimizer.label_smoothing must be in [0, 1), found \(labelSmoothing)")
-        try check(["val_loss", "val_accuracy"].contains(earlyStopping.monitor), "early_stopping.monitor must be 'val_loss' or 'val_accuracy', found '\(earlyStopping.monitor)'")
+        try check(
+            ["val_loss", "val_accuracy"].contains(earlyStopping.monitor),
+            "early_stopping.monitor must be 'val_loss' or 'val_accuracy', found '\(earlyStopping.monitor)'")
         try check(earlyStopping.patience >= 0, "early_stopping.patience must be >= 0, found \(earlyStopping.patience)")
-        try check(!earlyStopping.enabled || data.validationFraction > 0, "early_stopping needs a validation split (data.validation_fraction > 0)")
+        try check(
+            !earlyStopping.enabled || data.validationFraction > 0, "early_stopping needs a validation split (data.validation_fraction > 0)")
         try check(checkpoints.everySteps >= 0, "checkpoint.every_steps must be >= 0, found \(checkpoints.everySteps)")
         try check(checkpoints.keepLast >= 1, "checkpoint.keep_last must be at least 1, found \(checkpoints.keepLast)")
         try check(evaluation.batch >= 1, "evaluation.batch must be positive, found \(evaluation.batch)")
         try check(training.batchNormSamples >= 1, "training.bn_statistics_samples must be positive, found \(training.batchNormSamples)")
-        try check(DatasetCatalog.names.contains(dataset), "data.dataset must be one of \(DatasetCatalog.names.joined(separator: ", ")), found '\(dataset)'")
+        try check(
+            DatasetCatalog.names.contains(dataset),
+            "data.dataset must be one of \(DatasetCatalog.names.joined(separator: ", ")), found '\(dataset)'")
         try schedule.validate()
         if let problem = augment.problems().first { throw ConfigError(problem) }
-        try check(modelSpec.classes == data.classes, "model '\(modelSpec.name)' has \(modelSpec.classes) classes but data.classes is \(data.classes)")
+        try check(
+            modelSpec.classes == data.classes,
+            "model '\(modelSpec.name)' has \(modelSpec.classes) classes but data.classes is \(data.classes)")
     }
 
     /// Hash of everything that determines the trained weights (not threads, epochs or checkpoint
@@ -124,12 +139,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             var schedule: LRSchedule?, augment: AugmentSettings?, batchNormSamples: Int?
         }
         // The evaluation batch fixes how validation losses are grouped, which early stopping reads.
-        let recipe = Recipe(model: modelSpec, data: data, batchSize: training.batchSize, microBatch: training.microBatch,
-                            seed: training.seed, optimizer: optimizer, labelSmoothing: labelSmoothing,
-                            earlyStopping: earlyStopping, evaluationBatch: evaluation.batch,
-                            mode: training.mode, staleness: training.mode == .async ? training.staleness : 0,
-                            schedule: schedule.isDefault ? nil : schedule, augment: augment.isActive ? augment : nil,
-                            batchNormSamples: modelSpec.layers.contains { $0.type == "batchnorm" } ? training.batchNormSamples : nil)
+        let recipe = Recipe(
+            model: modelSpec, data: data, batchSize: training.batchSize, microBatch: training.microBatch,
+            seed: training.seed, optimizer: optimizer, labelSmoothing: labelSmoothing,
+            earlyStopping: earlyStopping, evaluationBatch: evaluation.batch,
+            mode: training.mode, staleness: training.mode == .async ? training.staleness : 0,
+            schedule: schedule.isDefault ? nil : schedule, augment: augment.isActive ? augment : nil,
+            batchNormSamples: modelSpec.layers.contains { $0.type == "batchnorm" } ? training.batchNormSamples : nil)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let bytes = (try? encoder.encode(recipe)) ?? Data()
@@ -144,7 +160,12 @@ extension TrainConfig {
     public static func loadModelSpec(_ nameOrPath: String) throws -> ModelSpec {
         if let preset = ModelSpec.presets[nameOrPath] { return preset }
         guard FileManager.default.fileExists(atPath: nameOrPath) else {
-            throw ConfigError("model '\(nameOrPath)' is neither a preset (\(ModelSpec.presets.keys.sorted().joined(separator: ", "))) nor an existing spec file")
+            throw ConfigError(
+                """
+                model '\(nameOrPath)' is neither a preset (\(ModelSpec.presets.keys.sorted().joined(separator: ", "))) nor an \
+                existing spec file
+                """
+            )
         }
         guard let data = FileManager.default.contents(atPath: nameOrPath), let text = String(data: data, encoding: .utf8) else {
             throw ConfigError("\(nameOrPath): cannot read the model spec file")
@@ -195,8 +216,10 @@ extension TrainConfig {
             throw ConfigError("\(path): unknown section or key '\(key)' (known sections: \(known.joined(separator: ", ")))")
         }
         /// Section `name` decoded over `config[keyPath: field]`; `extra` reads the keys that belong elsewhere.
-        func read<T: Codable>(_ name: String, _ field: WritableKeyPath<TrainConfig, T>, renamed: [String: String] = [:],
-                              extra: (inout TOMLSection) throws -> Void = { _ in }) throws {
+        func read<T: Codable>(
+            _ name: String, _ field: WritableKeyPath<TrainConfig, T>, renamed: [String: String] = [:],
+            extra: (inout TOMLSection) throws -> Void = { _ in }
+        ) throws {
             guard var section = try file.section(name) else { return }
             try extra(&section)
             config[keyPath: field] = try section.decode(over: config[keyPath: field], renamed: renamed)
@@ -240,7 +263,8 @@ extension TrainConfig {
         do {
             return try JSONDecoder().decode(TrainConfig.self, from: data)
         } catch let DecodingError.keyNotFound(key, context) {
-            throw ConfigError("\(path): not a resolved config: no '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'")
+            throw ConfigError(
+                "\(path): not a resolved config: no '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'")
         } catch {
             throw ConfigError("\(path): not a resolved config: \(error)")
         }

@@ -18,8 +18,9 @@ public struct TrainingData: Sendable {
         self.train = train
         self.test = test
         self.directory = directory
-        let split = ValidationSplit.stratified(labels: train.labels, classes: config.data.classes,
-                                               fraction: config.data.validationFraction, seed: config.training.seed)
+        let split = ValidationSplit.stratified(
+            labels: train.labels, classes: config.data.classes,
+            fraction: config.data.validationFraction, seed: config.training.seed)
         trainIndices = split.train
         validationIndices = split.validation
     }
@@ -66,14 +67,16 @@ public final class Trainer {
         self.data = data
         self.logger = logger
         rng = CounterRNG(seed: config.training.seed)
-        plan = EpochPlan(trainIndices: data.trainIndices, batchSize: config.training.batchSize,
-                         microBatch: config.training.microBatch, seed: config.training.seed)
+        plan = EpochPlan(
+            trainIndices: data.trainIndices, batchSize: config.training.batchSize,
+            microBatch: config.training.microBatch, seed: config.training.seed)
         threads = config.training.threads > 0 ? config.training.threads : ProcessInfo.processInfo.activeProcessorCount
         parameters = model.initialParameters(seed: config.training.seed)
         optimizer = Optimizer(config: config.optimizer, parameterCount: model.parameterCount)
         if config.earlyStopping.enabled {
-            progress.earlyStopping = EarlyStopping(monitor: config.earlyStopping.monitor, patience: config.earlyStopping.patience,
-                                                   minDelta: config.earlyStopping.minDelta)
+            progress.earlyStopping = EarlyStopping(
+                monitor: config.earlyStopping.monitor, patience: config.earlyStopping.patience,
+                minDelta: config.earlyStopping.minDelta)
         }
         guard data.trainIndices.count >= 1 else { throw ConfigError("no training samples left after the validation split") }
     }
@@ -81,10 +84,17 @@ public final class Trainer {
     /// Continues from a checkpoint, which must come from the same recipe.
     public func resume(from checkpoint: Checkpoint, path: String) throws {
         guard checkpoint.header.recipeHash == config.recipeHash else {
-            throw ResumeError(message: "\(path): checkpoint was written by a different recipe (model, data, batch, seed or optimizer differ: recipe \(checkpoint.header.recipeHash.prefix(12)) vs \(config.recipeHash.prefix(12))); use a new --out directory")
+            throw ResumeError(
+                message:
+                    """
+                    \(path): checkpoint was written by a different recipe (model, data, batch, seed or optimizer differ: recipe \
+                    \(checkpoint.header.recipeHash.prefix(12)) vs \(config.recipeHash.prefix(12))); use a new --out directory
+                    """
+            )
         }
         guard checkpoint.parameters.count == model.parameterCount else {
-            throw ResumeError(message: "\(path): checkpoint has \(checkpoint.parameters.count) weights, the model needs \(model.parameterCount)")
+            throw ResumeError(
+                message: "\(path): checkpoint has \(checkpoint.parameters.count) weights, the model needs \(model.parameterCount)")
         }
         parameters = checkpoint.parameters
         optimizer = Optimizer(config: config.optimizer, state: checkpoint.optimizer)
@@ -97,9 +107,11 @@ public final class Trainer {
     }
 
     func checkpoint() -> Checkpoint {
-        Checkpoint(header: CheckpointHeader(recipeHash: config.recipeHash, config: config, progress: progress,
-                                            optimizerStep: optimizer.state.step, hasBest: !bestParameters.isEmpty),
-                   parameters: parameters, optimizer: optimizer.state, bestParameters: bestParameters)
+        Checkpoint(
+            header: CheckpointHeader(
+                recipeHash: config.recipeHash, config: config, progress: progress,
+                optimizerStep: optimizer.state.step, hasBest: !bestParameters.isEmpty),
+            parameters: parameters, optimizer: optimizer.state, bestParameters: bestParameters)
     }
 
     /// One step of the plan: what to compute next.
@@ -123,8 +135,9 @@ public final class Trainer {
         guard !progress.finished, progress.epoch < config.training.epochs else { return nil }
         let epoch = progress.epoch
         if cachedOrder?.epoch != epoch { cachedOrder = (epoch, plan.order(epoch: epoch)) }
-        return PlannedStep(epoch: epoch, stepInEpoch: progress.stepInEpoch, globalStep: progress.globalStep,
-                           order: cachedOrder!.order, microBatches: plan.microBatches(step: progress.stepInEpoch))
+        return PlannedStep(
+            epoch: epoch, stepInEpoch: progress.stepInEpoch, globalStep: progress.globalStep,
+            order: cachedOrder!.order, microBatches: plan.microBatches(step: progress.stepInEpoch))
     }
 
     /// Creates the run directory and logs the plan. Call before the first step.
@@ -132,7 +145,13 @@ public final class Trainer {
         try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
         self.runDirectory = run
         let who = workers.map { "\($0) worker(s)" } ?? "\(threads) thread(s)"
-        logger.info("training \(model.spec.name) (\(model.parameterCount) parameters) on \(plan.samplesPerEpoch) images, validating on \(data.validationIndices.count); batch \(config.training.batchSize) = micro-batches of \(config.training.microBatch); \(who); seed \(config.training.seed)")
+        logger.info(
+            """
+            training \(model.spec.name) (\(model.parameterCount) parameters) on \(plan.samplesPerEpoch) images, validating on \
+            \(data.validationIndices.count); batch \(config.training.batchSize) = micro-batches of \(config.training.microBatch); \
+            \(who); seed \(config.training.seed)
+            """
+        )
     }
 
     /// Applies a completed step: `meanGradient` is the exact mean over the step's samples;
@@ -148,8 +167,10 @@ public final class Trainer {
 
     /// Records a step whose update was applied elsewhere (parameter-server shards): the new
     /// weights, and the optimizer moments when `needsOptimizerState` asked for them.
-    public func completeStep(updatedParameters: [Float], optimizerState: OptimizerState?, loss: Double, correct: Int, samples: Int,
-                             seconds: Double) throws {
+    public func completeStep(
+        updatedParameters: [Float], optimizerState: OptimizerState?, loss: Double, correct: Int, samples: Int,
+        seconds: Double
+    ) throws {
         precondition(updatedParameters.count == parameters.count)
         parameters = updatedParameters
         var state = optimizer.state
@@ -160,8 +181,9 @@ public final class Trainer {
 
     /// The learning rate of global step `step` (0-based) under the configured schedule.
     public func learningRate(step: Int) -> Float {
-        config.schedule.rate(base: config.optimizer.learningRate, step: step, stepsPerEpoch: plan.stepsPerEpoch,
-                             totalSteps: plan.stepsPerEpoch * config.training.epochs)
+        config.schedule.rate(
+            base: config.optimizer.learningRate, step: step, stepsPerEpoch: plan.stepsPerEpoch,
+            totalSteps: plan.stepsPerEpoch * config.training.epochs)
     }
 
     /// Recomputes the batch-norm inference statistics of `weights` (no-op without batch norm) from the
@@ -172,7 +194,8 @@ public final class Trainer {
         let samples = Array(data.trainIndices.prefix(config.training.batchNormSamples))
         let batches = (samples.count + m - 1) / m
         let ws = Workspace(model: model, capacity: m)
-        let size = data.train.imageSize, norm = config.normalization
+        let size = data.train.imageSize
+        let norm = config.normalization
         model.batchNormStatistics(parameters: &weights, batches: batches, workspace: ws) { k, ws in
             let chunk = samples[(k * m)..<min((k + 1) * m, samples.count)]
             data.train.images.withUnsafeBufferPointer { images in
@@ -203,16 +226,18 @@ public final class Trainer {
         progress.trainSeconds += seconds
         progress.trainImages += samples
         bar.lastStepSeconds = bar.lastStepSeconds == 0 ? seconds : 0.9 * bar.lastStepSeconds + 0.1 * seconds
-        bar.update(epoch: progress.epoch + 1, epochs: config.training.epochs, step: progress.stepInEpoch, steps: steps,
-                   imagesPerSecond: Double(progress.epochSamples) / max(progress.epochComputeSeconds, 1e-9),
-                   loss: progress.epochLossSum / Double(max(progress.epochSamples, 1)),
-                   accuracy: Double(progress.epochCorrect) / Double(max(progress.epochSamples, 1)))
+        bar.update(
+            epoch: progress.epoch + 1, epochs: config.training.epochs, step: progress.stepInEpoch, steps: steps,
+            imagesPerSecond: Double(progress.epochSamples) / max(progress.epochComputeSeconds, 1e-9),
+            loss: progress.epochLossSum / Double(max(progress.epochSamples, 1)),
+            accuracy: Double(progress.epochCorrect) / Double(max(progress.epochSamples, 1)))
         if config.checkpoints.everySteps > 0, progress.globalStep % config.checkpoints.everySteps == 0, progress.stepInEpoch < steps {
             progress.elapsedSeconds = elapsed()
             try run.checkpoints.save(checkpoint(), keepLast: config.checkpoints.keepLast, best: false)
         }
-        let stepRecord = StepRecord(epoch: progress.epoch + 1, globalStep: progress.globalStep, lossSum: loss, correct: correct,
-                                    samples: samples, seconds: seconds, learningRate: Double(config.optimizer.learningRate))
+        let stepRecord = StepRecord(
+            epoch: progress.epoch + 1, globalStep: progress.globalStep, lossSum: loss, correct: correct,
+            samples: samples, seconds: seconds, learningRate: Double(config.optimizer.learningRate))
         for o in observers { o.trainingCompleted(step: stepRecord) }
         if progress.stepInEpoch == steps {
             bar.finishLine()
@@ -230,13 +255,15 @@ public final class Trainer {
     @discardableResult
     public func run(in run: RunDirectory) throws -> RunSummary {
         try begin(in: run)
-        let runner = StepRunner(model: model, microBatch: config.training.microBatch, batchSize: config.training.batchSize,
-                                threads: threads, normalization: config.normalization, labelSmoothing: config.labelSmoothing,
-                                augmenter: config.augmenter(rows: data.train.rows, cols: data.train.cols))
+        let runner = StepRunner(
+            model: model, microBatch: config.training.microBatch, batchSize: config.training.batchSize,
+            threads: threads, normalization: config.normalization, labelSmoothing: config.labelSmoothing,
+            augmenter: config.augmenter(rows: data.train.rows, cols: data.train.cols))
         while let step = nextStep() {
             let start = Stopwatch.now()
-            let (loss, correct, samples) = try runner.run(order: step.order, microBatches: step.microBatches, dataset: data.train,
-                                                          epoch: step.epoch, step: step.stepInEpoch, rng: rng, parameters: parameters)
+            let (loss, correct, samples) = try runner.run(
+                order: step.order, microBatches: step.microBatches, dataset: data.train,
+                epoch: step.epoch, step: step.stepInEpoch, rng: rng, parameters: parameters)
             try runner.meanGradient.withUnsafeBufferPointer {
                 try completeStep(meanGradient: $0, loss: loss, correct: correct, samples: samples, seconds: Stopwatch.seconds(since: start))
             }
@@ -251,8 +278,10 @@ public final class Trainer {
         // Final weights: the best epoch's if early stopping fired with restore_best.
         var final = parameters
         if progress.stoppedEarly, config.earlyStopping.restoreBest, !bestParameters.isEmpty { final = bestParameters }
-        let test = Evaluator.evaluate(model: model, parameters: final, dataset: data.test, normalization: config.normalization,
-                                      batch: config.evaluation.batch, threads: threads).metrics
+        let test = Evaluator.evaluate(
+            model: model, parameters: final, dataset: data.test, normalization: config.normalization,
+            batch: config.evaluation.batch, threads: threads
+        ).metrics
         let hash = SHA256Hex.of(floats: final)
         progress.elapsedSeconds = elapsed()
         var summary = RunSummary(
@@ -268,13 +297,16 @@ public final class Trainer {
         summary.numericsFingerprint = NumericsFingerprint.current.description
         summary.allowMixedNumerics = allowMixedNumerics
         summary.mixedNumericsPeers = mixedNumericsPeers
-        let modelFile = try ModelFile(spec: model.spec, normalization: config.normalization, weights: final, metadata: [
-            "test_accuracy": String(format: "%.4f", test.accuracy), "epochs_run": "\(progress.history.count)",
-            "seed": "\(config.training.seed)", "recipe_hash": config.recipeHash,
-        ])
+        let modelFile = try ModelFile(
+            spec: model.spec, normalization: config.normalization, weights: final,
+            metadata: [
+                "test_accuracy": String(format: "%.4f", test.accuracy), "epochs_run": "\(progress.history.count)",
+                "seed": "\(config.training.seed)", "recipe_hash": config.recipeHash
+            ])
         try modelFile.write(to: run.model)
         try SealedFile.writeAtomically([UInt8](try summary.encoded()), to: run.summary)
-        logger.info("test accuracy \(String(format: "%.4f", test.accuracy)), loss \(String(format: "%.4f", test.meanLoss)); weights_sha256 \(hash)")
+        logger.info(
+            "test accuracy \(String(format: "%.4f", test.accuracy)), loss \(String(format: "%.4f", test.meanLoss)); weights_sha256 \(hash)")
         return summary
     }
 
@@ -292,14 +324,18 @@ public final class Trainer {
         }
         recalibrateBatchNorm(&parameters)
         if !data.validationIndices.isEmpty {
-            let v = Evaluator.evaluate(model: model, parameters: parameters, dataset: data.train, indices: data.validationIndices,
-                                       normalization: config.normalization, batch: config.evaluation.batch, threads: threads).metrics
+            let v = Evaluator.evaluate(
+                model: model, parameters: parameters, dataset: data.train, indices: data.validationIndices,
+                normalization: config.normalization, batch: config.evaluation.batch, threads: threads
+            ).metrics
             record.valLoss = v.meanLoss
             record.valAccuracy = v.accuracy
         }
         if config.evaluation.testEveryEpoch {
-            let t = Evaluator.evaluate(model: model, parameters: parameters, dataset: data.test, normalization: config.normalization,
-                                       batch: config.evaluation.batch, threads: threads).metrics
+            let t = Evaluator.evaluate(
+                model: model, parameters: parameters, dataset: data.test, normalization: config.normalization,
+                batch: config.evaluation.batch, threads: threads
+            ).metrics
             record.testLoss = t.meanLoss
             record.testAccuracy = t.accuracy
         }
@@ -316,7 +352,12 @@ public final class Trainer {
             case .stop(let best):
                 progress.stoppedEarly = true
                 progress.finished = true
-                logger.info("early stopping: \(config.earlyStopping.monitor) has not improved for \(config.earlyStopping.patience) epoch(s); best epoch \(best)")
+                logger.info(
+                    """
+                    early stopping: \(config.earlyStopping.monitor) has not improved for \(config.earlyStopping.patience) epoch(s); \
+                    best epoch \(best)
+                    """
+                )
             }
             progress.earlyStopping = stopper
             if isBest && config.earlyStopping.restoreBest { bestParameters = parameters }
@@ -334,7 +375,14 @@ public final class Trainer {
         for o in observers { o.trainingCompleted(epoch: record) }
 
         func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
-        logger.info("epoch \(epoch + 1)/\(config.training.epochs): loss \(f(record.trainLoss)) acc \(f(record.trainAccuracy)) | val_loss \(f(record.valLoss)) val_acc \(f(record.valAccuracy)) | test_acc \(f(record.testAccuracy)) | \(String(format: "%.0f", record.imagesPerSecond)) img/s, \(String(format: "%.1f", record.elapsedSeconds)) s\(isBest ? " *" : "")")
+        logger.info(
+            """
+            epoch \(epoch + 1)/\(config.training.epochs): loss \(f(record.trainLoss)) acc \(f(record.trainAccuracy)) | val_loss \
+            \(f(record.valLoss)) val_acc \(f(record.valAccuracy)) | test_acc \(f(record.testAccuracy)) | \
+            \(String(format: "%.0f", record.imagesPerSecond)) img/s, \(String(format: "%.1f", record.elapsedSeconds)) \
+            s\(isBest ? " *" : "")
+            """
+        )
     }
 
     func writeMetrics(_ run: RunDirectory) throws {

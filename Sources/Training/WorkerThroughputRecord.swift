@@ -14,7 +14,10 @@ public struct WorkerThroughputRecord: Codable, Equatable, Sendable {
     public var imagesPerSecond: Double
 
     enum CodingKeys: String, CodingKey {
-        case wallTime = "wall_time", step, worker, name, microBatches = "micro_batches", imagesPerSecond = "images_per_second"
+        case wallTime = "wall_time"
+        case step, worker, name
+        case microBatches = "micro_batches"
+        case imagesPerSecond = "images_per_second"
     }
 
     public init(wallTime: Double, step: Int, worker: UInt32, name: String, microBatches: UInt64, imagesPerSecond: Double) {

@@ -38,7 +38,9 @@ public struct ByteReader {
     public var remaining: Int { bytes.count - position }
 
     mutating func take(_ n: Int, _ what: String) throws -> ArraySlice<UInt8> {
-        guard n >= 0, n <= remaining else { throw DecodeError("truncated: \(what) needs \(n) bytes at offset \(position), \(remaining) left") }
+        guard n >= 0, n <= remaining else {
+            throw DecodeError("truncated: \(what) needs \(n) bytes at offset \(position), \(remaining) left")
+        }
         defer { position += n }
         return bytes[position..<(position + n)]
     }

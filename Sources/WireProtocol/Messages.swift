@@ -2,9 +2,19 @@
 // multipart message: [header (40 bytes)] [body] [payload frames...]. No I/O here.
 
 public enum MessageType: UInt16, Sendable, CaseIterable {
-    case hello = 1, welcome = 2, dataChunk = 3, ready = 4, assignment = 5, weights = 6
-    case gradientPush = 7, heartbeat = 8, shutdown = 9, reject = 10
-    case shardInit = 11, beginStep = 12, stepDone = 13
+    case hello = 1
+    case welcome = 2
+    case dataChunk = 3
+    case ready = 4
+    case assignment = 5
+    case weights = 6
+    case gradientPush = 7
+    case heartbeat = 8
+    case shutdown = 9
+    case reject = 10
+    case shardInit = 11
+    case beginStep = 12
+    case stepDone = 13
     case gradientSum = 14
 }
 
@@ -27,10 +37,18 @@ public struct ShardInit: Equatable, Sendable {
     public var parameters: [Float]
     public var first: [Float]
     public var second: [Float]
-    public init(shard: UInt32, shards: UInt32, offset: UInt64, optimizerStep: UInt64, optimizer: [UInt8],
-                parameters: [Float], first: [Float], second: [Float]) {
-        self.shard = shard; self.shards = shards; self.offset = offset; self.optimizerStep = optimizerStep
-        self.optimizer = optimizer; self.parameters = parameters; self.first = first; self.second = second
+    public init(
+        shard: UInt32, shards: UInt32, offset: UInt64, optimizerStep: UInt64, optimizer: [UInt8],
+        parameters: [Float], first: [Float], second: [Float]
+    ) {
+        self.shard = shard
+        self.shards = shards
+        self.offset = offset
+        self.optimizerStep = optimizerStep
+        self.optimizer = optimizer
+        self.parameters = parameters
+        self.first = first
+        self.second = second
     }
 }
 
@@ -42,7 +60,10 @@ public struct BeginStep: Equatable, Sendable {
     public var wantState: Bool
     public var workers: [UInt32]
     public init(microBatches: UInt32, learningRate: Float, wantState: Bool, workers: [UInt32]) {
-        self.microBatches = microBatches; self.learningRate = learningRate; self.wantState = wantState; self.workers = workers
+        self.microBatches = microBatches
+        self.learningRate = learningRate
+        self.wantState = wantState
+        self.workers = workers
     }
 }
 
@@ -57,15 +78,24 @@ public struct StepDone: Equatable, Sendable {
     public var parameters: [Float]
     public var first: [Float]?
     public var second: [Float]?
-    public init(shard: UInt32, loss: Double, correct: UInt64, samples: UInt64, computeSeconds: Double, parameters: [Float],
-                first: [Float]?, second: [Float]?) {
-        self.shard = shard; self.loss = loss; self.correct = correct; self.samples = samples; self.computeSeconds = computeSeconds
-        self.parameters = parameters; self.first = first; self.second = second
+    public init(
+        shard: UInt32, loss: Double, correct: UInt64, samples: UInt64, computeSeconds: Double, parameters: [Float],
+        first: [Float]?, second: [Float]?
+    ) {
+        self.shard = shard
+        self.loss = loss
+        self.correct = correct
+        self.samples = samples
+        self.computeSeconds = computeSeconds
+        self.parameters = parameters
+        self.first = first
+        self.second = second
     }
 }
 
 public enum Role: UInt8, Sendable, Equatable {
-    case worker = 1, server = 2
+    case worker = 1
+    case server = 2
 }
 
 /// Worker -> coordinator (and worker -> server, to announce its data connection).
@@ -83,10 +113,18 @@ public struct Hello: Equatable, Sendable {
     /// The sender's numerics fingerprint ("<kernel set>/<hash>"): peers whose fingerprints differ compute
     /// different bits, and the coordinator refuses them unless told to allow mixed numerics.
     public var numerics: String
-    public init(role: Role, name: String, host: String, pid: UInt32, workerID: UInt32 = 0, localDataSHA256: String = "", endpoint: String = "",
-                numerics: String = "") {
-        self.role = role; self.name = name; self.host = host; self.pid = pid; self.workerID = workerID; self.localDataSHA256 = localDataSHA256
-        self.endpoint = endpoint; self.numerics = numerics
+    public init(
+        role: Role, name: String, host: String, pid: UInt32, workerID: UInt32 = 0, localDataSHA256: String = "", endpoint: String = "",
+        numerics: String = ""
+    ) {
+        self.role = role
+        self.name = name
+        self.host = host
+        self.pid = pid
+        self.workerID = workerID
+        self.localDataSHA256 = localDataSHA256
+        self.endpoint = endpoint
+        self.numerics = numerics
     }
 }
 
@@ -105,23 +143,37 @@ public struct Welcome: Equatable, Sendable {
     public var trainCount: UInt32
     public var rows: UInt32
     public var cols: UInt32
-    public init(workerID: UInt32, config: [UInt8], serverEndpoints: [String], heartbeatMilliseconds: UInt32, shipsData: Bool,
-                dataSHA256: String, trainCount: UInt32, rows: UInt32, cols: UInt32) {
-        self.workerID = workerID; self.config = config; self.serverEndpoints = serverEndpoints
-        self.heartbeatMilliseconds = heartbeatMilliseconds; self.shipsData = shipsData; self.dataSHA256 = dataSHA256
-        self.trainCount = trainCount; self.rows = rows; self.cols = cols
+    public init(
+        workerID: UInt32, config: [UInt8], serverEndpoints: [String], heartbeatMilliseconds: UInt32, shipsData: Bool,
+        dataSHA256: String, trainCount: UInt32, rows: UInt32, cols: UInt32
+    ) {
+        self.workerID = workerID
+        self.config = config
+        self.serverEndpoints = serverEndpoints
+        self.heartbeatMilliseconds = heartbeatMilliseconds
+        self.shipsData = shipsData
+        self.dataSHA256 = dataSHA256
+        self.trainCount = trainCount
+        self.rows = rows
+        self.cols = cols
     }
 }
 
 /// Coordinator -> worker: a piece of the training set. Payload: one frame of raw bytes.
 public struct DataChunk: Equatable, Sendable {
-    public enum Kind: UInt8, Sendable { case images = 1, labels = 2 }
+    public enum Kind: UInt8, Sendable {
+        case images = 1
+        case labels = 2
+    }
     public var kind: Kind
     public var offset: UInt64
     public var total: UInt64
     public var bytes: [UInt8]
     public init(kind: Kind, offset: UInt64, total: UInt64, bytes: [UInt8]) {
-        self.kind = kind; self.offset = offset; self.total = total; self.bytes = bytes
+        self.kind = kind
+        self.offset = offset
+        self.total = total
+        self.bytes = bytes
     }
 }
 
@@ -139,7 +191,10 @@ public struct Assignment: Equatable, Sendable {
     /// Membership view version this assignment belongs to.
     public var view: UInt32
     public init(epoch: UInt32, stepInEpoch: UInt32, microBatches: [UInt32], view: UInt32) {
-        self.epoch = epoch; self.stepInEpoch = stepInEpoch; self.microBatches = microBatches; self.view = view
+        self.epoch = epoch
+        self.stepInEpoch = stepInEpoch
+        self.microBatches = microBatches
+        self.view = view
     }
 }
 
@@ -147,7 +202,10 @@ public struct Assignment: Equatable, Sendable {
 public struct Weights: Equatable, Sendable {
     public var offset: UInt64
     public var values: [Float]
-    public init(offset: UInt64, values: [Float]) { self.offset = offset; self.values = values }
+    public init(offset: UInt64, values: [Float]) {
+        self.offset = offset
+        self.values = values
+    }
 }
 
 /// Worker -> server: one micro-batch's gradient (sum over its samples) for the server's key range.
@@ -160,9 +218,16 @@ public struct GradientPush: Equatable, Sendable {
     public var computeSeconds: Double
     public var offset: UInt64
     public var values: [Float]
-    public init(microBatch: UInt32, samples: UInt32, loss: Double, correct: UInt32, computeSeconds: Double = 0, offset: UInt64, values: [Float]) {
-        self.microBatch = microBatch; self.samples = samples; self.loss = loss; self.correct = correct
-        self.computeSeconds = computeSeconds; self.offset = offset; self.values = values
+    public init(
+        microBatch: UInt32, samples: UInt32, loss: Double, correct: UInt32, computeSeconds: Double = 0, offset: UInt64, values: [Float]
+    ) {
+        self.microBatch = microBatch
+        self.samples = samples
+        self.loss = loss
+        self.correct = correct
+        self.computeSeconds = computeSeconds
+        self.offset = offset
+        self.values = values
     }
 }
 
@@ -178,7 +243,10 @@ public struct GradientSumPush: Equatable, Sendable {
         public var loss: Double
         public var correct: UInt32
         public init(microBatch: UInt32, samples: UInt32, loss: Double, correct: UInt32) {
-            self.microBatch = microBatch; self.samples = samples; self.loss = loss; self.correct = correct
+            self.microBatch = microBatch
+            self.samples = samples
+            self.loss = loss
+            self.correct = correct
         }
     }
     public var parts: [Part]
@@ -187,7 +255,10 @@ public struct GradientSumPush: Equatable, Sendable {
     public var offset: UInt64
     public var values: [Int64]
     public init(parts: [Part], computeSeconds: Double = 0, offset: UInt64, values: [Int64]) {
-        self.parts = parts; self.computeSeconds = computeSeconds; self.offset = offset; self.values = values
+        self.parts = parts
+        self.computeSeconds = computeSeconds
+        self.offset = offset
+        self.values = values
     }
     public var samples: Int { parts.reduce(0) { $0 + Int($1.samples) } }
 }
@@ -196,7 +267,10 @@ public struct Heartbeat: Equatable, Sendable {
     public var workerID: UInt32
     /// Micro-batches computed so far (progress indicator).
     public var computed: UInt64
-    public init(workerID: UInt32, computed: UInt64) { self.workerID = workerID; self.computed = computed }
+    public init(workerID: UInt32, computed: UInt64) {
+        self.workerID = workerID
+        self.computed = computed
+    }
 }
 
 public struct Shutdown: Equatable, Sendable {
@@ -258,6 +332,9 @@ public struct Envelope: Equatable, Sendable {
     public var step: UInt64
     public var message: Message
     public init(jobID: UInt64, sender: UInt32, step: UInt64, message: Message) {
-        self.jobID = jobID; self.sender = sender; self.step = step; self.message = message
+        self.jobID = jobID
+        self.sender = sender
+        self.step = step
+        self.message = message
     }
 }

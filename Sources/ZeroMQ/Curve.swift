@@ -88,10 +88,11 @@ public struct ZAPRequest: Equatable, Sendable {
 
     public static func parse(_ frames: [[UInt8]]) -> ZAPRequest? {
         guard frames.count >= 6, String(decoding: frames[0], as: UTF8.self) == "1.0" else { return nil }
-        return ZAPRequest(requestID: frames[1], domain: String(decoding: frames[2], as: UTF8.self),
-                          address: String(decoding: frames[3], as: UTF8.self),
-                          mechanism: String(decoding: frames[5], as: UTF8.self),
-                          credentials: Array(frames.dropFirst(6)))
+        return ZAPRequest(
+            requestID: frames[1], domain: String(decoding: frames[2], as: UTF8.self),
+            address: String(decoding: frames[3], as: UTF8.self),
+            mechanism: String(decoding: frames[5], as: UTF8.self),
+            credentials: Array(frames.dropFirst(6)))
     }
 
     /// The decision for this request: admit CURVE clients whose key is listed in `authorized`.
@@ -123,11 +124,15 @@ public final class ZAPHandler: @unchecked Sendable {
 
     /// Binds `inproc://zeromq.zap.01` in `context` (throws if it cannot: then nothing would be checked)
     /// and serves until `stop()`. `onRefusal` is called on the handler thread with a reason.
-    public init(context: ZMQContext, authorizedKeys: [String], domain: String = "digits",
-                onRefusal: @escaping @Sendable (String) -> Void = { _ in }) throws {
+    public init(
+        context: ZMQContext, authorizedKeys: [String], domain: String = "digits",
+        onRefusal: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws {
         var keys = Set<[UInt8]>()
         for k in authorizedKeys {
-            guard let raw = Curve.decode(k) else { throw ZMQError("authorised key '\(k)' is not a 40-character Z85 CURVE key", code: EINVAL) }
+            guard let raw = Curve.decode(k) else {
+                throw ZMQError("authorised key '\(k)' is not a 40-character Z85 CURVE key", code: EINVAL)
+            }
             keys.insert(raw)
         }
         self.authorized = keys
@@ -167,11 +172,15 @@ public final class ZAPHandler: @unchecked Sendable {
             guard let request = ZAPRequest.parse(frames) else {
                 // A REP socket must answer: a malformed request gets a refusal.
                 refusedCount.add(1, ordering: .relaxed)
-                try? socket.send([Array("1.0".utf8), frames.count > 1 ? frames[1] : [], Array("500".utf8), Array("malformed ZAP request".utf8), [], []])
+                try? socket.send([
+                    Array("1.0".utf8), frames.count > 1 ? frames[1] : [], Array("500".utf8), Array("malformed ZAP request".utf8), [], []
+                ])
                 continue
             }
             let d = request.decide(authorized: authorized, domain: domain)
-            if d.admit { admittedCount.add(1, ordering: .relaxed) } else {
+            if d.admit {
+                admittedCount.add(1, ordering: .relaxed)
+            } else {
                 refusedCount.add(1, ordering: .relaxed)
                 onRefusal("refused a connection from \(request.address.isEmpty ? "an unknown address" : request.address): \(d.reason)")
             }

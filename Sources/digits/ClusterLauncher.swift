@@ -8,19 +8,58 @@ import Supervision
 import Training
 
 struct ClusterCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cluster",
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
         abstract: "Run a coordinator and N workers on this machine (a local multi-process cluster).")
 
     @Option(help: "Number of worker processes.") var workers: Int = 2
-    @Option(help: "Parameter-server shards: 1 = embedded in the coordinator (default); K >= 2 = K `digits server` processes.") var servers: Int = 1
-    @Option(help: "Coordinator control endpoint (default: a Unix-domain socket, ipc://TMPDIR/digits-cluster-PID.sock, whose per-step latency is lower than loopback TCP; tcp://127.0.0.1:0 uses TCP, port 0: the OS picks).") var bind: String?
-    @Flag(name: .customLong("workers-load-data"), help: "Workers load the data files themselves instead of receiving the training set.") var workersLoadData = false
-    @Option(name: .customLong("stop-timeout"), help: "Seconds children get to exit after SIGTERM before SIGKILL.") var stopTimeout: Double = 5
-    @Option(name: .customLong("status-bind"), help: "Where the coordinator serves the live status page, /metrics and /healthz: HOST:PORT (port 0: the OS picks; the URL is printed) or 'off' (default: [status] bind of the cluster file, else 127.0.0.1:0).") var statusBind: String?
-    @Option(name: .customLong("spin-wait"), help: "Microseconds each worker polls for the next weights before sleeping (default: 5000 when the workers, and standalone shards, fit the cores; else 0).") var spinWait: Int?
-    @Flag(name: .customLong("idle-while-polling"), inversion: .prefixedNo, help: "Workers poll for the weights at SCHED_IDLE priority (see digits worker --help).") var idleWhilePolling = true
-    @Option(name: .customLong("worker-silence-deadline"), help: "Seconds of silence from the coordinator after which a worker exits with an error (and is started again); default: the worker's own (120).") var workerSilenceDeadline: Double?
-    @Option(help: "Crashed processes restarted, in all: a worker rejoins at a step boundary; a lost coordinator or parameter server restarts from the last checkpoint (0 = fail at the first crash).") var restarts: Int = 3
+    @Option(help: "Parameter-server shards: 1 = embedded in the coordinator (default); K >= 2 = K `digits server` processes.") var servers:
+        Int = 1
+    @Option(
+        help:
+            """
+            Coordinator control endpoint (default: a Unix-domain socket, ipc://TMPDIR/digits-cluster-PID.sock, whose per-step latency \
+            is lower than loopback TCP; tcp://127.0.0.1:0 uses TCP, port 0: the OS picks).
+            """
+    ) var bind: String?
+    @Flag(name: .customLong("workers-load-data"), help: "Workers load the data files themselves instead of receiving the training set.")
+    var workersLoadData = false
+    @Option(name: .customLong("stop-timeout"), help: "Seconds children get to exit after SIGTERM before SIGKILL.") var stopTimeout: Double =
+        5
+    @Option(
+        name: .customLong("status-bind"),
+        help:
+            """
+            Where the coordinator serves the live status page, /metrics and /healthz: HOST:PORT (port 0: the OS picks; the URL is \
+            printed) or 'off' (default: [status] bind of the cluster file, else 127.0.0.1:0).
+            """
+    ) var statusBind: String?
+    @Option(
+        name: .customLong("spin-wait"),
+        help:
+            """
+            Microseconds each worker polls for the next weights before sleeping (default: 5000 when the workers, and standalone \
+            shards, fit the cores; else 0).
+            """
+    ) var spinWait: Int?
+    @Flag(
+        name: .customLong("idle-while-polling"), inversion: .prefixedNo,
+        help: "Workers poll for the weights at SCHED_IDLE priority (see digits worker --help).") var idleWhilePolling = true
+    @Option(
+        name: .customLong("worker-silence-deadline"),
+        help:
+            """
+            Seconds of silence from the coordinator after which a worker exits with an error (and is started again); default: the \
+            worker's own (120).
+            """
+    ) var workerSilenceDeadline: Double?
+    @Option(
+        help:
+            """
+            Crashed processes restarted, in all: a worker rejoins at a step boundary; a lost coordinator or parameter server restarts \
+            from the last checkpoint (0 = fail at the first crash).
+            """
+    ) var restarts: Int = 3
     @Flag(name: .customLong("allow-mixed-numerics"), help: ArgumentHelp(allowMixedNumericsHelp)) var allowMixedNumerics = false
     @OptionGroup var timing: ClusterTimingOptions
     @OptionGroup var security: SecurityOptions
@@ -74,20 +113,26 @@ struct ClusterCommand: ParsableCommand {
         let spin = spinWait ?? (workers + (servers > 1 ? servers : 0) <= cores ? 5000 : 0)
         let plan = LocalClusterPlan(
             executable: ProcessProbe.executablePath, workers: workers, servers: servers, bind: bind, endpointFile: endpointFile,
-            statusBind: statusBind ?? file?.statusBind ?? "127.0.0.1:0", restarts: restarts, stopTimeout: stopTimeout, resume: options.resume,
+            statusBind: statusBind ?? file?.statusBind ?? "127.0.0.1:0", restarts: restarts, stopTimeout: stopTimeout,
+            resume: options.resume,
             coordinatorArguments: { [workers, servers, allowMixedNumerics] bind, statusBind, resume in
                 var o = options
                 o.resume = resume
-                return ["coordinator", "--bind", bind, "--workers", "\(workers)", "--servers", "\(servers)", "--endpoint-file", endpointFile,
-                        "--exit-with-parent", "--data", dataDir, "--status-bind", statusBind]
+                return [
+                    "coordinator", "--bind", bind, "--workers", "\(workers)", "--servers", "\(servers)", "--endpoint-file", endpointFile,
+                    "--exit-with-parent", "--data", dataDir, "--status-bind", statusBind
+                ]
                     + (allowMixedNumerics ? ["--allow-mixed-numerics"] : []) + timingArgs + securityArgs + dataBindArgs
                     + o.childArguments(resolvedConfig: resolved)
             },
             serverArguments: { i, control in
-                ["server", "--coordinator", control, "--bind", Self.loopbackBind(bind), "--name", "server-\(i)", "--exit-with-parent"] + securityArgs
+                ["server", "--coordinator", control, "--bind", Self.loopbackBind(bind), "--name", "server-\(i)", "--exit-with-parent"]
+                    + securityArgs
             },
             workerArguments: { [workersLoadData, idleWhilePolling, workerSilenceDeadline] i, control in
-                var args = ["worker", "--coordinator", control, "--name", "worker-\(i)", "--exit-with-parent", "--spin-wait", "\(spin)"] + securityArgs
+                var args =
+                    ["worker", "--coordinator", control, "--name", "worker-\(i)", "--exit-with-parent", "--spin-wait", "\(spin)"]
+                    + securityArgs
                 if workersLoadData { args += ["--data", dataDir] }
                 if !idleWhilePolling { args.append("--no-idle-while-polling") }
                 if let workerSilenceDeadline { args += ["--silence-deadline", "\(workerSilenceDeadline)"] }

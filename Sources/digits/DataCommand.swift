@@ -13,9 +13,18 @@ struct DataCommand: ParsableCommand {
 
         @OptionGroup var dataOptions: DataOptions
         @Flag(help: "Print JSON.") var json = false
-        @Option(help: "Write a PNG grid of the first training images with their labels to this file, and the class-balance chart (SVG) beside it.")
+        @Option(
+            help:
+                "Write a PNG grid of the first training images with their labels to this file, and the class-balance chart (SVG) beside it."
+        )
         var grid: String?
-        @Option(help: "Where to write the class-balance chart (SVG). Default: beside --grid, \"-samples\" replaced by \"-balance\" (data-samples.png -> data-balance.svg).")
+        @Option(
+            help:
+                """
+                Where to write the class-balance chart (SVG). Default: beside --grid, \"-samples\" replaced by \"-balance\" \
+                (data-samples.png -> data-balance.svg).
+                """
+        )
         var balance: String?
         @Option(name: .customLong("grid-count"), help: "Images in the grid (default 60, 12 per row).") var gridCount: Int = 60
 
@@ -45,7 +54,8 @@ struct DataCommand: ParsableCommand {
             }
             let canvas = Figures.sampleGrid(train, count: gridCount, columns: 12, title: "MNIST TRAINING IMAGES AND LABELS")
             try SealedFile.writeAtomically(canvas.png, to: grid)
-            try SealedFile.writeAtomically(Array(Figures.classBalance(train: train.classCounts(), test: test.classCounts()).utf8), to: balance)
+            try SealedFile.writeAtomically(
+                Array(Figures.classBalance(train: train.classCounts(), test: test.classCounts()).utf8), to: balance)
             return [grid, balance]
         }
 
@@ -60,26 +70,43 @@ struct DataCommand: ParsableCommand {
             var pixelStd: Double
             var checksums: [String: String]
             enum CodingKeys: String, CodingKey {
-                case directory, source, trainCount = "train_count", testCount = "test_count", trainPerClass = "train_per_class",
-                     testPerClass = "test_per_class", pixelMean = "pixel_mean", pixelStd = "pixel_std", checksums
+                case directory, source
+                case trainCount = "train_count"
+                case testCount = "test_count"
+                case trainPerClass = "train_per_class"
+                case
+                    testPerClass = "test_per_class"
+                case pixelMean = "pixel_mean"
+                case pixelStd = "pixel_std"
+                case checksums
             }
         }
 
         func run() throws {
             let (location, train, test) = try dataOptions.load()
-            var sum = 0.0, sumSq = 0.0
-            for p in train.images { let v = Double(p) / 255; sum += v; sumSq += v * v }
+            var sum = 0.0
+            var sumSq = 0.0
+            for p in train.images {
+                let v = Double(p) / 255
+                sum += v
+                sumSq += v * v
+            }
             let n = Double(train.images.count)
-            let mean = sum / n, std = (sumSq / n - mean * mean).squareRoot()
+            let mean = sum / n
+            let std = (sumSq / n - mean * mean).squareRoot()
             // A named non-MNIST dataset has no MNIST reference hashes to compare with.
             let named = dataOptions.data == nil && (dataOptions.dataset ?? "mnist") != "mnist"
             let checks = named ? [] : try Checksums.verify(directory: location.directory)
             var status: [String: String] = [:]
             for c in checks { status[c.file] = c.ok.map { $0 ? "ok" : "MISMATCH" } ?? "no reference" }
-            let stats = Stats(directory: location.directory, source: location.source.rawValue, trainCount: train.count, testCount: test.count,
-                              trainPerClass: train.classCounts(), testPerClass: test.classCounts(), pixelMean: mean, pixelStd: std, checksums: status)
+            let stats = Stats(
+                directory: location.directory, source: location.source.rawValue, trainCount: train.count, testCount: test.count,
+                trainPerClass: train.classCounts(), testPerClass: test.classCounts(), pixelMean: mean, pixelStd: std, checksums: status)
             let written = try writeFigures(train: train, test: test)
-            if json { try writeJSON(stats); return }
+            if json {
+                try writeJSON(stats)
+                return
+            }
             print("data: \(location.directory) (\(location.source.rawValue))")
             print("train: \(train.count) images \(train.rows)x\(train.cols); test: \(test.count) images")
             print("class   train   test")

@@ -10,7 +10,7 @@ import Training
 enum Main {
     static func main() async {
         _ = Stopwatch.processStart  // time zero for seconds_to_99 and wall_seconds
-        BLAS.useSingleThread()      // parallelism is across micro-batches, never inside a GEMM
+        BLAS.useSingleThread()  // parallelism is across micro-batches, never inside a GEMM
         setvbuf(stdout, nil, _IOLBF, 0)
         // A closed pipe (the launcher went away) fails the write instead of killing the process.
         signal(SIGPIPE, SIG_IGN)
@@ -24,8 +24,12 @@ struct Digits: AsyncParsableCommand {
         commandName: "digits",
         abstract: "Train, evaluate and use convolutional networks for handwritten digits (MNIST).",
         version: "0.1.0",
-        subcommands: [DataCommand.self, Train.self, ClusterCommand.self, CoordinatorCommand.self, WorkerCommand.self, ServerCommand.self, LoadTestCommand.self,
-                      Evaluate.self, Predict.self, Export.self, ReportCommand.self, Serve.self, Bench.self, GradCheck.self, Keys.self, Sweep.self, Doctor.self]
+        subcommands: [
+            DataCommand.self, Train.self, ClusterCommand.self, CoordinatorCommand.self, WorkerCommand.self, ServerCommand.self,
+            LoadTestCommand.self,
+            Evaluate.self, Predict.self, Export.self, ReportCommand.self, Serve.self, Bench.self, GradCheck.self, Keys.self, Sweep.self,
+            Doctor.self
+        ]
     )
 }
 
@@ -40,7 +44,9 @@ struct PlainLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+    func log(
+        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt
+    ) {
         let prefix = level >= .warning ? "\(level): " : ""
         Console.error("\(prefix)\(message)\n")
     }

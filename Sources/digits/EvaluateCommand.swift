@@ -7,14 +7,16 @@ import NeuralNet
 import Training
 
 struct Evaluate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Accuracy, per-class precision/recall/F1 and the confusion matrix on the test set.")
+    static let configuration = CommandConfiguration(
+        abstract: "Accuracy, per-class precision/recall/F1 and the confusion matrix on the test set.")
 
     @Option(help: "A model.digits file.") var model: String
     @OptionGroup var dataOptions: DataOptions
     @Flag(help: "Print JSON instead of tables.") var json = false
     @Option(help: "Compute threads (0 = one per core).") var threads: Int = 0
-    @Option(name: .customLong("probabilities-out"),
-            help: "Also write every test image's class probabilities, in dataset order, as a float32 .npy file (N, classes).")
+    @Option(
+        name: .customLong("probabilities-out"),
+        help: "Also write every test image's class probabilities, in dataset order, as a float32 .npy file (N, classes).")
     var probabilitiesOut: String?
 
     struct Report: Encodable {
@@ -27,8 +29,13 @@ struct Evaluate: ParsableCommand {
         var confusionMatrix: [[Int]]
         var topConfusions: [[Int]]
         enum CodingKeys: String, CodingKey {
-            case model, accuracy, loss, perClass = "per_class", macroAvg = "macro_avg", weightedAvg = "weighted_avg",
-                 confusionMatrix = "confusion_matrix", topConfusions = "top_confusions"
+            case model, accuracy, loss
+            case perClass = "per_class"
+            case macroAvg = "macro_avg"
+            case weightedAvg = "weighted_avg"
+            case
+                confusionMatrix = "confusion_matrix"
+            case topConfusions = "top_confusions"
         }
     }
 
@@ -36,14 +43,18 @@ struct Evaluate: ParsableCommand {
         let (file, net) = try ModelFile.read(path: model)
         let (_, _, test) = try dataOptions.load(classes: net.classes)
         let threads = self.threads > 0 ? self.threads : ProcessInfo.processInfo.activeProcessorCount
-        let m = Evaluator.evaluate(model: net, parameters: file.weights, dataset: test, normalization: file.header.normalization,
-                                   batch: 64, threads: threads).metrics
+        let m = Evaluator.evaluate(
+            model: net, parameters: file.weights, dataset: test, normalization: file.header.normalization,
+            batch: 64, threads: threads
+        ).metrics
         if let probabilitiesOut { try writeProbabilities(file: file, net: net, test: test, to: probabilitiesOut) }
         let perClass = PerClassSummary.rows(m)
         if json {
-            try writeJSON(Report(model: model, accuracy: m.accuracy, loss: m.meanLoss, perClass: perClass, macroAvg: m.macro,
-                                 weightedAvg: m.weighted, confusionMatrix: m.confusion,
-                                 topConfusions: m.topConfusions(10).map { [$0.label, $0.predicted, $0.count] }))
+            try writeJSON(
+                Report(
+                    model: model, accuracy: m.accuracy, loss: m.meanLoss, perClass: perClass, macroAvg: m.macro,
+                    weightedAvg: m.weighted, confusionMatrix: m.confusion,
+                    topConfusions: m.topConfusions(10).map { [$0.label, $0.predicted, $0.count] }))
             return
         }
         print("\(file.header.spec.name): \(test.count) test images")
@@ -64,7 +75,9 @@ struct Evaluate: ParsableCommand {
 extension Evaluate {
     /// Probabilities of every test image, computed in chunks, written as .npy (atomically).
     func writeProbabilities(file: ModelFile, net: Sequential, test: Dataset, to path: String) throws {
-        let size = test.imageSize, classes = net.classes, chunk = 256
+        let size = test.imageSize
+        let classes = net.classes
+        let chunk = 256
         var values = [Float](repeating: 0, count: test.count * classes)
         let ws = Workspace(model: net, capacity: chunk)
         file.weights.withUnsafeBufferPointer { params in
@@ -86,7 +99,8 @@ extension Evaluate {
 }
 
 struct Predict: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Classify image files (PNG or PGM; any size, dark-on-light or light-on-dark).")
+    static let configuration = CommandConfiguration(
+        abstract: "Classify image files (PNG or PGM; any size, dark-on-light or light-on-dark).")
 
     @Option(help: "A model.digits file.") var model: String
     @Argument(help: "Image files.") var images: [String]
@@ -107,12 +121,16 @@ struct Predict: ParsableCommand {
         let (file, net) = try ModelFile.read(path: model)
         var inputs: [[UInt8]] = []
         for path in images { inputs.append(DigitPreprocessor.prepare(try ImageFile.readGray(path: path))) }
-        let probabilities = Evaluator.probabilities(model: net, parameters: file.weights, images: inputs, normalization: file.header.normalization)
+        let probabilities = Evaluator.probabilities(
+            model: net, parameters: file.weights, images: inputs, normalization: file.header.normalization)
         let answers = zip(images, probabilities).map { path, p -> Answer in
             let best = p.indices.max { p[$0] < p[$1] }!
             return Answer(file: path, digit: best, confidence: p[best], probabilities: p)
         }
-        if json { try writeJSON(answers); return }
+        if json {
+            try writeJSON(answers)
+            return
+        }
         for a in answers { print(String(format: "%@: %d (confidence %.4f)", a.file, a.digit, a.confidence)) }
     }
 }

@@ -10,10 +10,10 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Export a model.digits for other runtimes: ONNX (opset 13) or Keras HDF5 (.h5).",
         discussion: """
-        Both take raw pixels: float32 [N, 28, 28, 1] (NHWC), intensities 0 to 255, light digit on a dark background \
-        (as MNIST and as `digits predict` feeds the network after its preprocessing); the model's normalisation is part \
-        of the exported graph. Both output softmax probabilities [N, classes].
-        """)
+            Both take raw pixels: float32 [N, 28, 28, 1] (NHWC), intensities 0 to 255, light digit on a dark background \
+            (as MNIST and as `digits predict` feeds the network after its preprocessing); the model's normalisation is part \
+            of the exported graph. Both output softmax probabilities [N, classes].
+            """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case onnx
@@ -30,8 +30,9 @@ struct Export: ParsableCommand {
         let (file, net) = try ModelFile.read(path: model)
         let plan: ExportPlan
         do {
-            plan = try ExportPlan(model: net, weights: file.weights, normalization: file.header.normalization,
-                                  format: format == .onnx ? "ONNX" : "Keras HDF5")
+            plan = try ExportPlan(
+                model: net, weights: file.weights, normalization: file.header.normalization,
+                format: format == .onnx ? "ONNX" : "Keras HDF5")
         } catch let error as ExportError {
             throw CLIError("\(model): \(error.message)")
         }
@@ -48,7 +49,12 @@ struct Export: ParsableCommand {
                 try HDF5Writer.write(keras.root, to: temp)
             }
         }
-        print("wrote \(out) (\(format.rawValue), model '\(plan.name)', \(net.parameterCount) parameters, weights_sha256 \(file.header.weightsSHA256.prefix(12)))")
+        print(
+            """
+            wrote \(out) (\(format.rawValue), model '\(plan.name)', \(net.parameterCount) parameters, weights_sha256 \
+            \(file.header.weightsSHA256.prefix(12)))
+            """
+        )
         print("input: \(ONNXExporter.inputDescription(plan))")
         print("output: float32 [N, \(plan.classes)] softmax probabilities")
     }
@@ -58,7 +64,8 @@ struct Export: ParsableCommand {
         switch (out as NSString).pathExtension.lowercased() {
         case "onnx": return .onnx
         case "h5", "hdf5", "keras": return .kerasH5
-        default: throw CLIError("--format not given and --out '\(out)' has no .onnx or .h5 extension: pass --format onnx or --format keras-h5")
+        default:
+            throw CLIError("--format not given and --out '\(out)' has no .onnx or .h5 extension: pass --format onnx or --format keras-h5")
         }
     }
 

@@ -3,7 +3,8 @@ import ArgumentParser
 import NeuralNet
 
 struct GradCheck: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gradcheck",
+    static let configuration = CommandConfiguration(
+        commandName: "gradcheck",
         abstract: "Check every layer's backward pass against central finite differences; exits non-zero on failure.")
 
     func run() throws {

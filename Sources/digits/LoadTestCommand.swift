@@ -8,7 +8,8 @@ import Supervision
 import Training
 
 struct LoadTestCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "loadtest",
+    static let configuration = CommandConfiguration(
+        commandName: "loadtest",
         abstract: "Load-test the coordinator's parameter server with simulated workers on loopback; measure the raw transport ceiling.",
         discussion: LoadTest.discussion)
 
@@ -23,9 +24,14 @@ struct LoadTestCommand: ParsableCommand {
     @Flag(help: "Only measure the raw DEALER<->ROUTER round-trip ceiling (no coordinator).") var raw = false
     @Option(name: .customLong("raw-seconds"), help: "Seconds per raw round-trip measurement (0 skips them).") var rawSeconds: Double = 1
     @Option(name: .customLong("raw-window"), help: "Raw round trips kept in flight (1 = strict ping-pong).") var rawWindow: Int = 1
-    @Option(name: .customLong("start-deadline"), help: "Seconds for the coordinator to listen, then again for every worker to be welcomed and the first step to open.") var startDeadline: Double = 60
+    @Option(
+        name: .customLong("start-deadline"),
+        help: "Seconds for the coordinator to listen, then again for every worker to be welcomed and the first step to open.")
+    var startDeadline: Double = 60
     @Flag(help: "Print one JSON object.") var json = false
-    @Option(name: .customLong("inject-duplicates"), help: ArgumentHelp("Send every Nth gradient message twice (checks that the exactly-once check catches it).", visibility: .hidden))
+    @Option(
+        name: .customLong("inject-duplicates"),
+        help: ArgumentHelp("Send every Nth gradient message twice (checks that the exactly-once check catches it).", visibility: .hidden))
     var injectDuplicates: Int = 0
 
     func validate() throws {
@@ -44,7 +50,9 @@ struct LoadTestCommand: ParsableCommand {
         var s = LoadTestSettings(executable: ProcessProbe.executablePath)
         (s.workers, s.seconds, s.model, s.batch, s.microBatch) = (workers, seconds, model, batch, microBatch)
         (s.data, s.synthetic, s.syntheticImages) = (data, synthetic, syntheticImages)
-        (s.raw, s.rawSeconds, s.rawWindow, s.startDeadline, s.injectDuplicates) = (raw, rawSeconds, rawWindow, startDeadline, injectDuplicates)
+        (s.raw, s.rawSeconds, s.rawWindow, s.startDeadline, s.injectDuplicates) = (
+            raw, rawSeconds, rawWindow, startDeadline, injectDuplicates
+        )
         let report: LoadTestReport
         do {
             report = try LoadTest.run(s) { line in Console.error("loadtest: \(line)\n") }

@@ -5,7 +5,14 @@ import MNISTData
 import Training
 
 struct DataOptions: ParsableArguments {
-    @Option(name: .long, help: "Directory with the four MNIST IDX files (raw or .gz). Default: $DIGITS_DATA_DIR, data/mnist, ../shared/data/mnist, else download.")
+    @Option(
+        name: .long,
+        help:
+            """
+            Directory with the four MNIST IDX files (raw or .gz). Default: $DIGITS_DATA_DIR, data/mnist, ../shared/data/mnist, else \
+            download.
+            """
+    )
     var data: String?
     @Option(help: "A named dataset instead of MNIST: fashion-mnist (Debian's dataset-fashion-mnist). --data DIR wins over it.")
     var dataset: String?
@@ -13,7 +20,12 @@ struct DataOptions: ParsableArguments {
     /// `--data`, else the named dataset (`--dataset`, else the config's data.dataset), else the MNIST chain.
     func locate(defaultDataset: String = "mnist") throws -> DataLocation {
         if let dataset, !DatasetCatalog.names.contains(dataset) {
-            throw CLIError("--dataset must be one of \(DatasetCatalog.names.joined(separator: ", ")), found '\(dataset)' (use --data DIR --classes N for other IDX datasets)")
+            throw CLIError(
+                """
+                --dataset must be one of \(DatasetCatalog.names.joined(separator: ", ")), found '\(dataset)' (use --data DIR \
+                --classes N for other IDX datasets)
+                """
+            )
         }
         if data == nil, let name = dataset ?? (defaultDataset == "mnist" ? nil : defaultDataset), name != "mnist" {
             return try DatasetCatalog.location(of: name)

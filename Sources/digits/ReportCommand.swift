@@ -2,17 +2,20 @@
 // runs/NAME/report/index.html with its figures (Reports target).
 import ArgumentParser
 import Foundation
-import Supervision
 import MNISTData
 import Reports
+import Supervision
 import Training
 
 struct ReportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "report",
+    static let configuration = CommandConfiguration(
+        commandName: "report",
         abstract: "Write an HTML report of a finished run (learning curves, confusion matrix, predictions, data, config) into RUN/report/.")
 
-    @Option(name: .customLong("run"), help: "The run directory (runs/NAME) holding summary.json, metrics.jsonl and model.digits.") var runPath: String
-    @Option(help: "Directory with the MNIST files. Default: the run's data directory if it still exists, else the usual search.") var data: String?
+    @Option(name: .customLong("run"), help: "The run directory (runs/NAME) holding summary.json, metrics.jsonl and model.digits.")
+    var runPath: String
+    @Option(help: "Directory with the MNIST files. Default: the run's data directory if it still exists, else the usual search.") var data:
+        String?
     @Option(help: "Where to write the report (default: RUN/report).") var out: String?
     @Option(help: "Compute threads for the evaluation (0 = one per core).") var threads: Int = 0
     @Flag(help: "Open the report in the default browser (xdg-open) when written.") var open = false
@@ -36,11 +39,13 @@ struct ReportCommand: ParsableCommand {
         let (train, test) = try MNISTFiles.load(directory: location.directory, classes: net.classes)
         let checksums = try Checksums.verify(directory: location.directory)
         let threads = self.threads > 0 ? self.threads : ProcessInfo.processInfo.activeProcessorCount
-        let evaluation = Evaluator.evaluate(model: net, parameters: model.weights, dataset: test, normalization: model.header.normalization,
-                                            batch: 64, threads: threads, keepPredictions: true)
-        let inputs = ReportInputs(run: files, train: train, test: test, dataDirectory: location.directory, checksums: checksums,
-                                  predictions: evaluation.predictions, metrics: evaluation.metrics, modelName: model.header.spec.name,
-                                  modelWeightsSHA256: model.header.weightsSHA256)
+        let evaluation = Evaluator.evaluate(
+            model: net, parameters: model.weights, dataset: test, normalization: model.header.normalization,
+            batch: 64, threads: threads, keepPredictions: true)
+        let inputs = ReportInputs(
+            run: files, train: train, test: test, dataDirectory: location.directory, checksums: checksums,
+            predictions: evaluation.predictions, metrics: evaluation.metrics, modelName: model.header.spec.name,
+            modelWeightsSHA256: model.header.weightsSHA256)
         let rendered = RunReport.render(inputs)
         let directory = out ?? runPath + "/report"
         try RunReport.write(rendered, to: directory)

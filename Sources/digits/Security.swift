@@ -5,7 +5,13 @@ import ClusterRuntime
 import Training
 
 struct SecurityOptions: ParsableArguments {
-    @Option(help: "Directory made by `digits keys generate`: CURVE encryption and an allow-list of worker keys (default: [security] keys of the cluster file).")
+    @Option(
+        help:
+            """
+            Directory made by `digits keys generate`: CURVE encryption and an allow-list of worker keys (default: [security] keys of \
+            the cluster file).
+            """
+    )
     var keys: String?
     @Flag(help: "Allow plaintext on non-loopback endpoints (trusted networks only).")
     var insecure = false
@@ -33,12 +39,14 @@ struct SecurityOptions: ParsableArguments {
 }
 
 struct Keys: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "keys",
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
         abstract: "Make CURVE key pairs for an authenticated, encrypted cluster.",
         subcommands: [Generate.self])
 
     struct Generate: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "generate",
+        static let configuration = CommandConfiguration(
+            commandName: "generate",
             abstract: "Write server.key, server.pub, worker.key (+ worker-N.key) and authorized_workers into a new directory.")
 
         @Option(help: "Directory to create (must not exist or be empty).") var out: String
@@ -50,7 +58,12 @@ struct Keys: ParsableCommand {
 
         func run() throws {
             try KeyDirectory.generate(at: out, workers: workers)
-            print("keys: wrote \(out)/server.key, server.pub, worker.key\(workers > 0 ? ", worker-1.key ... worker-\(workers).key" : "") and authorized_workers")
+            print(
+                """
+                keys: wrote \(out)/server.key, server.pub, worker.key\(workers > 0 ? ", worker-1.key ... worker-\(workers).key" : "") \
+                and authorized_workers
+                """
+            )
             print("keys: coordinator and servers use --keys \(out); copy server.pub and a worker key to each worker host")
         }
     }

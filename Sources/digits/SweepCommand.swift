@@ -11,7 +11,8 @@ struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Grid or random search over learning rate, batch size, dropout, model and augmentation; resumable.")
 
-    @Option(help: "Sweep config (TOML): [sweep] base/method/trials/seed/epochs and the [space] lists.") var config: String = "Config/sweep.toml"
+    @Option(help: "Sweep config (TOML): [sweep] base/method/trials/seed/epochs and the [space] lists.") var config: String =
+        "Config/sweep.toml"
     @Option(help: "Sweep directory (one run directory per trial, results.csv, results.html). Default: runs/sweep-<time>.") var out: String?
     @Option(help: "Train each trial on a local cluster of N worker processes (digits cluster); default: digits train in one process.")
     var workers: Int?
@@ -30,11 +31,19 @@ struct Sweep: ParsableCommand {
         var dataArgs: [String] = []
         if let d = dataOptions.data { dataArgs += ["--data", d] }
         if let d = dataOptions.dataset { dataArgs += ["--dataset", d] }
-        print("sweep: \(sweep.trialList().count) trial(s) (\(sweep.method.rawValue)) into \(dir)\(workers.map { ", each on \($0) worker(s)" } ?? "")")
-        let runner = SweepRunner(sweep: sweep, directory: dir, executable: ProcessProbe.executablePath, workers: workers, threads: threads,
-                                 dataArguments: dataArgs)
+        print(
+            """
+            sweep: \(sweep.trialList().count) trial(s) (\(sweep.method.rawValue)) into \
+            \(dir)\(workers.map { ", each on \($0) worker(s)" } ?? "")
+            """
+        )
+        let runner = SweepRunner(
+            sweep: sweep, directory: dir, executable: ProcessProbe.executablePath, workers: workers, threads: threads,
+            dataArguments: dataArgs)
         let results: [SweepResult]
-        do { results = try runner.run(stopRequested: { StopSignal.requested }) } catch let e as SweepRunner.Interrupted { throw CLIError(e.description) }
+        do { results = try runner.run(stopRequested: { StopSignal.requested }) } catch let e as SweepRunner.Interrupted {
+            throw CLIError(e.description)
+        }
         print("sweep: wrote \(dir)/results.csv and \(dir)/results.html")
         if let best = SweepResult.sorted(results).first, best.valAccuracy != nil {
             print("sweep: best \(best.trial.name): val_accuracy \(String(format: "%.4f", best.valAccuracy!))")

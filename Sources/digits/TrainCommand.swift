@@ -14,7 +14,8 @@ struct Train: ParsableCommand {
         let logger = Logger(label: "digits.train")
         let config = try options.resolvedConfig()
         if config.training.mode == .async {
-            throw CLIError("--mode async applies micro-batches as workers deliver them; it needs a cluster (digits cluster or digits coordinator)")
+            throw CLIError(
+                "--mode async applies micro-batches as workers deliver them; it needs a cluster (digits cluster or digits coordinator)")
         }
         let run = try options.runDirectory(for: config)
         let trainer = try options.makeTrainer(config: config, run: run, data: dataOptions, logger: logger)

@@ -9,29 +9,49 @@ extension TrainConfig.Schedule.Mode: ExpressibleByArgument {}
 extension TrainConfig.DataSettings.Normalization: ExpressibleByArgument {}
 
 struct TrainOptions: ParsableArguments {
-    @Option(help: "Training config: TOML (or a cluster file naming one), or a resolved .json config (a run's config.json). Default: Config/train.toml if present, else built-in defaults.")
+    @Option(
+        help:
+            """
+            Training config: TOML (or a cluster file naming one), or a resolved .json config (a run's config.json). Default: \
+            Config/train.toml if present, else built-in defaults.
+            """
+    )
     var config: String?
     @Option(help: "Run directory for model.digits, checkpoints/, metrics.jsonl, summary.json. Default: runs/<model>-<time>.")
     var out: String?
     @Option(parsing: .unconditional, help: "Number of epochs.") var epochs: Int?
     @Option(parsing: .unconditional, help: "Batch size (samples per optimizer step).") var batch: Int?
-    @Option(name: .customLong("micro-batch"), parsing: .unconditional, help: "Micro-batch size: the fixed unit of compute whose gradients are summed exactly.") var microBatch: Int?
+    @Option(
+        name: .customLong("micro-batch"), parsing: .unconditional,
+        help: "Micro-batch size: the fixed unit of compute whose gradients are summed exactly.") var microBatch: Int?
     @Option(parsing: .unconditional, help: "Learning rate.") var lr: Float?
     @Option(parsing: .unconditional, help: "Random seed (weights, shuffles, dropout).") var seed: Int?
     @Option(help: "Model: keras-example, pytorch-example, or a spec file (TOML/JSON).") var model: String?
-    @Option(parsing: .unconditional, help: "Compute threads in this process (0 = one per core). Never changes the result.") var threads: Int?
+    @Option(parsing: .unconditional, help: "Compute threads in this process (0 = one per core). Never changes the result.") var threads:
+        Int?
     @Option(parsing: .unconditional, help: "Early-stopping patience in epochs.") var patience: Int?
-    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Also checkpoint every N steps (0 = epoch ends only).") var checkpointEvery: Int?
-    @Option(help: "sync (exact, reproducible; default) or async (cluster only: apply each micro-batch on arrival; NOT reproducible).") var mode: TrainConfig.Schedule.Mode?
-    @Option(parsing: .unconditional, help: "Async mode: maximum staleness, in updates, of the weights a gradient was computed on.") var staleness: Int?
-    @Option(name: .customLong("tensorboard-every"), parsing: .unconditional, help: "Write TensorBoard scalars to RUN/tensorboard every N steps and every epoch (0 = no event files; default 20).") var tensorboardEvery: Int?
-    @Option(parsing: .unconditional, help: "Number of classes (labels must be below it); a preset's last layer is resized to match.") var classes: Int?
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Also checkpoint every N steps (0 = epoch ends only).")
+    var checkpointEvery: Int?
+    @Option(help: "sync (exact, reproducible; default) or async (cluster only: apply each micro-batch on arrival; NOT reproducible).")
+    var mode: TrainConfig.Schedule.Mode?
+    @Option(parsing: .unconditional, help: "Async mode: maximum staleness, in updates, of the weights a gradient was computed on.")
+    var staleness: Int?
+    @Option(
+        name: .customLong("tensorboard-every"), parsing: .unconditional,
+        help: "Write TensorBoard scalars to RUN/tensorboard every N steps and every epoch (0 = no event files; default 20).")
+    var tensorboardEvery: Int?
+    @Option(parsing: .unconditional, help: "Number of classes (labels must be below it); a preset's last layer is resized to match.")
+    var classes: Int?
     @Option(parsing: .unconditional, help: "Set the rate of every dropout layer of the model.") var dropout: Float?
-    @Flag(inversion: .prefixedNo, help: "Turn augmentation on (the config's [augment] amounts, or the standard digit set if it has none) or off.")
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Turn augmentation on (the config's [augment] amounts, or the standard digit set if it has none) or off.")
     var augment: Bool?
     @Flag(name: .customLong("no-early-stopping"), help: "Train all epochs.") var noEarlyStopping = false
     @Flag(help: "Continue the run in --out from its newest intact checkpoint.") var resume = false
-    @Flag(name: .customLong("auto-resume"), help: "Continue the run in --out if it has a checkpoint, else start it (for services that restart).") var autoResume = false
+    @Flag(
+        name: .customLong("auto-resume"),
+        help: "Continue the run in --out if it has a checkpoint, else start it (for services that restart).") var autoResume = false
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, found \(epochs)") }
@@ -44,8 +64,12 @@ struct TrainOptions: ParsableArguments {
         if let dropout, !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1), found \(dropout)") }
         if let classes, classes < 2 || classes > 256 { throw ValidationError("--classes must be in 2...256, found \(classes)") }
         if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must be >= 0, found \(checkpointEvery)") }
-        if let tensorboardEvery, tensorboardEvery < 0 { throw ValidationError("--tensorboard-every must be >= 0, found \(tensorboardEvery)") }
-        if (resume || autoResume) && out == nil { throw ValidationError("--resume and --auto-resume need --out naming the run to continue") }
+        if let tensorboardEvery, tensorboardEvery < 0 {
+            throw ValidationError("--tensorboard-every must be >= 0, found \(tensorboardEvery)")
+        }
+        if (resume || autoResume) && out == nil {
+            throw ValidationError("--resume and --auto-resume need --out naming the run to continue")
+        }
     }
 
     /// The config file, then flags on top.
@@ -123,8 +147,9 @@ struct TrainOptions: ParsableArguments {
     func makeTrainer(config: TrainConfig, run: RunDirectory, data: DataOptions, logger: Logger) throws -> Trainer {
         let (location, train, test) = try data.load(classes: config.data.classes, defaultDataset: config.dataset)
         logger.info("data: \(location.directory) (\(location.source.rawValue)); \(train.count) training and \(test.count) test images")
-        let trainer = try Trainer(config: config, data: TrainingData(train: train, test: test, directory: location.directory, config: config),
-                                  logger: logger)
+        let trainer = try Trainer(
+            config: config, data: TrainingData(train: train, test: test, directory: location.directory, config: config),
+            logger: logger)
         if resume || (autoResume && !run.checkpoints.list().isEmpty) {
             guard let (checkpoint, path, skipped) = try run.checkpoints.latest() else {
                 throw CLIError("\(run.checkpoints.directory): no checkpoint to resume from")
@@ -137,7 +162,9 @@ struct TrainOptions: ParsableArguments {
         try config.writeResolved(to: run.config)
         let every = tensorboardEvery ?? 20
         if every > 0 {
-            do { trainer.observers.append(try TensorBoardLogger(directory: run.path + "/tensorboard", stepInterval: every, logger: logger)) } catch {
+            do {
+                trainer.observers.append(try TensorBoardLogger(directory: run.path + "/tensorboard", stepInterval: every, logger: logger))
+            } catch {
                 logger.warning("no TensorBoard event files: \(error)")
             }
         }
@@ -152,9 +179,11 @@ struct TrainOptions: ParsableArguments {
 }
 
 func printSummary(_ summary: RunSummary, run: RunDirectory) {
-    print(String(format: "test accuracy %.4f  loss %.4f  epochs %d%@  %.1f s  %.0f img/s",
-                 summary.testAccuracy, summary.testLoss, summary.epochsRun, summary.stoppedEarly ? " (stopped early)" : "",
-                 summary.wallSeconds, summary.trainImagesPerSecond))
+    print(
+        String(
+            format: "test accuracy %.4f  loss %.4f  epochs %d%@  %.1f s  %.0f img/s",
+            summary.testAccuracy, summary.testLoss, summary.epochsRun, summary.stoppedEarly ? " (stopped early)" : "",
+            summary.wallSeconds, summary.trainImagesPerSecond))
     print("weights_sha256 \(summary.weightsSHA256)")
     print("wrote \(run.model), \(run.summary), \(run.metrics)")
 }

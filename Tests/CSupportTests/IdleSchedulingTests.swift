@@ -13,7 +13,9 @@ final class IdleSchedulingTests: XCTestCase {
         // Root without CAP_SYS_NICE (a default container) may enter SCHED_IDLE but not leave it.
         try XCTSkipUnless(digits_idle_scheduling_reversible() == 1, "leaving SCHED_IDLE needs CAP_SYS_NICE or RLIMIT_NICE >= 20")
         let seen = Observations()
-        let entered = DispatchSemaphore(value: 0), checked = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
+        let entered = DispatchSemaphore(value: 0)
+        let checked = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
         let thread = Thread {
             seen.enter = digits_set_idle_scheduling(1)
             seen.idleInside = digits_current_scheduling_is_idle()

@@ -24,7 +24,8 @@ final class ChildProcessTests: XCTestCase {
         XCTAssertEqual(polite.stop(timeout: 10), .signaled(SIGTERM))
         XCTAssertEqual(polite.termination?.code, 128 + SIGTERM)
 
-        let stubborn = ChildProcess(executable: "/bin/sh", arguments: ["-c", "trap '' TERM; echo ready; sleep 30"], output: .prefixed("stubborn"))
+        let stubborn = ChildProcess(
+            executable: "/bin/sh", arguments: ["-c", "trap '' TERM; echo ready; sleep 30"], output: .prefixed("stubborn"))
         try stubborn.start()
         Thread.sleep(forTimeInterval: 0.3)  // the trap is set
         var killed = false

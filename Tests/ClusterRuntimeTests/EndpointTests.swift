@@ -4,12 +4,16 @@ import XCTest
 
 final class EndpointTests: XCTestCase {
     func testLoopbackIsDecidedByAddressNotByPrefix() throws {
-        for text in ["tcp://127.0.0.1:5555", "tcp://127.3.2.1:0", "tcp://localhost:1", "tcp://[::1]:9", "tcp://[::ffff:127.0.0.1]:9",
-                     "ipc:///tmp/x.sock", "inproc://a"] {
+        for text in [
+            "tcp://127.0.0.1:5555", "tcp://127.3.2.1:0", "tcp://localhost:1", "tcp://[::1]:9", "tcp://[::ffff:127.0.0.1]:9",
+            "ipc:///tmp/x.sock", "inproc://a"
+        ] {
             XCTAssertTrue(try Endpoint(text).isLoopback, text)
         }
-        for text in ["tcp://127.evil.example:1", "tcp://1270.0.0.1:1", "tcp://10.0.0.1:5555", "tcp://0.0.0.0:5555", "tcp://*:5555",
-                     "tcp://[::]:1", "tcp://example.com:1", "tcp://127.0.0.1.nip.io:80", "pgm://eth0;239.192.1.1:5555"] {
+        for text in [
+            "tcp://127.evil.example:1", "tcp://1270.0.0.1:1", "tcp://10.0.0.1:5555", "tcp://0.0.0.0:5555", "tcp://*:5555",
+            "tcp://[::]:1", "tcp://example.com:1", "tcp://127.0.0.1.nip.io:80", "pgm://eth0;239.192.1.1:5555"
+        ] {
             XCTAssertFalse(try Endpoint(text).isLoopback, text)
         }
     }
@@ -34,7 +38,8 @@ final class EndpointTests: XCTestCase {
     }
 
     func testTheEndpointFileRoundTripsWithItsKeys() throws {
-        let file = EndpointFile(control: "tcp://127.0.0.1:1", data: "tcp://127.0.0.1:2", status: "http://127.0.0.1:3/", statusBind: "127.0.0.1:3")
+        let file = EndpointFile(
+            control: "tcp://127.0.0.1:1", data: "tcp://127.0.0.1:2", status: "http://127.0.0.1:3/", statusBind: "127.0.0.1:3")
         let text = String(decoding: try file.encoded(), as: UTF8.self)
         XCTAssertTrue(text.contains("\"status_bind\":\"127.0.0.1:3\""), text)
         XCTAssertTrue(text.contains("\"control\":\"tcp://127.0.0.1:1\""), text)

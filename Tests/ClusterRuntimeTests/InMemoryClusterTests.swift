@@ -1,13 +1,14 @@
+import ClusterRuntime
 import Foundation
 import Logging
 import MNISTData
 import NeuralNet
+import TestSupport
 import Training
 import WireProtocol
-import TestSupport
 import XCTest
+
 @testable import Cluster
-import ClusterRuntime
 
 /// The production coordinator and worker loops on an in-memory network: they must train the same
 /// bits as the single-process Trainer, whatever the worker count and faults.
@@ -28,7 +29,9 @@ final class InMemoryClusterTests: XCTestCase {
     }
 
     func trainer(_ c: TrainConfig) throws -> Trainer {
-        try Trainer(config: c, data: TrainingData(train: Self.train, test: Self.test, directory: "synthetic", config: c), logger: Logger(label: "test"))
+        try Trainer(
+            config: c, data: TrainingData(train: Self.train, test: Self.test, directory: "synthetic", config: c),
+            logger: Logger(label: "test"))
     }
 
     func tempRun() -> RunDirectory { RunDirectory(NSTemporaryDirectory() + "digits-cluster-\(UUID().uuidString)") }
@@ -40,10 +43,12 @@ final class InMemoryClusterTests: XCTestCase {
     /// (its links down and its process paused);
     /// `replaceAllAtPush` kills every worker at once and starts as many new ones (a launcher
     /// restarting them); `stallAtRound` makes the coordinator busy for 10 s, then tick before reading.
-    func runCluster(workers n: Int, kill: (victim: Int, atPush: Int)? = nil, duplicate: Bool = false,
-                    hostile: ((Coordinator, UInt64) throws -> Void)? = nil, stallAtRound: Int? = nil,
-                    partition: (victim: Int, fromRound: Int, rounds: Int)? = nil, replaceAllAtPush: Int? = nil,
-                    inspect: ((Coordinator) -> Void)? = nil, config custom: TrainConfig? = nil, servers: Int = 1) throws -> RunSummary {
+    func runCluster(
+        workers n: Int, kill: (victim: Int, atPush: Int)? = nil, duplicate: Bool = false,
+        hostile: ((Coordinator, UInt64) throws -> Void)? = nil, stallAtRound: Int? = nil,
+        partition: (victim: Int, fromRound: Int, rounds: Int)? = nil, replaceAllAtPush: Int? = nil,
+        inspect: ((Coordinator) -> Void)? = nil, config custom: TrainConfig? = nil, servers: Int = 1
+    ) throws -> RunSummary {
         var clock: UInt64 = 1_000_000_000
         let now = { clock }
         let logger = Logger(label: "test")
@@ -57,10 +62,14 @@ final class InMemoryClusterTests: XCTestCase {
         try t.begin(in: tempRun(), workers: n)
         let loop = CoordinatorLoop(coordinator: coordinator, transport: coordinatorTransport, sockets: sockets, logger: logger, clock: now)
         // Parameter-server shards as their own processes (K >= 2).
-        let shards = servers < 2 ? [] : try (1...servers).map { k in
-            try ShardLoop(name: "s\(k)", host: "memory", transport: network.transport(named: "s\(k)"), coordinator: sockets.controlEndpoint,
-                          bind: "inproc://shard-\(k)", advertise: nil, logger: logger, clock: now)
-        }
+        let shards =
+            servers < 2
+            ? []
+            : try (1...servers).map { k in
+                try ShardLoop(
+                    name: "s\(k)", host: "memory", transport: network.transport(named: "s\(k)"), coordinator: sockets.controlEndpoint,
+                    bind: "inproc://shard-\(k)", advertise: nil, logger: logger, clock: now)
+            }
         for shard in shards { XCTAssertNil(try shard.start()) }
 
         var transports: [InMemoryTransport] = []
@@ -132,7 +141,10 @@ final class InMemoryClusterTests: XCTestCase {
                 if dead.contains("w\(i)") { stop(i) }
             }
             if let r = replaceAllAtPush, computed() >= r, workers.count == n {
-                for i in 0..<n { dead.insert("w\(i)"); stop(i) }
+                for i in 0..<n {
+                    dead.insert("w\(i)")
+                    stop(i)
+                }
                 for _ in 0..<n { try startWorker() }
             }
             if rounds % 7 == 0 { try hostile?(coordinator, clock) }
@@ -160,8 +172,12 @@ final class InMemoryClusterTests: XCTestCase {
     /// keep the promise: any worker count trains the single-process bits.
     func testRecipeFeaturesGiveTheSingleProcessWeightsOnAnyWorkerCount() throws {
         var c = config()
-        c.modelSpec = ModelSpec(name: "small-bn", layers: [.conv(8), .pool(), .batchNorm, .flatten, .dense(16, activation: "relu"), .batchNorm,
-                                                           .dropout(0.2), .dense(10, activation: "softmax")])
+        c.modelSpec = ModelSpec(
+            name: "small-bn",
+            layers: [
+                .conv(8), .pool(), .batchNorm, .flatten, .dense(16, activation: "relu"), .batchNorm,
+                .dropout(0.2), .dense(10, activation: "softmax")
+            ])
         c.schedule.kind = .oneCycle
         c.optimizer.weightDecay = 1e-4
         c.labelSmoothing = 0.1
@@ -193,11 +209,14 @@ final class InMemoryClusterTests: XCTestCase {
     /// handed its orphaned micro-batches the step starts again on them. The same bits.
     func testAllWorkersReplacedMidStepChangesNothing() throws {
         let reference = try trainer(config()).run(in: tempRun())
-        var joined = 0, alive = 0
-        let summary = try runCluster(workers: 2, replaceAllAtPush: 41, inspect: { c in
-            joined = c.workers.count
-            alive = c.workers.values.filter(\.alive).count
-        })
+        var joined = 0
+        var alive = 0
+        let summary = try runCluster(
+            workers: 2, replaceAllAtPush: 41,
+            inspect: { c in
+                joined = c.workers.count
+                alive = c.workers.values.filter(\.alive).count
+            })
         XCTAssertEqual(joined, 4)
         XCTAssertEqual(alive, 2, "the two first workers were dropped")
         XCTAssertEqual(summary.weightsSHA256, reference.weightsSHA256)
@@ -207,10 +226,16 @@ final class InMemoryClusterTests: XCTestCase {
     /// per hello (each would be a phantom worker dropped later).
     func testRepeatedHellosRegisterOneWorker() throws {
         let t = try trainer(config())
-        let coordinator = try Coordinator(trainer: t, settings: CoordinatorSettings(minWorkers: 2, serverEndpoint: "inproc://server"),
-                                          jobID: 7, logger: Logger(label: "test"), now: 1)
-        let hello = WireCodec.encode(Envelope(jobID: 0, sender: 0, step: 0, message: .hello(Hello(role: .worker, name: "w", host: "h", pid: 1,
-                                                                                                   numerics: NumericsFingerprint.current.description))))
+        let coordinator = try Coordinator(
+            trainer: t, settings: CoordinatorSettings(minWorkers: 2, serverEndpoint: "inproc://server"),
+            jobID: 7, logger: Logger(label: "test"), now: 1)
+        let hello = WireCodec.encode(
+            Envelope(
+                jobID: 0, sender: 0, step: 0,
+                message: .hello(
+                    Hello(
+                        role: .worker, name: "w", host: "h", pid: 1,
+                        numerics: NumericsFingerprint.current.description))))
         var welcomes = 0
         for _ in 0..<4 {
             for action in try coordinator.control(peer: [1], frames: hello, now: 2) {
@@ -224,14 +249,20 @@ final class InMemoryClusterTests: XCTestCase {
     }
 
     func hello(numerics: String, name: String = "odd") -> [[UInt8]] {
-        WireCodec.encode(Envelope(jobID: 0, sender: 0, step: 0, message: .hello(Hello(role: .worker, name: name, host: "elsewhere", pid: 1,
-                                                                                      numerics: numerics))))
+        WireCodec.encode(
+            Envelope(
+                jobID: 0, sender: 0, step: 0,
+                message: .hello(
+                    Hello(
+                        role: .worker, name: name, host: "elsewhere", pid: 1,
+                        numerics: numerics))))
     }
 
     func testAWorkerWithAnotherNumericsFingerprintIsRefusedWithBothNamed() throws {
         var settings = CoordinatorSettings(minWorkers: 1, serverEndpoint: "inproc://server")
         settings.host = "here"
-        let coordinator = try Coordinator(trainer: try trainer(config()), settings: settings, jobID: 7, logger: Logger(label: "test"), now: 1)
+        let coordinator = try Coordinator(
+            trainer: try trainer(config()), settings: settings, jobID: 7, logger: Logger(label: "test"), now: 1)
         let mine = NumericsFingerprint.current.description
         for theirs in ["ks2-x86-64-v3-fma/0123456789abcdef", ""] {
             let actions = try coordinator.control(peer: [1], frames: hello(numerics: theirs), now: 2)
@@ -254,7 +285,8 @@ final class InMemoryClusterTests: XCTestCase {
     func testMixedNumericsAreAdmittedAndRecordedWhenAllowed() throws {
         var settings = CoordinatorSettings(minWorkers: 1, serverEndpoint: "inproc://server")
         settings.allowMixedNumerics = true
-        let coordinator = try Coordinator(trainer: try trainer(config()), settings: settings, jobID: 7, logger: Logger(label: "test"), now: 1)
+        let coordinator = try Coordinator(
+            trainer: try trainer(config()), settings: settings, jobID: 7, logger: Logger(label: "test"), now: 1)
         let actions = try coordinator.control(peer: [1], frames: hello(numerics: "ks9-other/ffff"), now: 2)
         guard case .sendControl(_, let frames) = actions.first, case .welcome = try WireCodec.decode(frames).message else {
             return XCTFail("expected a Welcome, got \(actions)")
@@ -266,7 +298,8 @@ final class InMemoryClusterTests: XCTestCase {
     func testARefusedWorkerExitsWithTheReason() throws {
         let node = WorkerNode(name: "w", host: "h", localData: nil, logger: Logger(label: "test"), now: 1)
         _ = node.start(now: 1)
-        let refusal = WireCodec.encode(Envelope(jobID: 9, sender: 0, step: 0, message: .reject(Reject(reason: Reject.refusedPrefix + "numerics differ"))))
+        let refusal = WireCodec.encode(
+            Envelope(jobID: 9, sender: 0, step: 0, message: .reject(Reject(reason: Reject.refusedPrefix + "numerics differ"))))
         let actions = try node.control(refusal, now: 2)
         guard case .exit(let code, let reason) = actions.first else { return XCTFail("expected an exit, got \(actions)") }
         XCTAssertEqual(code, 2)
@@ -283,34 +316,48 @@ final class InMemoryClusterTests: XCTestCase {
     func testHostileMessagesAreRejectedAndChangeNothing() throws {
         let reference = try trainer(config()).run(in: tempRun())
         var counts: [String: Int] = [:]
-        let summary = try runCluster(workers: 2, hostile: { c, now in
-            let job = c.jobID
-            func push(_ step: UInt64, sender: UInt32, values: [Float], mb: UInt32 = 0) -> [[UInt8]] {
-                WireCodec.encode(Envelope(jobID: job, sender: sender, step: step, message: .gradientPush(GradientPush(
-                    microBatch: mb, samples: 8, loss: 1, correct: 0, offset: 0, values: values))))
-            }
-            let p = c.trainer.model.parameterCount
-            let step = UInt64(c.trainer.progress.globalStep)
-            let peer1 = try XCTUnwrap(c.workers[1]?.dataPeer, "worker 1's data connection")
-            // garbage, a truncated header, a wrong version
-            _ = try c.data(peer: peer1, frames: [[1, 2, 3]], now: now)
-            _ = try c.control(peer: [9], frames: [Array(repeating: 0xFF, count: 40), []], now: now)
-            var v2 = push(step, sender: 1, values: [Float](repeating: 0, count: p))
-            v2[0][4] = UInt8(WireCodec.version + 1)
-            _ = try c.data(peer: peer1, frames: v2, now: now)
-            // wrong job, unknown sender, sender on the wrong peer
-            _ = try c.data(peer: peer1, frames: WireCodec.encode(Envelope(jobID: job &+ 1, sender: 1, step: step, message: .heartbeat(Heartbeat(workerID: 1, computed: 0)))), now: now)
-            _ = try c.data(peer: [77], frames: push(step, sender: 99, values: [Float](repeating: 0, count: p)), now: now)
-            _ = try c.control(peer: [77], frames: WireCodec.encode(Envelope(jobID: job, sender: 1, step: 0, message: .ready(Ready(workerID: 1)))), now: now)
-            // wrong tensor size, NaN, Inf, stale and future steps, micro-batch out of range
-            _ = try c.data(peer: peer1, frames: push(step, sender: 1, values: [Float](repeating: 0, count: p - 1)), now: now)
-            _ = try c.data(peer: peer1, frames: push(step, sender: 1, values: [Float](repeating: .nan, count: p), mb: 1), now: now)
-            _ = try c.data(peer: peer1, frames: push(step, sender: 1, values: [Float](repeating: .infinity, count: p), mb: 1), now: now)
-            if step > 0 { _ = try c.data(peer: peer1, frames: push(step - 1, sender: 1, values: [Float](repeating: 1, count: p)), now: now) }
-            _ = try c.data(peer: peer1, frames: push(step + 1, sender: 1, values: [Float](repeating: 1, count: p)), now: now)
-            _ = try c.data(peer: peer1, frames: push(step, sender: 1, values: [Float](repeating: 1, count: p), mb: 999), now: now)
-            counts = c.rejected.merging(c.server.rejections) { $0 + $1 }
-        })
+        let summary = try runCluster(
+            workers: 2,
+            hostile: { c, now in
+                let job = c.jobID
+                func push(_ step: UInt64, sender: UInt32, values: [Float], mb: UInt32 = 0) -> [[UInt8]] {
+                    WireCodec.encode(
+                        Envelope(
+                            jobID: job, sender: sender, step: step,
+                            message: .gradientPush(
+                                GradientPush(
+                                    microBatch: mb, samples: 8, loss: 1, correct: 0, offset: 0, values: values))))
+                }
+                let p = c.trainer.model.parameterCount
+                let step = UInt64(c.trainer.progress.globalStep)
+                let peer1 = try XCTUnwrap(c.workers[1]?.dataPeer, "worker 1's data connection")
+                // garbage, a truncated header, a wrong version
+                _ = try c.data(peer: peer1, frames: [[1, 2, 3]], now: now)
+                _ = try c.control(peer: [9], frames: [Array(repeating: 0xFF, count: 40), []], now: now)
+                var v2 = push(step, sender: 1, values: [Float](repeating: 0, count: p))
+                v2[0][4] = UInt8(WireCodec.version + 1)
+                _ = try c.data(peer: peer1, frames: v2, now: now)
+                // wrong job, unknown sender, sender on the wrong peer
+                _ = try c.data(
+                    peer: peer1,
+                    frames: WireCodec.encode(
+                        Envelope(jobID: job &+ 1, sender: 1, step: step, message: .heartbeat(Heartbeat(workerID: 1, computed: 0)))),
+                    now: now)
+                _ = try c.data(peer: [77], frames: push(step, sender: 99, values: [Float](repeating: 0, count: p)), now: now)
+                _ = try c.control(
+                    peer: [77], frames: WireCodec.encode(Envelope(jobID: job, sender: 1, step: 0, message: .ready(Ready(workerID: 1)))),
+                    now: now)
+                // wrong tensor size, NaN, Inf, stale and future steps, micro-batch out of range
+                _ = try c.data(peer: peer1, frames: push(step, sender: 1, values: [Float](repeating: 0, count: p - 1)), now: now)
+                _ = try c.data(peer: peer1, frames: push(step, sender: 1, values: [Float](repeating: .nan, count: p), mb: 1), now: now)
+                _ = try c.data(peer: peer1, frames: push(step, sender: 1, values: [Float](repeating: .infinity, count: p), mb: 1), now: now)
+                if step > 0 {
+                    _ = try c.data(peer: peer1, frames: push(step - 1, sender: 1, values: [Float](repeating: 1, count: p)), now: now)
+                }
+                _ = try c.data(peer: peer1, frames: push(step + 1, sender: 1, values: [Float](repeating: 1, count: p)), now: now)
+                _ = try c.data(peer: peer1, frames: push(step, sender: 1, values: [Float](repeating: 1, count: p), mb: 999), now: now)
+                counts = c.rejected.merging(c.server.rejections) { $0 + $1 }
+            })
         XCTAssertEqual(summary.weightsSHA256, reference.weightsSHA256, "hostile traffic must not change the result")
         for key in ["malformed", "wrong_job", "unknown_sender", "bad_size", "non_finite", "future_step", "bad_micro_batch"] {
             XCTAssertGreaterThan(counts[key] ?? 0, 0, "no rejection counted for \(key): \(counts)")
@@ -330,8 +377,9 @@ final class InMemoryClusterTests: XCTestCase {
     func testAPartitionedWorkerIsDroppedThenRejoins() throws {
         let reference = try trainer(config()).run(in: tempRun())
         var joined = 0
-        let summary = try runCluster(workers: 2, partition: (victim: 1, fromRound: 20, rounds: 1030),
-                                     inspect: { c in joined = c.workers.count })
+        let summary = try runCluster(
+            workers: 2, partition: (victim: 1, fromRound: 20, rounds: 1030),
+            inspect: { c in joined = c.workers.count })
         XCTAssertEqual(joined, 3, "the partitioned worker registered again under a new id")
         XCTAssertEqual(summary.weightsSHA256, reference.weightsSHA256)
     }

@@ -1,8 +1,9 @@
-import Foundation
-import XCTest
-@testable import Cluster
 import ClusterRuntime
+import Foundation
 import StatusModel
+import XCTest
+
+@testable import Cluster
 
 extension InMemoryClusterTests {
     /// Snapshots taken while a real coordinator trains in-memory workers (one killed mid-run)
@@ -14,12 +15,15 @@ extension InMemoryClusterTests {
         var clock: UInt64 = 0
         func observe(_ c: Coordinator, _ now: UInt64) {
             clock = now
-            let input = StatusInput(coordinator: c, controlEndpoint: nil, checkpoints: StatusSnapshot.CheckpointRow.list(c.trainer.runDirectory!.checkpoints), events: [])
+            let input = StatusInput(
+                coordinator: c, controlEndpoint: nil, checkpoints: StatusSnapshot.CheckpointRow.list(c.trainer.runDirectory!.checkpoints),
+                events: [])
             latencies += input.newLatencies
             snapshots.append(tracker.snapshot(input, now: now, wallTime: 0))
         }
-        _ = try runCluster(workers: 3, kill: (victim: 1, atPush: 40), hostile: { c, now in observe(c, now) },
-                           inspect: { c in observe(c, clock + 1_000_000) })
+        _ = try runCluster(
+            workers: 3, kill: (victim: 1, atPush: 40), hostile: { c, now in observe(c, now) },
+            inspect: { c in observe(c, clock + 1_000_000) })
         let training = snapshots.filter { $0.job.state == "training" }
         XCTAssertGreaterThan(training.count, 10)
         XCTAssertEqual(snapshots.map(\.progress.globalStep), snapshots.map(\.progress.globalStep).sorted(), "steps never go back")

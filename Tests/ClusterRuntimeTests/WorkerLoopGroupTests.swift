@@ -1,12 +1,12 @@
+import Cluster
+import ClusterRuntime
 import Foundation
 import Logging
 import MNISTData
 import NeuralNet
-import Training
 import TestSupport
+import Training
 import XCTest
-import Cluster
-import ClusterRuntime
 
 /// Production workers with a precomputed gradient, many on one thread (what `digits loadtest`
 /// runs): the coordinator counts every micro-batch once and the job runs to its end.
@@ -22,7 +22,8 @@ final class WorkerLoopGroupTests: XCTestCase {
         c.training.microBatch = 8
         c.training.threads = 1
         let logger = Logger(label: "test")
-        let trainer = try Trainer(config: c, data: TrainingData(train: train, test: test, directory: "synthetic", config: c), logger: logger)
+        let trainer = try Trainer(
+            config: c, data: TrainingData(train: train, test: test, directory: "synthetic", config: c), logger: logger)
         var clock: UInt64 = 1_000_000_000
         let now = { clock }
         let network = InMemoryNetwork()
@@ -37,9 +38,11 @@ final class WorkerLoopGroupTests: XCTestCase {
         let gradient = PrecomputedGradient(values: [Float](repeating: 1e-3, count: parameters), lossPerSample: 2.3)
         let workers = network.transport(named: "workers")
         let loops = try (1...3).map { i in
-            try WorkerLoop(node: WorkerNode(name: "w\(i)", host: "memory", localData: train, gradientSource: .precomputed(gradient),
-                                            logger: logger, now: clock),
-                           transport: workers, coordinator: sockets.controlEndpoint, logger: logger, clock: now)
+            try WorkerLoop(
+                node: WorkerNode(
+                    name: "w\(i)", host: "memory", localData: train, gradientSource: .precomputed(gradient),
+                    logger: logger, now: clock),
+                transport: workers, coordinator: sockets.controlEndpoint, logger: logger, clock: now)
         }
         let group = WorkerLoopGroup(loops: loops, transport: workers)
         try group.start()

@@ -1,6 +1,7 @@
 import TensorKit
 import WireProtocol
 import XCTest
+
 @testable import Cluster
 
 final class ParameterServerTests: XCTestCase {
@@ -43,19 +44,22 @@ final class ParameterServerTests: XCTestCase {
     func sum(_ ids: [UInt32], _ gradients: [[Float]], samples: UInt32 = 4, offset: UInt64 = 0) -> GradientSumPush {
         var total = GradientSum(count: gradients[0].count)
         for g in gradients { g.withUnsafeBufferPointer { _ = total.add($0, samples: Int(samples)) } }
-        return GradientSumPush(parts: ids.map { .init(microBatch: $0, samples: samples, loss: 1, correct: 1) }, offset: offset, values: total.values)
+        return GradientSumPush(
+            parts: ids.map { .init(microBatch: $0, samples: samples, loss: 1, correct: 1) }, offset: offset, values: total.values)
     }
 
     func testAWorkersFixedPointSumEqualsItsMicroBatchesPushedOneByOne() {
         let gradients: [[Float]] = [[0.1, -3], [7.25, 1e-7], [-2.5, 0.3], [1, 1]]
-        let one = ParameterServer(parameterCount: 2), grouped = ParameterServer(parameterCount: 2)
+        let one = ParameterServer(parameterCount: 2)
+        let grouped = ParameterServer(parameterCount: 2)
         one.begin(step: 1, microBatches: 4)
         grouped.begin(step: 1, microBatches: 4)
         for (k, g) in gradients.enumerated() { _ = one.receive(push(UInt32(k), g), step: 1) }
         XCTAssertEqual(grouped.receive(sum([0, 2, 3], [gradients[0], gradients[2], gradients[3]]), step: 1), .accepted)
         XCTAssertEqual(grouped.missing, [1])
         XCTAssertEqual(grouped.receive(push(1, gradients[1]), step: 1), .complete)
-        var a = [Float](repeating: 0, count: 2), b = a
+        var a = [Float](repeating: 0, count: 2)
+        var b = a
         a.withUnsafeMutableBufferPointer { one.mean(into: $0) }
         b.withUnsafeMutableBufferPointer { grouped.mean(into: $0) }
         XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern))

@@ -1,16 +1,19 @@
 import Foundation
-@testable import Training
-import XCTest
-@testable import Cluster
 import StatusModel
+import XCTest
+
+@testable import Cluster
+@testable import Training
 
 /// The status snapshot builder: rates, ETA, worker rows, the live loss series, from plain inputs
 /// and from a real coordinator driving in-memory workers.
 final class StatusTrackerTests: XCTestCase {
     static let second: UInt64 = 1_000_000_000
 
-    func input(step: Int, images: Int, workers: [Coordinator.WorkerInfo] = [], phase: String = "training",
-               progress: TrainingProgress? = nil, latencies: [Double] = []) -> StatusInput {
+    func input(
+        step: Int, images: Int, workers: [Coordinator.WorkerInfo] = [], phase: String = "training",
+        progress: TrainingProgress? = nil, latencies: [Double] = []
+    ) -> StatusInput {
         var p = progress ?? TrainingProgress()
         if progress == nil {
             p.globalStep = step
@@ -21,15 +24,19 @@ final class StatusTrackerTests: XCTestCase {
             p.epochLossSum = Double(p.epochSamples) * (2.0 / Double(step + 1))
             p.epochCorrect = p.epochSamples / 2
         }
-        let job = StatusSnapshot.Job(state: phase, model: "small", parameters: 1234, mode: "sync", seed: 7, batchSize: 32, microBatch: 8,
-                                     workersExpected: 2, servers: 1, runDirectory: "/tmp/run", controlEndpoint: "tcp://127.0.0.1:5555",
-                                     time: 0, elapsedSeconds: 0)
-        return StatusInput(job: job, epochs: 5, stepsPerEpoch: 10, progress: p, workers: workers, drops: ["w2": 1],
-                           rejected: ["stale_step": 3], newLatencies: latencies, checkpoints: [], events: [])
+        let job = StatusSnapshot.Job(
+            state: phase, model: "small", parameters: 1234, mode: "sync", seed: 7, batchSize: 32, microBatch: 8,
+            workersExpected: 2, servers: 1, runDirectory: "/tmp/run", controlEndpoint: "tcp://127.0.0.1:5555",
+            time: 0, elapsedSeconds: 0)
+        return StatusInput(
+            job: job, epochs: 5, stepsPerEpoch: 10, progress: p, workers: workers, drops: ["w2": 1],
+            rejected: ["stale_step": 3], newLatencies: latencies, checkpoints: [], events: [])
     }
 
-    func worker(_ id: UInt32, _ name: String, ready: Bool = true, alive: Bool = true, lastSeen: UInt64, samples: UInt64 = 0,
-                computed: UInt64 = 0, assigned: [Int] = []) -> Coordinator.WorkerInfo {
+    func worker(
+        _ id: UInt32, _ name: String, ready: Bool = true, alive: Bool = true, lastSeen: UInt64, samples: UInt64 = 0,
+        computed: UInt64 = 0, assigned: [Int] = []
+    ) -> Coordinator.WorkerInfo {
         var w = Coordinator.WorkerInfo(id: id, name: name, host: "h\(id)", controlPeer: [UInt8(id)], lastSeen: lastSeen)
         w.ready = ready
         w.alive = alive
@@ -67,13 +74,17 @@ final class StatusTrackerTests: XCTestCase {
     func testWorkerRowsShowStateHeartbeatAgeAndThroughput() {
         var t = StatusTracker()
         let t0: UInt64 = 50 * Self.second
-        let ws0 = [worker(2, "w2", alive: false, lastSeen: t0 - 9 * Self.second),
-                   worker(1, "w1", lastSeen: t0, samples: 0, assigned: [0, 2]),
-                   worker(3, "w3", ready: false, lastSeen: t0)]
+        let ws0 = [
+            worker(2, "w2", alive: false, lastSeen: t0 - 9 * Self.second),
+            worker(1, "w1", lastSeen: t0, samples: 0, assigned: [0, 2]),
+            worker(3, "w3", ready: false, lastSeen: t0)
+        ]
         _ = t.snapshot(input(step: 1, images: 32, workers: ws0), now: t0, wallTime: 0)
-        let ws1 = [worker(1, "w1", lastSeen: t0 + Self.second / 2, samples: 400, assigned: [0, 2]),
-                   worker(2, "w2", alive: false, lastSeen: t0 - 9 * Self.second),
-                   worker(3, "w3", lastSeen: t0 + 2 * Self.second, computed: 10)]
+        let ws1 = [
+            worker(1, "w1", lastSeen: t0 + Self.second / 2, samples: 400, assigned: [0, 2]),
+            worker(2, "w2", alive: false, lastSeen: t0 - 9 * Self.second),
+            worker(3, "w3", lastSeen: t0 + 2 * Self.second, computed: 10)
+        ]
         let s = t.snapshot(input(step: 5, images: 160, workers: ws1), now: t0 + 2 * Self.second, wallTime: 2)
         XCTAssertEqual(s.workers.map(\.id), [1, 2, 3], "sorted by id")
         XCTAssertEqual(s.workers.map(\.state), ["ready", "dropped", "ready"])
@@ -98,7 +109,8 @@ final class StatusTrackerTests: XCTestCase {
         XCTAssertLessThanOrEqual(s.steps.count, StatusTracker.maxStepPoints)
         XCTAssertGreaterThan(s.steps.count, StatusTracker.maxStepPoints / 3)
         XCTAssertEqual(s.steps.map(\.step), s.steps.map(\.step).sorted(), "in step order")
-        XCTAssertEqual(s.steps.last?.step, StatusTracker.maxStepPoints + 49, "the newest point stays (step 450 is an epoch boundary: no running loss)")
+        XCTAssertEqual(
+            s.steps.last?.step, StatusTracker.maxStepPoints + 49, "the newest point stays (step 450 is an epoch boundary: no running loss)")
         XCTAssertLessThan(s.steps.first!.step, 10, "thinning keeps the start of the run")
         // Epoch boundaries (no samples in the running sums) add no point.
         XCTAssertFalse(s.steps.contains { $0.step % 10 == 0 })
@@ -113,8 +125,11 @@ final class StatusTrackerTests: XCTestCase {
         p.globalStep = 50
         p.epoch = 5
         p.finished = true
-        p.history = [EpochRecord(epoch: 1, step: 10, trainLoss: 0.5, trainAccuracy: 0.8, valLoss: 0.4, valAccuracy: 0.85,
-                                 learningRate: 0.001, epochSeconds: 1, elapsedSeconds: 2, imagesPerSecond: 300)]
+        p.history = [
+            EpochRecord(
+                epoch: 1, step: 10, trainLoss: 0.5, trainAccuracy: 0.8, valLoss: 0.4, valAccuracy: 0.85,
+                learningRate: 0.001, epochSeconds: 1, elapsedSeconds: 2, imagesPerSecond: 300)
+        ]
         let latencies = (1...100).map { Double($0) / 1000 }
         var s = t.snapshot(input(step: 0, images: 0, phase: "finished", progress: p, latencies: latencies), now: Self.second, wallTime: 0)
         XCTAssertEqual(s.job.state, "finished")

@@ -6,6 +6,7 @@ import TestSupport
 import Training
 import WireProtocol
 import XCTest
+
 @testable import Cluster
 
 /// What a worker pushes for the micro-batches it is assigned: one exact fixed-point sum of all but
@@ -22,23 +23,34 @@ final class WorkerNodeTests: XCTestCase {
         c.training.microBatch = 8
         c.training.mode = mode
         let node = WorkerNode(name: "w", host: "memory", localData: data, logger: logger, now: 0)
-        let welcome = Welcome(workerID: 1, config: Array(try JSONEncoder().encode(c)), serverEndpoints: (0..<servers).map { "inproc://s\($0)" },
-                              heartbeatMilliseconds: 500, shipsData: false, dataSHA256: Coordinator.trainingSetSHA256(data),
-                              trainCount: UInt32(data.count), rows: 28, cols: 28)
+        let welcome = Welcome(
+            workerID: 1, config: Array(try JSONEncoder().encode(c)), serverEndpoints: (0..<servers).map { "inproc://s\($0)" },
+            heartbeatMilliseconds: 500, shipsData: false, dataSHA256: Coordinator.trainingSetSHA256(data),
+            trainCount: UInt32(data.count), rows: 28, cols: 28)
         _ = try node.control(WireCodec.encode(Envelope(jobID: 9, sender: 0, step: 0, message: .welcome(welcome))), now: 0)
         XCTAssertEqual(node.state, .ready)
         let count = try Sequential(spec: c.modelSpec).parameterCount
         for s in 0..<servers {
             let r = KeyRanges.range(shard: s, of: servers, parameters: count)
-            _ = try node.data(WireCodec.encode(Envelope(jobID: 9, sender: 0, step: 0, message: .weights(Weights(
-                offset: UInt64(r.lowerBound), values: [Float](repeating: 0.01, count: r.count))))), now: 0)
+            _ = try node.data(
+                WireCodec.encode(
+                    Envelope(
+                        jobID: 9, sender: 0, step: 0,
+                        message: .weights(
+                            Weights(
+                                offset: UInt64(r.lowerBound), values: [Float](repeating: 0.01, count: r.count))))), now: 0)
         }
         return node
     }
 
     func assign(_ node: WorkerNode, _ ids: [UInt32]) throws {
-        _ = try node.control(WireCodec.encode(Envelope(jobID: 9, sender: 0, step: 0, message: .assignment(Assignment(
-            epoch: 0, stepInEpoch: 0, microBatches: ids, view: 1)))), now: 0)
+        _ = try node.control(
+            WireCodec.encode(
+                Envelope(
+                    jobID: 9, sender: 0, step: 0,
+                    message: .assignment(
+                        Assignment(
+                            epoch: 0, stepInEpoch: 0, microBatches: ids, view: 1)))), now: 0)
     }
 
     /// The pushes of one computeNext: ("sum", ids) or ("one", [id]) per message.

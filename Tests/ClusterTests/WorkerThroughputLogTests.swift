@@ -1,13 +1,16 @@
 import Foundation
 import Training
 import XCTest
+
 @testable import Cluster
 
 final class WorkerThroughputLogTests: XCTestCase {
     func testImagesPerSecondFromHeartbeatCounters() throws {
         var log = WorkerThroughputLog(interval: 1)
-        XCTAssertEqual(log.sample([(1, "a", 0), (2, "b", 10)], now: 1_000_000_000, microBatch: 16, step: 0, wallTime: 100), [], "baseline only")
-        XCTAssertEqual(log.sample([(1, "a", 5), (2, "b", 12)], now: 1_500_000_000, microBatch: 16, step: 3, wallTime: 100.5), [], "interval not over")
+        XCTAssertEqual(
+            log.sample([(1, "a", 0), (2, "b", 10)], now: 1_000_000_000, microBatch: 16, step: 0, wallTime: 100), [], "baseline only")
+        XCTAssertEqual(
+            log.sample([(1, "a", 5), (2, "b", 12)], now: 1_500_000_000, microBatch: 16, step: 3, wallTime: 100.5), [], "interval not over")
         let r = log.sample([(2, "b", 30), (1, "a", 20), (3, "c", 4)], now: 3_000_000_000, microBatch: 16, step: 9, wallTime: 102)
         // 2 s since the baseline: worker 1 computed 20 micro-batches of 16 (160 img/s), worker 2 20 (160), new worker 3 4 (32).
         XCTAssertEqual(r.map(\.worker), [1, 2, 3])

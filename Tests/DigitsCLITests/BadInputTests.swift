@@ -62,7 +62,9 @@ final class BadInputTests: XCTestCase {
         bytes[bytes.count / 2] ^= 0x01
         try bytes.write(to: URL(fileURLWithPath: path))
         let summaryBefore = try Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))
-        let r = try CLI.run(["train", "--data", data, "--out", out, "--epochs", "2", "--batch", "32", "--model", "keras-example", "--resume"])
+        let r = try CLI.run([
+            "train", "--data", data, "--out", out, "--epochs", "2", "--batch", "32", "--model", "keras-example", "--resume"
+        ])
         assertFails(r, mentioning: "checksum mismatch")
         XCTAssertTrue(r.stderr.contains(names[0]), r.stderr)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), bytes, "the corrupt checkpoint stays for inspection")
@@ -73,7 +75,8 @@ final class BadInputTests: XCTestCase {
         let data = try SyntheticData.writeDirectory(train: 100, test: 20)
         let out = CLI.tempDirectory("twice") + "/r"
         XCTAssertEqual(try CLI.run(["train", "--data", data, "--out", out, "--epochs", "1", "--batch", "32"]).status, 0)
-        assertFails(try CLI.run(["train", "--data", data, "--out", out, "--epochs", "1", "--batch", "32"]), mentioning: "already holds a run")
+        assertFails(
+            try CLI.run(["train", "--data", data, "--out", out, "--epochs", "1", "--batch", "32"]), mentioning: "already holds a run")
     }
 
     func testModelFileThatIsNotOne() throws {

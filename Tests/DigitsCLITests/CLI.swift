@@ -3,13 +3,17 @@ import XCTest
 
 /// Runs the real `digits` binary built next to the test bundle.
 enum CLI {
-    static var packageRoot: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+    static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
 
     static var binary: String {
         if let override = ProcessInfo.processInfo.environment["DIGITS_BIN"] { return override }
-        let candidates = [Bundle.main.bundleURL.appendingPathComponent("digits").path,
-                          Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("digits").path,
-                          packageRoot.appendingPathComponent(".build/debug/digits").path]
+        let candidates = [
+            Bundle.main.bundleURL.appendingPathComponent("digits").path,
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("digits").path,
+            packageRoot.appendingPathComponent(".build/debug/digits").path
+        ]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
     }
 
@@ -20,7 +24,9 @@ enum CLI {
     }
 
     /// Runs digits with `arguments` in `directory`, with a deadline.
-    static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:], timeout: TimeInterval = 600) throws -> Result {
+    static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:], timeout: TimeInterval = 600)
+        throws -> Result
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -44,9 +50,10 @@ enum CLI {
             Thread.sleep(forTimeInterval: 0.05)
         }
         process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      stdout: (try? String(contentsOfFile: outFile + ".out", encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: outFile + ".err", encoding: .utf8)) ?? "")
+        return Result(
+            status: process.terminationStatus,
+            stdout: (try? String(contentsOfFile: outFile + ".out", encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: outFile + ".err", encoding: .utf8)) ?? "")
     }
 
     /// Starts digits in the background (output and errors into one log file); returns the process and the log's path.

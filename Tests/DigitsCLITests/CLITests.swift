@@ -17,11 +17,15 @@ final class CLITests: XCTestCase {
     func testTrainEvaluatePredictOnGeneratedData() throws {
         let data = try SyntheticData.writeDirectory(train: 400, test: 100)
         let out = CLI.tempDirectory("run")
-        let train = try CLI.run(["train", "--data", data, "--out", out + "/r", "--epochs", "2", "--batch", "32", "--micro-batch", "8",
-                                 "--model", "keras-example", "--threads", "2"], in: out)
+        let train = try CLI.run(
+            [
+                "train", "--data", data, "--out", out + "/r", "--epochs", "2", "--batch", "32", "--micro-batch", "8",
+                "--model", "keras-example", "--threads", "2"
+            ], in: out)
         XCTAssertEqual(train.status, 0, train.stderr)
         XCTAssertTrue(train.stdout.contains("weights_sha256"), train.stdout)
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/r/summary.json"))) as! [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/r/summary.json"))) as! [String: Any]
         XCTAssertGreaterThan(summary["test_accuracy"] as! Double, 0.5)
 
         let eval = try CLI.run(["evaluate", "--model", out + "/r/model.digits", "--data", data, "--json"])
@@ -40,10 +44,14 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(predict.stdout.contains("\"digit\""), predict.stdout)
 
         // Same seed, same weights; and resuming a finished run with more epochs continues it.
-        let again = try CLI.run(["train", "--data", data, "--out", out + "/r2", "--epochs", "2", "--batch", "32", "--micro-batch", "8",
-                                 "--model", "keras-example", "--threads", "1"], in: out)
+        let again = try CLI.run(
+            [
+                "train", "--data", data, "--out", out + "/r2", "--epochs", "2", "--batch", "32", "--micro-batch", "8",
+                "--model", "keras-example", "--threads", "1"
+            ], in: out)
         XCTAssertEqual(again.status, 0, again.stderr)
-        let summary2 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/r2/summary.json"))) as! [String: Any]
+        let summary2 =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/r2/summary.json"))) as! [String: Any]
         XCTAssertEqual(summary2["weights_sha256"] as! String, summary["weights_sha256"] as! String)
     }
 

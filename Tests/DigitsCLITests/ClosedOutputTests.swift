@@ -10,8 +10,10 @@ final class ClosedOutputTests: XCTestCase {
         let dir = CLI.tempDirectory("closed-pipe")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["coordinator", "--bind", "tcp://127.0.0.1:0", "--workers", "1", "--data", data, "--out", dir + "/run",
-                       "--endpoint-file", dir + "/ep.json"]
+        p.arguments = [
+            "coordinator", "--bind", "tcp://127.0.0.1:0", "--workers", "1", "--data", data, "--out", dir + "/run",
+            "--endpoint-file", dir + "/ep.json"
+        ]
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
@@ -23,7 +25,7 @@ final class ClosedOutputTests: XCTestCase {
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/ep.json"), "the coordinator did not start listening")
         try pipe.fileHandleForReading.close()  // the launcher is gone
-        kill(p.processIdentifier, SIGTERM)     // it logs "stopping on signal" into the closed pipe
+        kill(p.processIdentifier, SIGTERM)  // it logs "stopping on signal" into the closed pipe
         let stop = Date().addingTimeInterval(20)
         while p.isRunning && Date() < stop { Thread.sleep(forTimeInterval: 0.05) }
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }

@@ -17,8 +17,9 @@ final class ClusterCLITests: XCTestCase {
         XCTAssertEqual(single.status, 0, single.stderr)
         let reference = try summary(out + "/train")["weights_sha256"] as! String
         for n in [1, 2, 3] {
-            let r = try CLI.run(["cluster", "--workers", "\(n)", "--data", data, "--out", out + "/c\(n)", "--join-deadline", "60"] + Self.recipe,
-                                timeout: 300)
+            let r = try CLI.run(
+                ["cluster", "--workers", "\(n)", "--data", data, "--out", out + "/c\(n)", "--join-deadline", "60"] + Self.recipe,
+                timeout: 300)
             XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
             XCTAssertTrue(r.stdout.contains("[coordinator]") && r.stdout.contains("[worker \(n)]"), "log lines carry role prefixes")
             let s = try summary(out + "/c\(n)")
@@ -29,8 +30,11 @@ final class ClusterCLITests: XCTestCase {
             }
         }
         // Two standalone parameter-server shards, each owning half of the keys and their Adam state.
-        let sharded = try CLI.run(["cluster", "--workers", "2", "--servers", "2", "--data", data, "--out", out + "/s2", "--join-deadline", "60",
-                                   "--checkpoint-every", "7"] + Self.recipe, timeout: 300)
+        let sharded = try CLI.run(
+            [
+                "cluster", "--workers", "2", "--servers", "2", "--data", data, "--out", out + "/s2", "--join-deadline", "60",
+                "--checkpoint-every", "7"
+            ] + Self.recipe, timeout: 300)
         XCTAssertEqual(sharded.status, 0, sharded.stdout + sharded.stderr)
         XCTAssertTrue(sharded.stdout.contains("[server 2]"), sharded.stdout)
         XCTAssertEqual(try summary(out + "/s2")["weights_sha256"] as? String, reference, "--workers 2 --servers 2")
@@ -51,7 +55,8 @@ final class ClusterCLITests: XCTestCase {
         var current = pid
         for _ in 0..<16 {
             guard let stat = try? String(contentsOfFile: "/proc/\(current)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
+                let close = stat.lastIndex(of: ")")
+            else { return false }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 1, let parent = Int32(fields[1]) else { return false }
             if parent == ancestor { return true }
@@ -79,10 +84,13 @@ final class ClusterCLITests: XCTestCase {
             var left: [Int32] = []
             repeat {
                 Thread.sleep(forTimeInterval: 0.1)
-                left = Self.processes(mentioning: out) + Self.processes(mentioning: "--exit-with-parent").filter { pid in
-                    // workers of this launcher: their parent was the launcher
-                    (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: " ").dropFirst(3).first == Substring("\(p.processIdentifier)")
-                }
+                left =
+                    Self.processes(mentioning: out)
+                    + Self.processes(mentioning: "--exit-with-parent").filter { pid in
+                        // workers of this launcher: their parent was the launcher
+                        (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: " ").dropFirst(3).first
+                            == Substring("\(p.processIdentifier)")
+                    }
             } while !left.isEmpty && Date() < deadline
             XCTAssertEqual(left, [], "signal \(sig): processes left behind")
             for pid in left { kill(pid, SIGKILL) }
@@ -94,7 +102,9 @@ final class ClusterCLITests: XCTestCase {
     func faultRun(_ name: String) throws -> (data: String, out: String, recipe: [String], reference: String) {
         let data = try SyntheticData.writeDirectory(train: 2400, test: 100)
         let out = CLI.tempDirectory(name)
-        let recipe = ["--epochs", "4", "--batch", "48", "--micro-batch", "8", "--model", "keras-example", "--seed", "5", "--no-early-stopping"]
+        let recipe = [
+            "--epochs", "4", "--batch", "48", "--micro-batch", "8", "--model", "keras-example", "--seed", "5", "--no-early-stopping"
+        ]
         XCTAssertEqual(try CLI.run(["train", "--data", data, "--out", out + "/train"] + recipe).status, 0)
         return (data, out, recipe, try summary(out + "/train")["weights_sha256"] as! String)
     }
@@ -104,14 +114,17 @@ final class ClusterCLITests: XCTestCase {
         let (p, log) = try startCluster(["--workers", "3", "--data", data, "--out", out + "/c", "--heartbeat-deadline", "1.5"] + recipe)
         XCTAssertTrue(waitFor("training starts", in: log, seconds: 120))
         Thread.sleep(forTimeInterval: 0.5)
-        let victims = Self.processes(mentioning: "--name worker-2 --exit-with-parent").filter { Self.isDescendant($0, of: p.processIdentifier) }
+        let victims = Self.processes(mentioning: "--name worker-2 --exit-with-parent").filter {
+            Self.isDescendant($0, of: p.processIdentifier)
+        }
         XCTAssertEqual(victims.count, 1)
         for v in victims { kill(v, SIGKILL) }
         p.waitUntilExit()
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         XCTAssertEqual(p.terminationStatus, 0, text)
-        XCTAssertTrue(text.contains("(worker-2@") && text.contains("missed") && text.contains("dropping it"),
-                      "the dead worker is named: \(text.suffix(2000))")
+        XCTAssertTrue(
+            text.contains("(worker-2@") && text.contains("missed") && text.contains("dropping it"),
+            "the dead worker is named: \(text.suffix(2000))")
         // The worker must be dropped mid-training: before the last epoch ends, not after.
         let drop = try XCTUnwrap(text.range(of: "dropping it"), "the coordinator never dropped the killed worker: \(text.suffix(2000))")
         let end = try XCTUnwrap(text.range(of: "epoch 4/4"), "the log never reports the last epoch: \(text.suffix(2000))")
@@ -124,8 +137,11 @@ final class ClusterCLITests: XCTestCase {
     /// coordinator when it resumes (SIGCONT), and the result is still the same bits.
     func testWorkersThatExitWithAnErrorAreStartedAgain() throws {
         let (data, out, recipe, reference) = try faultRun("restart")
-        let (p, log) = try startCluster(["--workers", "2", "--data", data, "--out", out + "/c", "--heartbeat-deadline", "1.5",
-                                         "--worker-silence-deadline", "3", "--restarts", "10"] + recipe)
+        let (p, log) = try startCluster(
+            [
+                "--workers", "2", "--data", data, "--out", out + "/c", "--heartbeat-deadline", "1.5",
+                "--worker-silence-deadline", "3", "--restarts", "10"
+            ] + recipe)
         let watchdog = DispatchWorkItem { if p.isRunning { p.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + 600, execute: watchdog)
         defer { watchdog.cancel() }
@@ -137,13 +153,16 @@ final class ClusterCLITests: XCTestCase {
         kill(coordinator, SIGSTOP)
         let restartedBoth = waitForCount("starting it again", 2, in: log, seconds: 30)
         kill(coordinator, SIGCONT)
-        XCTAssertTrue(restartedBoth, "both workers exit and are started again: \(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").suffix(3000))")
+        XCTAssertTrue(
+            restartedBoth,
+            "both workers exit and are started again: \(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").suffix(3000))")
         p.waitUntilExit()
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         XCTAssertEqual(p.terminationStatus, 0, String(text.suffix(3000)))
         XCTAssertTrue(text.contains("nothing heard from the coordinator for 3 s"), String(text.suffix(3000)))
         for w in [1, 2] {
-            XCTAssertTrue(text.contains("cluster: worker \(w) exited with status"), "worker \(w)'s non-zero exit is reported: \(text.suffix(3000))")
+            XCTAssertTrue(
+                text.contains("cluster: worker \(w) exited with status"), "worker \(w)'s non-zero exit is reported: \(text.suffix(3000))")
         }
         XCTAssertEqual(try summary(out + "/c")["weights_sha256"] as? String, reference)
     }
@@ -159,7 +178,9 @@ final class ClusterCLITests: XCTestCase {
 
     /// Coordinator and workers in separate network namespaces joined by veth pairs (root only).
     func testClusterAcrossNetworkNamespacesMatchesLoopback() throws {
-        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip") else {
+        guard getuid() == 0,
+            FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip")
+        else {
             throw XCTSkip("needs root and iproute2")
         }
         let data = try SyntheticData.writeDirectory(train: 2000, test: 100)
@@ -184,8 +205,11 @@ final class ClusterCLITests: XCTestCase {
     func testAsyncModeTrainsAndIsRefusedWhereItCannotRun() throws {
         let data = try SyntheticData.writeDirectory(train: 600, test: 100)
         let out = CLI.tempDirectory("async")
-        let r = try CLI.run(["cluster", "--workers", "2", "--mode", "async", "--staleness", "2", "--data", data, "--out", out + "/a",
-                             "--epochs", "2", "--batch", "32", "--micro-batch", "8", "--lr", "0.003"], timeout: 300)
+        let r = try CLI.run(
+            [
+                "cluster", "--workers", "2", "--mode", "async", "--staleness", "2", "--data", data, "--out", out + "/a",
+                "--epochs", "2", "--batch", "32", "--micro-batch", "8", "--lr", "0.003"
+            ], timeout: 300)
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         XCTAssertTrue(r.stdout.contains("ASYNC mode"), "the log says results are not reproducible")
         XCTAssertGreaterThan(try summary(out + "/a")["test_accuracy"] as! Double, 0.5)
@@ -217,18 +241,27 @@ final class ClusterCLITests: XCTestCase {
     func coordinatorKilledAndResumed(bind: String) throws {
         let data = try SyntheticData.writeDirectory(train: 3000, test: 100)
         let dir = CLI.tempDirectory("resume")
-        let recipe = ["--epochs", "3", "--batch", "48", "--micro-batch", "8", "--model", "keras-example", "--seed", "9", "--no-early-stopping"]
+        let recipe = [
+            "--epochs", "3", "--batch", "48", "--micro-batch", "8", "--model", "keras-example", "--seed", "9", "--no-early-stopping"
+        ]
         XCTAssertEqual(try CLI.run(["train", "--data", data, "--out", dir + "/train"] + recipe).status, 0)
         let reference = try summary(dir + "/train")["weights_sha256"] as! String
 
-        let (first, firstLog) = try spawn(["coordinator", "--bind", bind, "--workers", "2", "--endpoint-file", dir + "/ep1.json",
-                                           "--data", data, "--out", dir + "/c", "--heartbeat-deadline", "30"] + recipe)
+        let (first, firstLog) = try spawn(
+            [
+                "coordinator", "--bind", bind, "--workers", "2", "--endpoint-file", dir + "/ep1.json",
+                "--data", data, "--out", dir + "/c", "--heartbeat-deadline", "30"
+            ] + recipe)
         XCTAssertTrue(waitFor("control", in: dir + "/ep1.json", seconds: 120))
-        let endpoint = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ep1.json"))) as? [String: String])?["control"])
+        let endpoint = try XCTUnwrap(
+            (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ep1.json"))) as? [String: String])?[
+                "control"])
         let workers = try (1...2).map { try spawn(["worker", "--coordinator", endpoint, "--name", "rw\($0)", "--silence-deadline", "60"]) }
         defer { for (w, _) in workers where w.isRunning { kill(w.processIdentifier, SIGKILL) } }
         let deadline = Date().addingTimeInterval(120)
-        while (try? FileManager.default.contentsOfDirectory(atPath: dir + "/c/checkpoints"))?.contains(where: { $0.hasPrefix("ckpt-") }) != true && Date() < deadline {
+        while (try? FileManager.default.contentsOfDirectory(atPath: dir + "/c/checkpoints"))?.contains(where: { $0.hasPrefix("ckpt-") })
+            != true && Date() < deadline
+        {
             Thread.sleep(forTimeInterval: 0.02)
         }
         kill(first.processIdentifier, SIGKILL)
@@ -236,8 +269,11 @@ final class ClusterCLITests: XCTestCase {
         let firstText = (try? String(contentsOfFile: firstLog, encoding: .utf8)) ?? ""
         XCTAssertFalse(firstText.contains("epoch 3/3"), "the kill must land before the end: \(firstText.suffix(1500))")
 
-        let resumed = try CLI.run(["coordinator", "--bind", endpoint, "--workers", "2", "--data", data, "--out", dir + "/c", "--resume",
-                                   "--join-deadline", "60"] + recipe, timeout: 300)
+        let resumed = try CLI.run(
+            [
+                "coordinator", "--bind", endpoint, "--workers", "2", "--data", data, "--out", dir + "/c", "--resume",
+                "--join-deadline", "60"
+            ] + recipe, timeout: 300)
         XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
         XCTAssertTrue(resumed.stderr.contains("resuming from"), resumed.stderr)
         XCTAssertEqual(try summary(dir + "/c")["weights_sha256"] as? String, reference)

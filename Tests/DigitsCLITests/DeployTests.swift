@@ -18,7 +18,8 @@ final class DeployTests: XCTestCase {
         let copy = CLI.tempDirectory("deploy")
         try FileManager.default.copyItem(atPath: CLI.packageRoot.path + "/Deploy", toPath: copy + "/Deploy")
         let unit = copy + "/Deploy/systemd/digits-serve.service"
-        let text = try String(contentsOfFile: unit, encoding: .utf8).replacingOccurrences(of: "--port 8080", with: "--port 8080 --no-such-flag")
+        let text = try String(contentsOfFile: unit, encoding: .utf8).replacingOccurrences(
+            of: "--port 8080", with: "--port 8080 --no-such-flag")
         try text.write(toFile: unit, atomically: true, encoding: .utf8)
         let script = CLI.packageRoot.path + "/Tests/DigitsCLITests/python/check_deploy.py"
         let r = try ExternalTools.run(try ExternalTools.python(), [script, CLI.binary, copy], timeout: 300)

@@ -8,7 +8,8 @@ final class HostileFileTests: XCTestCase {
     static let recipe = ["--epochs", "3", "--batch", "32", "--micro-batch", "8", "--checkpoint-every", "5", "--seed", "4"]
 
     func sha(_ run: String) throws -> String? {
-        (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any])?["weights_sha256"] as? String
+        (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any])?[
+            "weights_sha256"] as? String
     }
 
     /// A 600 KB tmpfs holds one checkpoint (about 420 KB) but not a second: the write fails with
@@ -29,8 +30,10 @@ final class HostileFileTests: XCTestCase {
 
         let full = try CLI.run(["train", "--data", data, "--out", mount + "/run"] + Self.recipe)
         XCTAssertNotEqual(full.status, 0)
-        XCTAssertTrue(full.stderr.contains("ckpt-") && full.stderr.contains("No space left on device") && full.stderr.contains("previous file is untouched"),
-                      full.stderr)
+        XCTAssertTrue(
+            full.stderr.contains("ckpt-") && full.stderr.contains("No space left on device")
+                && full.stderr.contains("previous file is untouched"),
+            full.stderr)
         let left = try FileManager.default.contentsOfDirectory(atPath: mount + "/run/checkpoints").sorted()
         XCTAssertEqual(left, ["ckpt-000000005.ckpt"], "one whole checkpoint and no partial file")
 
@@ -55,7 +58,8 @@ final class HostileFileTests: XCTestCase {
         let data = base + "/data"
         try FileManager.default.copyItem(atPath: source, toPath: data)
         func asNobody(_ args: [String]) throws -> ExternalTools.Output {
-            try ExternalTools.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", CLI.binary] + args, directory: base, timeout: 120)
+            try ExternalTools.run(
+                "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", CLI.binary] + args, directory: base, timeout: 120)
         }
         // The binary must be reachable by nobody; if the checkout is private, say so instead of failing oddly.
         let probe = try asNobody(["--version"])

@@ -33,8 +33,9 @@ final class LoadTestCLITests: XCTestCase {
 
     /// The exactly-once check is not vacuous: pushing some micro-batches twice fails the run.
     func testInjectedDuplicatePushesAreCaught() throws {
-        let r = try CLI.run(["loadtest", "--workers", "4", "--seconds", "2", "--raw-seconds", "0", "--inject-duplicates", "10", "--json"],
-                            timeout: 180)
+        let r = try CLI.run(
+            ["loadtest", "--workers", "4", "--seconds", "2", "--raw-seconds", "0", "--inject-duplicates", "10", "--json"],
+            timeout: 180)
         XCTAssertNotEqual(r.status, 0, r.stdout + r.stderr)
         XCTAssertTrue(r.stderr.contains("double-counted"), r.stderr)
         let report = try report(r)

@@ -8,8 +8,10 @@ final class NumericsCLITests: XCTestCase {
     /// The golden run: the first 4,000 training images of real MNIST (first 1,000 test images), keras-example,
     /// 2 epochs of batch 32 (226 steps), built-in defaults otherwise. Its weights_sha256 must be this on every
     /// x86-64-v3 machine; a change of any kernel's operation order changes it (and NumericsFingerprint.kernelSet).
-    static let goldenRecipe = ["--epochs", "2", "--batch", "32", "--micro-batch", "8", "--model", "keras-example", "--seed", "15",
-                               "--no-early-stopping", "--threads", "2"]
+    static let goldenRecipe = [
+        "--epochs", "2", "--batch", "32", "--micro-batch", "8", "--model", "keras-example", "--seed", "15",
+        "--no-early-stopping", "--threads", "2"
+    ]
     static let goldenSHA256 = "20a478dce4617a7fb91048dd8a9f26dc351c967016b0d7bd599c3445ecf9425c"
 
     /// The canonical fingerprint (NumericsFingerprint) of this build's kernels on any x86-64-v3 machine.
@@ -26,8 +28,9 @@ final class NumericsCLITests: XCTestCase {
 
     func train(_ out: String, environment: [String: String] = [:]) throws -> [String: Any] {
         // In a directory without Config/: the built-in defaults, whatever Config/train.toml says.
-        let r = try CLI.run(["train", "--data", try Self.subset(), "--out", out] + Self.goldenRecipe, in: CLI.tempDirectory("golden-cwd"),
-                            environment: environment)
+        let r = try CLI.run(
+            ["train", "--data", try Self.subset(), "--out", out] + Self.goldenRecipe, in: CLI.tempDirectory("golden-cwd"),
+            environment: environment)
         XCTAssertEqual(r.status, 0, r.stderr)
         return try summary(out)
     }
@@ -35,8 +38,9 @@ final class NumericsCLITests: XCTestCase {
     func testGoldenRunGivesTheGoldenHashWhateverOpenBLASWouldPick() throws {
         let dir = CLI.tempDirectory("golden")
         let plain = try train(dir + "/plain")
-        XCTAssertEqual(plain["weights_sha256"] as? String, Self.goldenSHA256,
-                       "the golden run's weights differ on this machine (numerics fingerprint \(plain["numerics_fingerprint"] ?? "?"))")
+        XCTAssertEqual(
+            plain["weights_sha256"] as? String, Self.goldenSHA256,
+            "the golden run's weights differ on this machine (numerics fingerprint \(plain["numerics_fingerprint"] ?? "?"))")
         XCTAssertEqual(plain["numerics_fingerprint"] as? String, Self.goldenFingerprint)
         // OpenBLAS picks its kernels by CPU (or by OPENBLAS_CORETYPE); none of them may reach the weights. On an
         // AVX2-only host the AVX-512 kernel sets would crash if they ran at all.
@@ -47,7 +51,8 @@ final class NumericsCLITests: XCTestCase {
     }
 
     func doctor(_ environment: [String: String] = [:]) throws -> [String: Any] {
-        let r = try CLI.run(["doctor", "--json", "--data", RealMNIST.directory(packageRoot: CLI.packageRoot.path)], environment: environment)
+        let r = try CLI.run(
+            ["doctor", "--json", "--data", RealMNIST.directory(packageRoot: CLI.packageRoot.path)], environment: environment)
         XCTAssertEqual(r.status, 0, r.stderr)
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
     }
@@ -62,8 +67,9 @@ final class NumericsCLITests: XCTestCase {
         XCTAssertTrue(checks.values.allSatisfy { $0 == "ok" }, "\(checks)")
         XCTAssertNotNil(plain["libzmq"] as? String)
         let perturbed = try doctor(["DIGITS_TEST_PERTURB_NUMERICS": "1"])
-        XCTAssertNotEqual(perturbed["numerics_fingerprint"] as? String, Self.goldenFingerprint,
-                          "reversing one kernel's summation order must change the fingerprint")
+        XCTAssertNotEqual(
+            perturbed["numerics_fingerprint"] as? String, Self.goldenFingerprint,
+            "reversing one kernel's summation order must change the fingerprint")
         let human = try CLI.run(["doctor"])
         XCTAssertEqual(human.status, 0, human.stderr)
         XCTAssertTrue(human.stdout.contains("numerics fingerprint: \(Self.goldenFingerprint)"), human.stdout)
@@ -81,18 +87,26 @@ final class NumericsCLITests: XCTestCase {
 
     /// Starts a coordinator on loopback TCP (port 0) and returns it with its control endpoint.
     func startCoordinator(_ dir: String, _ extra: [String], recipe: [String]) throws -> (Process, String, String) {
-        let (p, log) = try spawn(["coordinator", "--bind", "tcp://127.0.0.1:0", "--workers", "2", "--endpoint-file", dir + "/ep.json",
-                                  "--data", try Self.subset(), "--out", dir + "/run", "--join-deadline", "120"] + extra + recipe)
+        let (p, log) = try spawn(
+            [
+                "coordinator", "--bind", "tcp://127.0.0.1:0", "--workers", "2", "--endpoint-file", dir + "/ep.json",
+                "--data", try Self.subset(), "--out", dir + "/run", "--join-deadline", "120"
+            ] + extra + recipe)
         let deadline = Date().addingTimeInterval(120)
-        while !FileManager.default.fileExists(atPath: dir + "/ep.json") && p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        while !FileManager.default.fileExists(atPath: dir + "/ep.json") && p.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        let ep = try XCTUnwrap(try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ep.json"))) as? [String: String],
-                               "the coordinator did not listen: \(text)")
+        let ep = try XCTUnwrap(
+            try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ep.json"))) as? [String: String],
+            "the coordinator did not listen: \(text)")
         return (p, log, try XCTUnwrap(ep["control"]))
     }
 
-    static let clusterRecipe = ["--epochs", "1", "--batch", "64", "--micro-batch", "16", "--model", "keras-example", "--seed", "21",
-                                "--no-early-stopping"]
+    static let clusterRecipe = [
+        "--epochs", "1", "--batch", "64", "--micro-batch", "16", "--model", "keras-example", "--seed", "21",
+        "--no-early-stopping"
+    ]
 
     /// A coordinator and two workers, each process under another OPENBLAS_CORETYPE (as on an AVX2 host and an
     /// AVX-512 host): digits train's weights, three runs in a row.
@@ -106,7 +120,9 @@ final class NumericsCLITests: XCTestCase {
             try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
             let (coordinator, log, endpoint) = try startCoordinator(runDir, [], recipe: Self.clusterRecipe)
             let workers = try [("Haswell", "w-avx2"), ("Cooperlake", "w-avx512")].map { core, name in
-                try spawn(["worker", "--coordinator", endpoint, "--name", name, "--silence-deadline", "60"], environment: ["OPENBLAS_CORETYPE": core])
+                try spawn(
+                    ["worker", "--coordinator", endpoint, "--name", name, "--silence-deadline", "60"],
+                    environment: ["OPENBLAS_CORETYPE": core])
             }
             defer { for (w, _) in workers where w.isRunning { kill(w.processIdentifier, SIGKILL) } }
             XCTAssertTrue(wait(coordinator, seconds: 300), "run \(run): the coordinator did not finish")
@@ -131,7 +147,8 @@ final class NumericsCLITests: XCTestCase {
         try FileManager.default.createDirectory(atPath: strict, withIntermediateDirectories: true)
         let (coordinator, log, endpoint) = try startCoordinator(strict, [], recipe: Self.clusterRecipe)
         defer { if coordinator.isRunning { kill(coordinator.processIdentifier, SIGKILL) } }
-        let (odd, oddLog) = try spawn(["worker", "--coordinator", endpoint, "--name", "odd", "--silence-deadline", "60"], environment: perturb)
+        let (odd, oddLog) = try spawn(
+            ["worker", "--coordinator", endpoint, "--name", "odd", "--silence-deadline", "60"], environment: perturb)
         XCTAssertTrue(wait(odd, seconds: 60), "the refused worker must exit")
         let oddText = (try? String(contentsOfFile: oddLog, encoding: .utf8)) ?? ""
         XCTAssertEqual(odd.terminationStatus, 2, oddText)
@@ -144,7 +161,8 @@ final class NumericsCLITests: XCTestCase {
         XCTAssertTrue(wait(coordinator, seconds: 300))
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         XCTAssertEqual(coordinator.terminationStatus, 0, text.suffix(2000).description)
-        XCTAssertTrue(text.contains("numerics fingerprint \(perturbedFingerprint)"), "the coordinator logs the refusal: \(text.prefix(3000))")
+        XCTAssertTrue(
+            text.contains("numerics fingerprint \(perturbedFingerprint)"), "the coordinator logs the refusal: \(text.prefix(3000))")
         let s = try summary(strict + "/run")
         XCTAssertEqual(s["weights_sha256"] as? String, reference, "a refused worker changes nothing")
         XCTAssertEqual(s["numerics_fingerprint"] as? String, Self.goldenFingerprint)

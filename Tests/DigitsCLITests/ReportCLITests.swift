@@ -51,12 +51,15 @@ final class ReportCLITests: XCTestCase {
         let chromium = try ExternalTools.chromium()
         let data = try SyntheticData.writeDirectory(train: 2400, test: 300)
         let out = CLI.tempDirectory("report")
-        let recipe = ["--data", data, "--epochs", "3", "--batch", "32", "--micro-batch", "8", "--model", "keras-example", "--tensorboard-every", "5",
-                      "--lr", "0.00005"]  // a slow learner, so the report has mistakes to show
+        let recipe = [
+            "--data", data, "--epochs", "3", "--batch", "32", "--micro-batch", "8", "--model", "keras-example", "--tensorboard-every", "5",
+            "--lr", "0.00005"
+        ]  // a slow learner, so the report has mistakes to show
         let train = try CLI.run(["train", "--out", out + "/train", "--threads", "2"] + recipe)
         XCTAssertEqual(train.status, 0, train.stderr)
-        let cluster = try CLI.run(["cluster", "--workers", "2", "--out", out + "/cluster", "--heartbeat-ms", "50", "--join-deadline", "60"] + recipe,
-                                  timeout: 300)
+        let cluster = try CLI.run(
+            ["cluster", "--workers", "2", "--out", out + "/cluster", "--heartbeat-ms", "50", "--join-deadline", "60"] + recipe,
+            timeout: 300)
         XCTAssertEqual(cluster.status, 0, cluster.stdout + cluster.stderr)
 
         // (1) TensorBoard's own reader finds every epoch scalar of metrics.jsonl at the epoch's last step.
@@ -93,11 +96,13 @@ final class ReportCLITests: XCTestCase {
             XCTAssertTrue(try XCTUnwrap(tags["step/learning_rate"]).allSatisfy { abs($0[1] - 0.00005) < 1e-9 })
         }
         // The same recipe gives the same weights on one process and on the cluster, so the same epoch losses.
-        XCTAssertEqual(scalars[out + "/train"]?["epoch/val_loss"]?.map { $0[1] }, scalars[out + "/cluster"]?["epoch/val_loss"]?.map { $0[1] })
+        XCTAssertEqual(
+            scalars[out + "/train"]?["epoch/val_loss"]?.map { $0[1] }, scalars[out + "/cluster"]?["epoch/val_loss"]?.map { $0[1] })
 
         // workers.jsonl: both workers sampled.
         let workerLines = try String(contentsOfFile: out + "/cluster/workers.jsonl", encoding: .utf8).split(separator: "\n")
-        let workerIDs = Set(try workerLines.map { (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["worker"] as! Int })
+        let workerIDs = Set(
+            try workerLines.map { (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["worker"] as! Int })
         XCTAssertEqual(workerIDs, [1, 2], "\(workerLines.count) throughput samples")
 
         // (2) The report, rendered by headless Chromium.
@@ -110,7 +115,8 @@ final class ReportCLITests: XCTestCase {
             window.addEventListener("load", function () {
               var lines = [];
               document.querySelectorAll("img").forEach(function (img) {
-                lines.push(img.getAttribute("src") + " " + (img.complete && img.naturalWidth > 0 ? "ok" : "BROKEN") + " " + img.naturalWidth + "x" + img.naturalHeight);
+                var ok = img.complete && img.naturalWidth > 0 ? "ok" : "BROKEN";
+                lines.push(img.getAttribute("src") + " " + ok + " " + img.naturalWidth + "x" + img.naturalHeight);
               });
               var pre = document.createElement("pre");
               pre.id = "image-check";
@@ -119,32 +125,42 @@ final class ReportCLITests: XCTestCase {
             });
             </script>
             """
-        try (html.replacingOccurrences(of: "</body>", with: checker + "</body>")).write(toFile: dir + "/check.html", atomically: true, encoding: .utf8)
+        try (html.replacingOccurrences(of: "</body>", with: checker + "</body>")).write(
+            toFile: dir + "/check.html", atomically: true, encoding: .utf8)
         let profile = CLI.tempDirectory("chromium-profile")
         let flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=" + profile]
-        let dom = try ExternalTools.run(chromium, flags + ["--virtual-time-budget=5000", "--dump-dom", "file://" + dir + "/check.html"], timeout: 120)
+        let dom = try ExternalTools.run(
+            chromium, flags + ["--virtual-time-budget=5000", "--dump-dom", "file://" + dir + "/check.html"], timeout: 120)
         XCTAssertEqual(dom.status, 0, dom.stderr)
         try FileManager.default.createDirectory(atPath: Self.artifacts, withIntermediateDirectories: true)
         try dom.stdout.write(toFile: Self.artifacts + "/dom.html", atomically: true, encoding: .utf8)
-        let check = try XCTUnwrap(dom.stdout.components(separatedBy: "<pre id=\"image-check\">").last?.components(separatedBy: "</pre>").first,
-                                  "the image check did not run")
+        let check = try XCTUnwrap(
+            dom.stdout.components(separatedBy: "<pre id=\"image-check\">").last?.components(separatedBy: "</pre>").first,
+            "the image check did not run")
         let images = check.split(separator: "\n").map(String.init)
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/cluster/summary.json"))) as! [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/cluster/summary.json"))) as! [String: Any]
         let perfect = summary["test_accuracy"] as! Double == 1
-        let expected = ["figures/loss.svg", "figures/accuracy.svg", "figures/confusion.svg", "figures/predictions.png",
-                        "figures/workers.svg", "figures/class-balance.svg", "figures/samples.png"] + (perfect ? [] : ["figures/mistakes.png"])
+        let expected =
+            [
+                "figures/loss.svg", "figures/accuracy.svg", "figures/confusion.svg", "figures/predictions.png",
+                "figures/workers.svg", "figures/class-balance.svg", "figures/samples.png"
+            ] + (perfect ? [] : ["figures/mistakes.png"])
         XCTAssertEqual(Set(images.map { String($0.split(separator: " ")[0]) }), Set(expected), check)
         for line in images { XCTAssertTrue(line.contains(" ok "), "image did not load: \(line)") }
         // What a person reads: the headline accuracy, the per-class table, the config, the checksums, the workers.
         XCTAssertTrue(dom.stdout.contains(String(format: "%.2f%%", 100 * (summary["test_accuracy"] as! Double))), "headline accuracy")
-        for text in ["Learning curves", "id=\"per-class\"", "weighted avg", perfect ? "No mistakes on the test set" : "Most frequent confusions",
-                     "id=\"config\"", "id=\"checksums\"",
-                     "Cluster workers", summary["weights_sha256"] as! String] {
+        for text in [
+            "Learning curves", "id=\"per-class\"", "weighted avg", perfect ? "No mistakes on the test set" : "Most frequent confusions",
+            "id=\"config\"", "id=\"checksums\"",
+            "Cluster workers", summary["weights_sha256"] as! String
+        ] {
             XCTAssertTrue(dom.stdout.contains(text), "report lacks \(text)")
         }
         let shot = Self.artifacts + "/report.png"
         try? FileManager.default.removeItem(atPath: shot)
-        let s = try ExternalTools.run(chromium, flags + ["--window-size=1320,4200", "--screenshot=" + shot, "file://" + dir + "/index.html"], timeout: 120)
+        let s = try ExternalTools.run(
+            chromium, flags + ["--window-size=1320,4200", "--screenshot=" + shot, "file://" + dir + "/index.html"], timeout: 120)
         XCTAssertEqual(s.status, 0, s.stderr)
         let png = try PNG.decodeGray([UInt8](Data(contentsOf: URL(fileURLWithPath: shot))), path: shot)
         XCTAssertEqual(png.width, 1320)

@@ -50,8 +50,11 @@ final class SecurityCLITests: XCTestCase {
         let recipe = ["--epochs", "1", "--batch", "32", "--micro-batch", "8", "--seed", "3"]
         let coordinator = Process()
         coordinator.executableURL = URL(fileURLWithPath: CLI.binary)
-        coordinator.arguments = ["coordinator", "--bind", "tcp://127.0.0.1:0", "--workers", "1", "--keys", dir + "/keys",
-                                 "--endpoint-file", dir + "/ep.json", "--data", data, "--out", dir + "/run", "--join-deadline", "60"] + recipe
+        coordinator.arguments =
+            [
+                "coordinator", "--bind", "tcp://127.0.0.1:0", "--workers", "1", "--keys", dir + "/keys",
+                "--endpoint-file", dir + "/ep.json", "--data", data, "--out", dir + "/run", "--join-deadline", "60"
+            ] + recipe
         let log = dir + "/coordinator.log"
         FileManager.default.createFile(atPath: log, contents: nil)
         coordinator.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -61,9 +64,13 @@ final class SecurityCLITests: XCTestCase {
         var endpoint: String?
         let deadline = Date().addingTimeInterval(60)
         while endpoint == nil && Date() < deadline {
-            if let d = FileManager.default.contents(atPath: dir + "/ep.json"), let j = try? JSONSerialization.jsonObject(with: d) as? [String: String] {
+            if let d = FileManager.default.contents(atPath: dir + "/ep.json"),
+                let j = try? JSONSerialization.jsonObject(with: d) as? [String: String]
+            {
                 endpoint = j["control"]
-            } else { Thread.sleep(forTimeInterval: 0.05) }
+            } else {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
         }
         let control = try XCTUnwrap(endpoint, "the coordinator listens")
 
@@ -71,8 +78,10 @@ final class SecurityCLITests: XCTestCase {
         let serverPub = try String(contentsOfFile: dir + "/keys/server.pub", encoding: .utf8)
             .split(separator: "\"")[1]
         let ctx = ZMQContext()
-        let hello = WireCodec.encode(Envelope(jobID: 0, sender: 0, step: 0,
-            message: .hello(Hello(role: .worker, name: "intruder", host: "nowhere", pid: 1))))
+        let hello = WireCodec.encode(
+            Envelope(
+                jobID: 0, sender: 0, step: 0,
+                message: .hello(Hello(role: .worker, name: "intruder", host: "nowhere", pid: 1))))
         let plain = try ZMQSocket(context: ctx, type: .dealer)
         try plain.connect(control)
         let stranger = try ZMQSocket(context: ctx, type: .dealer)
@@ -84,7 +93,8 @@ final class SecurityCLITests: XCTestCase {
             Thread.sleep(forTimeInterval: 0.3)
         }
         XCTAssertEqual(try zmqPoll([plain, stranger], timeoutMilliseconds: 1500), [false, false], "strangers hear nothing")
-        plain.close(); stranger.close()
+        plain.close()
+        stranger.close()
         let text = try String(contentsOfFile: log, encoding: .utf8)
         XCTAssertTrue(text.contains("security: refused a connection"), text)
         XCTAssertFalse(text.contains("intruder"), "no stranger registered: \(text)")
@@ -98,7 +108,8 @@ final class SecurityCLITests: XCTestCase {
         let plainRun = try CLI.run(["cluster", "--workers", "1", "--data", data, "--out", dir + "/plain"] + recipe, timeout: 300)
         XCTAssertEqual(plainRun.status, 0, plainRun.stderr)
         func sha(_ run: String) throws -> String? {
-            (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any])?["weights_sha256"] as? String
+            (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any])?[
+                "weights_sha256"] as? String
         }
         XCTAssertEqual(try sha(dir + "/run"), try sha(dir + "/plain"))
     }

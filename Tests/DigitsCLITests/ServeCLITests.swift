@@ -45,7 +45,8 @@ final class ServeCLITests: XCTestCase {
             // Same probabilities as the offline `digits predict`.
             let offline = try CLI.run(["predict", "--model", model, png, "--json"])
             XCTAssertEqual(offline.status, 0, offline.stderr)
-            let expected = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(offline.stdout.utf8)) as? [[String: Any]])?.first?["probabilities"] as? [Double])
+            let expected = try XCTUnwrap(
+                (JSONSerialization.jsonObject(with: Data(offline.stdout.utf8)) as? [[String: Any]])?.first?["probabilities"] as? [Double])
             for k in 0..<10 { XCTAssertEqual(probabilities[k], expected[k], accuracy: 1e-6, "class \(k) of image \(i)") }
 
             // Raw image/png body.
@@ -86,9 +87,12 @@ final class ServeCLITests: XCTestCase {
         let metrics = try HTTP.curl(server.baseURL + "/metrics")
         XCTAssertEqual(metrics.status, 200)
         let expectedPredicts = indices.count * 5 + 1
-        XCTAssertTrue(metrics.text.contains("digits_http_requests_total{route=\"/v1/predict\",method=\"POST\",status=\"200\"} \(expectedPredicts)")
-                      || metrics.text.split(separator: "\n").contains { $0.hasPrefix("digits_http_requests_total{") && $0.contains("route=\"/v1/predict\"")
-                          && $0.contains("status=\"200\"") && $0.hasSuffix(" \(expectedPredicts)") }, metrics.text)
+        XCTAssertTrue(
+            metrics.text.contains("digits_http_requests_total{route=\"/v1/predict\",method=\"POST\",status=\"200\"} \(expectedPredicts)")
+                || metrics.text.split(separator: "\n").contains {
+                    $0.hasPrefix("digits_http_requests_total{") && $0.contains("route=\"/v1/predict\"")
+                        && $0.contains("status=\"200\"") && $0.hasSuffix(" \(expectedPredicts)")
+                }, metrics.text)
         XCTAssertTrue(metrics.text.contains("digits_predict_latency_seconds_count \(expectedPredicts)"), metrics.text)
 
         XCTAssertEqual(server.stop(signal: SIGTERM), 0, "SIGTERM stops the server cleanly\n\(server.stderr)")
@@ -105,9 +109,11 @@ final class ServeCLITests: XCTestCase {
         let png = PNG.encode(image(test, 0))
         let empty = try write([], "empty.png", in: dir)
         let truncated = try write(Array(png.prefix(png.count / 2)), "truncated.png", in: dir)
-        var corruptBytes = png; corruptBytes[png.count / 2] ^= 0x5A
+        var corruptBytes = png
+        corruptBytes[png.count / 2] ^= 0x5A
         let corrupt = try write(corruptBytes, "corrupt.png", in: dir)
-        var big = [UInt8](repeating: 0x41, count: 10 << 20); big.replaceSubrange(0..<8, with: png.prefix(8))
+        var big = [UInt8](repeating: 0x41, count: 10 << 20)
+        big.replaceSubrange(0..<8, with: png.prefix(8))
         let tenMB = try write(big, "ten-mb.png", in: dir)
         let badJSON = try write(Array("{\"image\": [1, 2, 3".utf8), "bad.json", in: dir)
         let shortJSON = try write(Array("[1, 2, 3]".utf8), "short.json", in: dir)
@@ -123,7 +129,14 @@ final class ServeCLITests: XCTestCase {
             ("truncated JPEG", { try HTTP.post(predict, file: truncatedJPEG, contentType: "image/jpeg") }, 400),
             ("10 MB body", { try HTTP.post(predict, file: tenMB, contentType: "image/png") }, 413),
             ("10 MB upload", { try HTTP.curl(predict, ["-F", "image=@\(tenMB)"]) }, 413),
-            ("10 MB chunked body", { try HTTP.curl(predict, ["-X", "POST", "-H", "Content-Type: image/png", "-H", "Transfer-Encoding: chunked", "--data-binary", "@\(tenMB)"]) }, 413),
+            (
+                "10 MB chunked body",
+                {
+                    try HTTP.curl(
+                        predict,
+                        ["-X", "POST", "-H", "Content-Type: image/png", "-H", "Transfer-Encoding: chunked", "--data-binary", "@\(tenMB)"])
+                }, 413
+            ),
             ("wrong content type", { try HTTP.post(predict, file: good, contentType: "text/plain") }, 415),
             ("no content type", { try HTTP.curl(predict, ["-X", "POST", "-H", "Content-Type:", "--data-binary", "@\(good)"]) }, 415),
             ("text as PNG", { try HTTP.post(predict, file: text, contentType: "image/png") }, 400),
@@ -131,7 +144,7 @@ final class ServeCLITests: XCTestCase {
             ("JSON of the wrong shape", { try HTTP.post(predict, file: shortJSON, contentType: "application/json") }, 400),
             ("form without an image field", { try HTTP.curl(predict, ["-F", "file=@\(good)"]) }, 400),
             ("unknown route", { try HTTP.curl(server.baseURL + "/v2/nothing") }, 404),
-            ("GET on predict", { try HTTP.curl(predict) }, 405),
+            ("GET on predict", { try HTTP.curl(predict) }, 405)
         ]
         for (what, send, expected) in cases {
             let r = try send()
@@ -145,8 +158,11 @@ final class ServeCLITests: XCTestCase {
         }
         let metrics = try HTTP.curl(server.baseURL + "/metrics").text
         for (status, count) in [("413", 3), ("415", 2)] {
-            XCTAssertTrue(metrics.split(separator: "\n").contains { $0.hasPrefix("digits_http_requests_total{") && $0.contains("route=\"/v1/predict\"")
-                && $0.contains("status=\"\(status)\"") && $0.hasSuffix(" \(count)") }, "\(count) requests with status \(status)\n\(metrics)")
+            XCTAssertTrue(
+                metrics.split(separator: "\n").contains {
+                    $0.hasPrefix("digits_http_requests_total{") && $0.contains("route=\"/v1/predict\"")
+                        && $0.contains("status=\"\(status)\"") && $0.hasSuffix(" \(count)")
+                }, "\(count) requests with status \(status)\n\(metrics)")
         }
         XCTAssertEqual(server.stop(signal: SIGINT), 0, "SIGINT stops the server cleanly\n\(server.stderr)")
     }

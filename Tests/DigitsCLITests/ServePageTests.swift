@@ -9,15 +9,17 @@ import XCTest
 final class ServePageTests: XCTestCase {
     func testDrawingOnTheCanvasShowsThePredictedDigit() throws {
         // Both come with scripts/install-test-deps.sh: missing, they fail the test with that advice.
-        let chromium = try ExternalTools.chromium(), python = try ExternalTools.python()
+        let chromium = try ExternalTools.chromium()
+        let python = try ExternalTools.python()
         let (model, _) = try TrainedModel.path()
         let server = try ServerProcess(model: model)
         defer { server.stop() }
         let artifacts = CLI.packageRoot.appendingPathComponent(".build/test-artifacts/serve").path
         try? FileManager.default.removeItem(atPath: artifacts)
         let script = CLI.packageRoot.appendingPathComponent("scripts/browser/draw-digit.py").path
-        let r = try ExternalTools.run(python, [script, "--url", server.baseURL + "/", "--out", artifacts, "--chromium", chromium, "--timeout", "90"],
-                                      timeout: 150)
+        let r = try ExternalTools.run(
+            python, [script, "--url", server.baseURL + "/", "--out", artifacts, "--chromium", chromium, "--timeout", "90"],
+            timeout: 150)
         XCTAssertEqual(r.status, 0, "draw-digit.py failed:\n\(r.stderr)\nserver: \(server.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
         let results = try XCTUnwrap(object?["results"] as? [[String: Any]], r.stdout)

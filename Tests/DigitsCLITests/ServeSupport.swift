@@ -19,8 +19,11 @@ enum TrainedModel {
     private static let shared: Result<(model: String, test: Dataset), Error> = Result {
         let data = try RealMNIST.directory(packageRoot: CLI.packageRoot.path)
         let out = CLI.tempDirectory("serve-model") + "/run"
-        let r = try CLI.run(["train", "--data", data, "--out", out, "--epochs", "1", "--model", "keras-example",
-                             "--threads", "2", "--no-early-stopping"], in: CLI.packageRoot.path, timeout: 900)
+        let r = try CLI.run(
+            [
+                "train", "--data", data, "--out", out, "--epochs", "1", "--model", "keras-example",
+                "--threads", "2", "--no-early-stopping"
+            ], in: CLI.packageRoot.path, timeout: 900)
         guard r.status == 0 else { throw ServeTestFailure("training the serve test model failed: \(r.stderr)") }
         let (_, test) = try MNISTFiles.load(directory: data)
         return (out + "/model.digits", test)
@@ -36,12 +39,21 @@ final class PipeCapture: @unchecked Sendable {
     init() {
         pipe.fileHandleForReading.readabilityHandler = { [self] handle in
             let chunk = handle.availableData
-            if chunk.isEmpty { handle.readabilityHandler = nil; return }  // EOF
-            lock.lock(); data.append(chunk); lock.unlock()
+            if chunk.isEmpty {
+                handle.readabilityHandler = nil
+                return
+            }  // EOF
+            lock.lock()
+            data.append(chunk)
+            lock.unlock()
         }
     }
 
-    var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
 }
 
 /// A running `digits serve`.
@@ -64,7 +76,8 @@ final class ServerProcess {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             if let line = out.text.split(separator: "\n").first(where: { $0.hasPrefix("serving ") }),
-               let range = line.range(of: "http://") {
+                let range = line.range(of: "http://")
+            {
                 baseURL = String(line[range.lowerBound...])
                 return
             }
@@ -115,8 +128,10 @@ enum HTTP {
     static func curl(_ url: String, _ arguments: [String] = [], timeout: TimeInterval = 30) throws -> HTTPResult {
         let bodyFile = NSTemporaryDirectory() + "digits-http-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: bodyFile) }
-        let r = try ExternalTools.run("/usr/bin/curl", ["-sS", "--max-time", String(Int(timeout)), "-o", bodyFile, "-w", "%{http_code}"]
-                                      + arguments + [url], timeout: timeout + 10)
+        let r = try ExternalTools.run(
+            "/usr/bin/curl",
+            ["-sS", "--max-time", String(Int(timeout)), "-o", bodyFile, "-w", "%{http_code}"]
+                + arguments + [url], timeout: timeout + 10)
         guard r.status == 0, let status = Int(r.stdout) else {
             throw ServeTestFailure("curl \(arguments.joined(separator: " ")) \(url) failed (exit \(r.status)): \(r.stderr)")
         }

@@ -33,8 +33,10 @@ final class StatusPageCLITests: XCTestCase {
         let out = CLI.tempDirectory("status") + "/run"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["cluster", "--workers", "2", "--data", data, "--out", out, "--status-bind", "127.0.0.1:0", "--epochs", "60",
-                       "--batch", "32", "--micro-batch", "8", "--model", "keras-example", "--no-early-stopping", "--join-deadline", "60"]
+        p.arguments = [
+            "cluster", "--workers", "2", "--data", data, "--out", out, "--status-bind", "127.0.0.1:0", "--epochs", "60",
+            "--batch", "32", "--micro-batch", "8", "--model", "keras-example", "--no-early-stopping", "--join-deadline", "60"
+        ]
         let log = NSTemporaryDirectory() + "digits-status-\(UUID().uuidString).log"
         FileManager.default.createFile(atPath: log, contents: nil)
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -64,7 +66,8 @@ final class StatusPageCLITests: XCTestCase {
         var last: [String: Any] = [:]
         while Date() < deadline && c.process.isRunning {
             if let r = try? HTTPGet.fetch(c.url + "healthz", timeout: 5), r.status == 200,
-               let json = try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any] {
+                let json = try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any]
+            {
                 last = json
                 if json["state"] as? String == "training", (json["global_step"] as? Int ?? 0) >= steps { return json }
             }
@@ -75,7 +78,8 @@ final class StatusPageCLITests: XCTestCase {
     }
 
     /// /metrics parsed by prometheus_client: family name -> (type, [(sample name, labels, value)]).
-    func scrape(_ c: RunningCluster) throws -> [String: (type: String, samples: [(name: String, labels: [String: String], value: Double)])] {
+    func scrape(_ c: RunningCluster) throws -> [String: (type: String, samples: [(name: String, labels: [String: String], value: Double)])]
+    {
         let r = try HTTPGet.fetch(c.url + "metrics")
         XCTAssertEqual(r.status, 200)
         XCTAssertTrue(r.contentType.hasPrefix("text/plain"), r.contentType)
@@ -83,25 +87,30 @@ final class StatusPageCLITests: XCTestCase {
         try r.body.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
         let script = """
-        import json, sys
-        from prometheus_client.parser import text_string_to_metric_families
-        out = {}
-        for f in text_string_to_metric_families(open(sys.argv[1]).read()):
-            out[f.name] = {"type": f.type, "samples": [[s.name, s.labels, s.value] for s in f.samples]}
-        print(json.dumps(out))
-        """
+            import json, sys
+            from prometheus_client.parser import text_string_to_metric_families
+            out = {}
+            for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+                out[f.name] = {"type": f.type, "samples": [[s.name, s.labels, s.value] for s in f.samples]}
+            print(json.dumps(out))
+            """
         let py = try ExternalTools.run(try ExternalTools.python(), ["-c", script, file], timeout: 60)
         XCTAssertEqual(py.status, 0, py.stderr)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(py.stdout.utf8)) as? [String: [String: Any]], py.stdout)
         return json.mapValues { f in
-            (f["type"] as? String ?? "", (f["samples"] as? [[Any]] ?? []).map { s in
-                (s[0] as? String ?? "", s[1] as? [String: String] ?? [:], (s[2] as? NSNumber)?.doubleValue ?? .nan)
-            })
+            (
+                f["type"] as? String ?? "",
+                (f["samples"] as? [[Any]] ?? []).map { s in
+                    (s[0] as? String ?? "", s[1] as? [String: String] ?? [:], (s[2] as? NSNumber)?.doubleValue ?? .nan)
+                }
+            )
         }
     }
 
-    func value(_ families: [String: (type: String, samples: [(name: String, labels: [String: String], value: Double)])], _ family: String,
-               sample: String? = nil, labels: [String: String] = [:]) -> Double? {
+    func value(
+        _ families: [String: (type: String, samples: [(name: String, labels: [String: String], value: Double)])], _ family: String,
+        sample: String? = nil, labels: [String: String] = [:]
+    ) -> Double? {
         families[family]?.samples.first { $0.name == (sample ?? family) && $0.labels == labels }?.value
     }
 
@@ -118,9 +127,11 @@ final class StatusPageCLITests: XCTestCase {
             second = try scrape(c)
         } while (value(second, "digits_epochs_completed") ?? 0) < 1 && Date() < deadline && c.process.isRunning
 
-        for (family, type) in [("digits_steps_completed", "counter"), ("digits_images_per_second", "gauge"),
-                               ("digits_push_latency_seconds", "histogram"), ("digits_rejected_messages", "counter"),
-                               ("digits_workers_alive", "gauge"), ("digits_epoch", "gauge"), ("digits_validation_accuracy", "gauge")] {
+        for (family, type) in [
+            ("digits_steps_completed", "counter"), ("digits_images_per_second", "gauge"),
+            ("digits_push_latency_seconds", "histogram"), ("digits_rejected_messages", "counter"),
+            ("digits_workers_alive", "gauge"), ("digits_epoch", "gauge"), ("digits_validation_accuracy", "gauge")
+        ] {
             XCTAssertEqual(second[family]?.type, type, "\(family) in \(second.keys.sorted())")
         }
         XCTAssertEqual(value(first, "digits_workers_alive"), 2)
@@ -141,7 +152,8 @@ final class StatusPageCLITests: XCTestCase {
         XCTAssertEqual(buckets.last?.labels["le"], "+Inf")
         XCTAssertEqual(buckets.last?.value, count)
         XCTAssertEqual(buckets.map(\.value), buckets.map(\.value).sorted(), "cumulative buckets")
-        XCTAssertEqual(value(second, "digits_rejected_messages", sample: "digits_rejected_messages_total", labels: ["reason": "malformed"]), 0)
+        XCTAssertEqual(
+            value(second, "digits_rejected_messages", sample: "digits_rejected_messages_total", labels: ["reason": "malformed"]), 0)
         XCTAssertTrue(c.text.contains("[coordinator] status page on \(c.url)"), "the coordinator prints the URL too")
     }
 
@@ -156,8 +168,10 @@ final class StatusPageCLITests: XCTestCase {
         func render(_ n: Int) throws -> String {
             let profile = CLI.tempDirectory("chromium-profile")
             defer { try? FileManager.default.removeItem(atPath: profile) }
-            let common = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile)",
-                          "--virtual-time-budget=3000", "--window-size=1280,1100", "--hide-scrollbars"]
+            let common = [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile)",
+                "--virtual-time-budget=3000", "--window-size=1280,1100", "--hide-scrollbars"
+            ]
             let dom = try ExternalTools.run(chromium, common + ["--dump-dom", c.url], timeout: 90)
             XCTAssertEqual(dom.status, 0, dom.stderr)
             let shot = Self.artifacts + "/status-\(n).png"
@@ -179,7 +193,9 @@ final class StatusPageCLITests: XCTestCase {
         /// name -> state of the rows of the rendered workers table (not the page's script).
         func workerRows(_ html: String) -> [String: String] {
             var rows: [String: String] = [:]
-            guard let start = html.range(of: "<table id=\"workers\""), let end = html[start.upperBound...].range(of: "</table>") else { return rows }
+            guard let start = html.range(of: "<table id=\"workers\""), let end = html[start.upperBound...].range(of: "</table>") else {
+                return rows
+            }
             var rest = html[start.upperBound..<end.lowerBound]
             while let r = rest.range(of: "data-worker-name=\"") {
                 let name = String(rest[r.upperBound...].prefix { $0 != "\"" })
@@ -225,7 +241,9 @@ final class StatusPageCLITests: XCTestCase {
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0 }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         XCTAssertTrue(bound)
         try body(Int(UInt16(bigEndian: addr.sin_port)))
@@ -251,11 +269,17 @@ final class StatusPageCLITests: XCTestCase {
         }
         try withBusyPort { port in
             let run = dir + "/busy"
-            let r = try CLI.run(["coordinator", "--bind", "tcp://127.0.0.1:0", "--status-bind", "127.0.0.1:\(port)", "--data", data,
-                                 "--out", run, "--join-deadline", "5"], timeout: 120)
+            let r = try CLI.run(
+                [
+                    "coordinator", "--bind", "tcp://127.0.0.1:0", "--status-bind", "127.0.0.1:\(port)", "--data", data,
+                    "--out", run, "--join-deadline", "5"
+                ], timeout: 120)
             assertFails(r, "Error: --status-bind: 127.0.0.1:\(port): cannot serve the status page", run)
-            let c = try CLI.run(["cluster", "--workers", "1", "--status-bind", "127.0.0.1:\(port)", "--data", data, "--out", run + "-c",
-                                 "--join-deadline", "5", "--restarts", "0"], timeout: 120)
+            let c = try CLI.run(
+                [
+                    "cluster", "--workers", "1", "--status-bind", "127.0.0.1:\(port)", "--data", data, "--out", run + "-c",
+                    "--join-deadline", "5", "--restarts", "0"
+                ], timeout: 120)
             XCTAssertNotEqual(c.status, 0)
             XCTAssertTrue(c.stdout.contains("cannot serve the status page"), c.stdout + c.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: run + "-c/summary.json"))

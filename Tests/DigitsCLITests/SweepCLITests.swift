@@ -9,22 +9,22 @@ final class SweepCLITests: XCTestCase {
         let data = try SyntheticData.writeDirectory(train: 400, test: 100)
         let dir = CLI.tempDirectory("sweep")
         try """
-            [model]
-            preset = "keras-example"
-            [training]
-            epochs = 1
-            batch_size = 32
-            micro_batch = 8
-            [early_stopping]
-            enabled = false
-            """.write(toFile: dir + "/base.toml", atomically: true, encoding: .utf8)
+        [model]
+        preset = "keras-example"
+        [training]
+        epochs = 1
+        batch_size = 32
+        micro_batch = 8
+        [early_stopping]
+        enabled = false
+        """.write(toFile: dir + "/base.toml", atomically: true, encoding: .utf8)
         try """
-            [sweep]
-            base = "base.toml"
-            [space]
-            learning_rate = [0.0005, 0.005]
-            augment = [true]
-            """.write(toFile: dir + "/sweep.toml", atomically: true, encoding: .utf8)
+        [sweep]
+        base = "base.toml"
+        [space]
+        learning_rate = [0.0005, 0.005]
+        augment = [true]
+        """.write(toFile: dir + "/sweep.toml", atomically: true, encoding: .utf8)
         let args = ["sweep", "--config", dir + "/sweep.toml", "--out", dir + "/s", "--threads", "1", "--data", data]
         let first = try CLI.run(args, in: dir)
         XCTAssertEqual(first.status, 0, first.stdout + first.stderr)
@@ -50,12 +50,16 @@ final class SweepCLITests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: dir + "/s/results.csv", encoding: .utf8).split(separator: "\n").count, 3)
 
         // A lost trial is trained again; the other is skipped; same seed, same weights.
-        let weights = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/s/\(names[1])/summary.json"))) as! [String: Any]
+        let weights =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/s/\(names[1])/summary.json")))
+            as! [String: Any]
         try FileManager.default.removeItem(atPath: "\(dir)/s/\(names[1])")
         let third = try CLI.run(args, in: dir)
         XCTAssertEqual(third.status, 0, third.stderr)
         XCTAssertEqual(third.stdout.components(separatedBy: "already done").count - 1, 1, third.stdout)
-        let again = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/s/\(names[1])/summary.json"))) as! [String: Any]
+        let again =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/s/\(names[1])/summary.json")))
+            as! [String: Any]
         XCTAssertEqual(again["weights_sha256"] as? String, weights["weights_sha256"] as? String)
     }
 

@@ -15,7 +15,9 @@ final class AugmentationTests: XCTestCase {
         var scratch = [Float](repeating: 0, count: aug.scratchCount)
         image.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { o in
-                scratch.withUnsafeMutableBufferPointer { s in aug.apply(src.baseAddress!, to: o.baseAddress!, epoch: epoch, sample: sample, scratch: s.baseAddress!) }
+                scratch.withUnsafeMutableBufferPointer { s in
+                    aug.apply(src.baseAddress!, to: o.baseAddress!, epoch: epoch, sample: sample, scratch: s.baseAddress!)
+                }
             }
         }
         return out
@@ -44,10 +46,14 @@ final class AugmentationTests: XCTestCase {
         var s = AugmentSettings()
         s.enabled = true
         s.horizontalFlip = true
-        var identical = 0, mirrored = 0
+        var identical = 0
+        var mirrored = 0
         for sample in 0..<40 {
             let out = run(s, sample: sample)
-            if out == image.map(Float.init) { identical += 1; continue }
+            if out == image.map(Float.init) {
+                identical += 1
+                continue
+            }
             let flipped = (0..<784).map { i in Float(image[(i / 28) * 28 + 27 - i % 28]) }
             XCTAssertEqual(out, flipped, "sample \(sample) is neither the image nor its mirror")
             mirrored += 1
@@ -101,14 +107,19 @@ final class AugmentationTests: XCTestCase {
         let p = aug.parameters(epoch: 1, sample: 7)
         let out = run(s, seed: 5)
         func centre(_ v: [Float]) -> (Double, Double) {
-            var m = 0.0, cx = 0.0, cy = 0.0
+            var m = 0.0
+            var cx = 0.0
+            var cy = 0.0
             for i in 0..<784 where (i % 28) >= 10 && (i % 28) < 14 || true {
                 let w = Double(v[i]) > 200 ? Double(v[i]) : 0
-                m += w; cx += w * Double(i % 28); cy += w * Double(i / 28)
+                m += w
+                cx += w * Double(i % 28)
+                cy += w * Double(i / 28)
             }
             return (cx / m, cy / m)
         }
-        let (x0, y0) = centre(image.map(Float.init)), (x1, y1) = centre(out)
+        let (x0, y0) = centre(image.map(Float.init))
+        let (x1, y1) = centre(out)
         XCTAssertEqual(x1 - x0, p.shiftX, accuracy: 0.6)
         XCTAssertEqual(y1 - y0, p.shiftY, accuracy: 0.6)
     }

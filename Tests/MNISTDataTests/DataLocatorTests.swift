@@ -2,6 +2,7 @@
 // explicit choice), the download path against file:// mirrors, Checksums, and the real MNIST data.
 import Foundation
 import XCTest
+
 @testable import MNISTData
 
 final class DataLocatorTests: XCTestCase {
@@ -23,11 +24,14 @@ final class DataLocatorTests: XCTestCase {
         return layout
     }
 
-    private func resolve(_ layout: Layout, flag: String?, env: String?, workingDirectory: String? = nil,
-                         executable: String? = nil) throws -> DataLocation {
-        try DataLocator.resolve(flag: flag, environment: env.map { ["DIGITS_DATA_DIR": $0] } ?? ["HOME": "/nonexistent"],
-                                workingDirectory: workingDirectory ?? layout.workingDirectory,
-                                executablePath: executable, allowDownload: false)
+    private func resolve(
+        _ layout: Layout, flag: String?, env: String?, workingDirectory: String? = nil,
+        executable: String? = nil
+    ) throws -> DataLocation {
+        try DataLocator.resolve(
+            flag: flag, environment: env.map { ["DIGITS_DATA_DIR": $0] } ?? ["HOME": "/nonexistent"],
+            workingDirectory: workingDirectory ?? layout.workingDirectory,
+            executablePath: executable, allowDownload: false)
     }
 
     func testPrecedenceFlagEnvironmentCacheShared() throws {
@@ -155,7 +159,8 @@ final class DataLocatorTests: XCTestCase {
             XCTAssertEqual((error as? DataError)?.path, Fixtures.join(target, MNISTFiles.testImages + ".gz"))
             XCTAssertTrue("\(error)".contains("content SHA-256"), "\(error)")
         }
-        XCTAssertNil(MNISTFiles.existingPath(of: MNISTFiles.testImages, in: target), "a file with the wrong content must not be moved into place")
+        XCTAssertNil(
+            MNISTFiles.existingPath(of: MNISTFiles.testImages, in: target), "a file with the wrong content must not be moved into place")
     }
 
     func testDownloadWithoutCurlExplains() throws {
@@ -214,7 +219,8 @@ final class DataLocatorTests: XCTestCase {
     /// Real MNIST is always at ../shared/data/mnist (beside the package) for developers and CI: its
     /// absence is a failure.
     func testRealMNISTLoadsWithItsKnownCountsAndChecksums() throws {
-        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
         let directory = DataLocator.absolute("../shared/data/mnist", relativeTo: packageRoot)
         let missing = MNISTFiles.missing(in: directory)
         guard missing.isEmpty else {

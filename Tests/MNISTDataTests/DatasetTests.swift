@@ -1,6 +1,7 @@
 // Tests of Dataset validation (count mismatch, label range, dimensions), class counts, subsets,
 // and MNISTFiles: finding raw or .gz files, loading a directory, and naming missing files.
 import XCTest
+
 @testable import MNISTData
 
 final class DatasetTests: XCTestCase {
@@ -12,7 +13,8 @@ final class DatasetTests: XCTestCase {
     }
 
     func testImageBytesMismatchNamed() {
-        XCTAssertThrowsError(try Dataset(images: Fixtures.bytes(29), labels: [0, 1, 2, 1, 0], rows: 2, cols: 3, classes: 3, name: "toy")) { error in
+        XCTAssertThrowsError(try Dataset(images: Fixtures.bytes(29), labels: [0, 1, 2, 1, 0], rows: 2, cols: 3, classes: 3, name: "toy")) {
+            error in
             XCTAssertEqual((error as? DataError)?.path, "toy")
             XCTAssertTrue("\(error)".contains("5 labels"), "\(error)")
         }
@@ -21,11 +23,14 @@ final class DatasetTests: XCTestCase {
     func testLabelOutOfRangeMessage() {
         var labels = [UInt8](repeating: 3, count: 9)
         labels[7] = 12
-        XCTAssertThrowsError(try Dataset(images: Fixtures.bytes(9 * 4), labels: labels, rows: 2, cols: 2, classes: 10, name: "toy")) { error in
+        XCTAssertThrowsError(try Dataset(images: Fixtures.bytes(9 * 4), labels: labels, rows: 2, cols: 2, classes: 10, name: "toy")) {
+            error in
             XCTAssertTrue("\(error)".contains("label 12 at index 7 is out of range for 10 classes"), "\(error)")
         }
         let images = IDXArray(dims: [9, 2, 2], data: Fixtures.bytes(36))
-        XCTAssertThrowsError(try Dataset(images: images, imagesPath: "i", labels: IDXArray(dims: [9], data: labels), labelsPath: "l", classes: 10)) { error in
+        XCTAssertThrowsError(
+            try Dataset(images: images, imagesPath: "i", labels: IDXArray(dims: [9], data: labels), labelsPath: "l", classes: 10)
+        ) { error in
             XCTAssertEqual((error as? DataError)?.path, "l")
             XCTAssertTrue("\(error)".contains("label 12 at index 7 is out of range for 10 classes"), "\(error)")
         }
@@ -34,7 +39,8 @@ final class DatasetTests: XCTestCase {
     func testCountMismatchNamesBothFiles() {
         let images = IDXArray(dims: [3, 2, 2], data: Fixtures.bytes(12))
         let labels = IDXArray(dims: [2], data: [0, 1])
-        XCTAssertThrowsError(try Dataset(images: images, imagesPath: "a/imgs", labels: labels, labelsPath: "a/lbls", classes: 10)) { error in
+        XCTAssertThrowsError(try Dataset(images: images, imagesPath: "a/imgs", labels: labels, labelsPath: "a/lbls", classes: 10)) {
+            error in
             XCTAssertEqual((error as? DataError)?.path, "a/imgs")
             XCTAssertTrue("\(error)".contains("has 3 images but a/lbls has 2 labels"), "\(error)")
         }
@@ -115,7 +121,8 @@ final class DatasetTests: XCTestCase {
     func testLoadRejectsDifferentImageSizes() throws {
         let directory = try Fixtures.temporaryDirectory(self)
         try Fixtures.writeFakeMNIST(in: directory, gzip: false)
-        try IDXFile.write(IDXArray(dims: [4, 3, 2], data: Fixtures.bytes(24)), path: Fixtures.join(directory, MNISTFiles.testImages), gzip: false)
+        try IDXFile.write(
+            IDXArray(dims: [4, 3, 2], data: Fixtures.bytes(24)), path: Fixtures.join(directory, MNISTFiles.testImages), gzip: false)
         XCTAssertThrowsError(try MNISTFiles.load(directory: directory)) { error in
             XCTAssertTrue("\(error)".contains("test images are 3x2"), "\(error)")
         }

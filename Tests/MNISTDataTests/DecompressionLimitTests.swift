@@ -1,6 +1,7 @@
 // Decompression bombs: a decoder that knows how much data to expect stops inflating past it,
 // before the output is in memory, and says what it expected.
 import XCTest
+
 @testable import MNISTData
 
 final class DecompressionLimitTests: XCTestCase {
@@ -26,7 +27,9 @@ final class DecompressionLimitTests: XCTestCase {
             XCTAssertTrue(message.contains("decompresses to more than 2 bytes"), message)
         }
         // The same image with exactly its 2 bytes still decodes.
-        let fine = PNG.signature + chunk("IHDR", be32(1) + be32(1) + [8, 0, 0, 0, 0]) + chunk("IDAT", Gzip.deflateZlib([0, 77])) + chunk("IEND", [])
+        let fine =
+            PNG.signature + chunk("IHDR", be32(1) + be32(1) + [8, 0, 0, 0, 0]) + chunk("IDAT", Gzip.deflateZlib([0, 77]))
+            + chunk("IEND", [])
         XCTAssertEqual(try PNG.decodeGray(fine, path: "fine.png").pixels, [77])
     }
 
@@ -35,7 +38,9 @@ final class DecompressionLimitTests: XCTestCase {
         let gz = Gzip.compress(data)
         XCTAssertEqual(try Gzip.decompress(gz, path: "x.gz", limit: 100_000), data)
         XCTAssertThrowsError(try Gzip.decompress(gz, path: "x.gz", limit: 99_999)) { error in
-            XCTAssertEqual((error as? DataError)?.message, "gzip data decompresses to more than 99999 bytes (the most expected here); refusing (corrupt or hostile file?)")
+            XCTAssertEqual(
+                (error as? DataError)?.message,
+                "gzip data decompresses to more than 99999 bytes (the most expected here); refusing (corrupt or hostile file?)")
         }
     }
 

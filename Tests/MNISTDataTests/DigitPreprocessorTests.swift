@@ -1,12 +1,15 @@
 // Tests of the MNIST-style preprocessing: inversion of dark-on-light input, crop to the ink,
 // scale to fit 20x20 keeping the aspect ratio, centring by centre of mass in 28x28.
 import XCTest
+
 @testable import MNISTData
 
 final class DigitPreprocessorTests: XCTestCase {
     /// A `width x height` image of `background` with the rectangle [x0, x1) x [y0, y1) set to `ink`.
-    private func canvas(_ width: Int, _ height: Int, background: UInt8, ink: UInt8,
-                        rect: (x0: Int, y0: Int, x1: Int, y1: Int)) -> GrayImage {
+    private func canvas(
+        _ width: Int, _ height: Int, background: UInt8, ink: UInt8,
+        rect: (x0: Int, y0: Int, x1: Int, y1: Int)
+    ) -> GrayImage {
         var pixels = [UInt8](repeating: background, count: width * height)
         for y in rect.y0..<rect.y1 { for x in rect.x0..<rect.x1 { pixels[y * width + x] = ink } }
         return GrayImage(width: width, height: height, pixels: pixels)
@@ -14,12 +17,25 @@ final class DigitPreprocessorTests: XCTestCase {
 
     /// (minX, minY, maxX, maxY) of pixels above 32, and the centre of mass.
     private func inkBox(_ out: [UInt8]) -> (box: (Int, Int, Int, Int), cx: Double, cy: Double) {
-        var minX = 28, minY = 28, maxX = -1, maxY = -1, mass = 0.0, cx = 0.0, cy = 0.0
+        var minX = 28
+        var minY = 28
+        var maxX = -1
+        var maxY = -1
+        var mass = 0.0
+        var cx = 0.0
+        var cy = 0.0
         for y in 0..<28 {
             for x in 0..<28 {
                 let v = Double(out[y * 28 + x])
-                mass += v; cx += v * Double(x); cy += v * Double(y)
-                if out[y * 28 + x] > 32 { minX = min(minX, x); maxX = max(maxX, x); minY = min(minY, y); maxY = max(maxY, y) }
+                mass += v
+                cx += v * Double(x)
+                cy += v * Double(y)
+                if out[y * 28 + x] > 32 {
+                    minX = min(minX, x)
+                    maxX = max(maxX, x)
+                    minY = min(minY, y)
+                    maxY = max(maxY, y)
+                }
             }
         }
         return ((minX, minY, maxX, maxY), cx / mass, cy / mass)
@@ -81,12 +97,14 @@ final class DigitPreprocessorTests: XCTestCase {
     }
 
     func testBlankAndDegenerateImagesGiveZeros() {
-        XCTAssertEqual(DigitPreprocessor.prepare(GrayImage(width: 50, height: 40, pixels: [UInt8](repeating: 255, count: 2000))),
-                       [UInt8](repeating: 0, count: 784))
+        XCTAssertEqual(
+            DigitPreprocessor.prepare(GrayImage(width: 50, height: 40, pixels: [UInt8](repeating: 255, count: 2000))),
+            [UInt8](repeating: 0, count: 784))
         XCTAssertEqual(DigitPreprocessor.prepare(GrayImage(width: 0, height: 0, pixels: [])), [UInt8](repeating: 0, count: 784))
         XCTAssertEqual(DigitPreprocessor.prepare(GrayImage(width: 3, height: 3, pixels: [1])), [UInt8](repeating: 0, count: 784))
         // A single ink pixel scales to a full 20x20 block and stays in the frame.
-        var one = [UInt8](repeating: 0, count: 100); one[99] = 255
+        var one = [UInt8](repeating: 0, count: 100)
+        one[99] = 255
         let out = DigitPreprocessor.prepare(GrayImage(width: 10, height: 10, pixels: one))
         XCTAssertEqual(out.count, 784)
         XCTAssertEqual(out.filter { $0 == 255 }.count, 400)

@@ -1,6 +1,7 @@
 // Tests of the gzip and zlib wrappers: round trips, multi-member gzip, and clear errors (naming the
 // path) for truncated, corrupt, non-gzip input and trailing garbage.
 import XCTest
+
 @testable import MNISTData
 
 final class GzipTests: XCTestCase {

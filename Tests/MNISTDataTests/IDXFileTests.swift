@@ -2,6 +2,7 @@
 // truncated files, wrong magic, unsupported types, absurd sizes, trailing bytes and missing files.
 import Foundation
 import XCTest
+
 @testable import MNISTData
 
 /// Shared helpers: temporary directories and small fake MNIST files.

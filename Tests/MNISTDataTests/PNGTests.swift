@@ -2,6 +2,7 @@
 // palette with tRNS at 2 bits, RGBA, 16-bit, Adam7; round trips; corrupt and truncated files; PGM.
 import Foundation
 import XCTest
+
 @testable import MNISTData
 
 final class PNGTests: XCTestCase {
@@ -29,8 +30,10 @@ final class PNGTests: XCTestCase {
     }
 
     /// A PNG from already-filtered scanlines (each starting with its filter byte).
-    private func png(width: Int, height: Int, depth: UInt8, colorType: UInt8, interlace: UInt8 = 0,
-                     extra: [[UInt8]] = [], scanlines: [UInt8]) -> [UInt8] {
+    private func png(
+        width: Int, height: Int, depth: UInt8, colorType: UInt8, interlace: UInt8 = 0,
+        extra: [[UInt8]] = [], scanlines: [UInt8]
+    ) -> [UInt8] {
         [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
             + chunk("IHDR", be32(width) + be32(height) + [depth, colorType, 0, 0, interlace])
             + extra.flatMap { $0 }
@@ -106,9 +109,10 @@ final class PNGTests: XCTestCase {
         let palette: [UInt8] = [0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0, 255]
         // Indices row 0: 0 1 2 3 0, row 1: 3 2 1 0 1 (2 bits each, MSB first, rows padded).
         let rows: [[UInt8]] = [[0b0001_1011, 0b0000_0000], [0b1110_0100, 0b0100_0000]]
-        let bytes = png(width: 5, height: 2, depth: 2, colorType: 3,
-                        extra: [chunk("PLTE", palette), chunk("tRNS", [255, 255, 0])],
-                        scanlines: filter(rows, types: [0, 2], stride: 1))
+        let bytes = png(
+            width: 5, height: 2, depth: 2, colorType: 3,
+            extra: [chunk("PLTE", palette), chunk("tRNS", [255, 255, 0])],
+            scanlines: filter(rows, types: [0, 2], stride: 1))
         // Entry 2 (red) is fully transparent: white. Entry 3 (blue): 0.114 * 255 = 29.
         XCTAssertEqual(try PNG.decodeGray(bytes, path: "p.png").pixels, [0, 255, 255, 29, 0, 29, 255, 255, 0, 255])
     }
@@ -128,14 +132,14 @@ final class PNGTests: XCTestCase {
     }
 
     func testRGBACompositedOverWhite() throws {
-        let row: [UInt8] = [255, 0, 0, 255,  0, 0, 0, 0,  0, 0, 0, 128,  100, 100, 100, 255,  200, 100, 50, 51]
+        let row: [UInt8] = [255, 0, 0, 255, 0, 0, 0, 0, 0, 0, 0, 128, 100, 100, 100, 255, 200, 100, 50, 51]
         let bytes = png(width: 5, height: 1, depth: 8, colorType: 6, scanlines: filter([row], types: [1], stride: 4))
         // (lum * a + 255 * (255 - a)) / 255, rounded: red 76, transparent 255, half-black 127, grey 100, 228.84 -> 229.
         XCTAssertEqual(try PNG.decodeGray(bytes, path: "rgba.png").pixels, [76, 255, 127, 100, 229])
     }
 
     func testGrayAlpha16() throws {
-        let row: [UInt8] = [0x40, 0x00, 0xFF, 0xFF,  0x00, 0x00, 0x00, 0x00]
+        let row: [UInt8] = [0x40, 0x00, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00]
         let bytes = png(width: 2, height: 1, depth: 16, colorType: 4, scanlines: filter([row], types: [0], stride: 4))
         XCTAssertEqual(try PNG.decodeGray(bytes, path: "ga.png").pixels, [0x40, 255])
     }
@@ -190,7 +194,8 @@ final class PNGTests: XCTestCase {
     func testEveryPrefixRejected() {
         let bytes = PNG.encode(GrayImage(width: 5, height: 3, pixels: Fixtures.bytes(15)))
         for length in 0..<bytes.count {
-            XCTAssertThrowsError(try PNG.decodeGray(Array(bytes.prefix(length)), path: "t.png"), "prefix \(length) of \(bytes.count)") { error in
+            XCTAssertThrowsError(try PNG.decodeGray(Array(bytes.prefix(length)), path: "t.png"), "prefix \(length) of \(bytes.count)") {
+                error in
                 XCTAssertEqual((error as? DataError)?.path, "t.png")
             }
         }

@@ -16,14 +16,15 @@ final class ExporterTests: XCTestCase {
         let (net, weights) = try kerasExample()
         let plan = try ExportPlan(model: net, weights: weights, normalization: .mnistStandard, format: "ONNX")
         XCTAssertEqual(plan.steps.count, 7)  // conv(+relu), pool, conv(+relu), pool, flatten, dropout, dense
-        guard case let .conv(filters, kernel, _, _, channels, activation, kernelWeights, bias) = plan.steps[0].operation else {
+        guard case .conv(let filters, let kernel, _, _, let channels, let activation, let kernelWeights, let bias) = plan.steps[0].operation
+        else {
             return XCTFail("first step is \(plan.steps[0].operation)")
         }
         XCTAssertEqual([filters, kernel, channels], [32, 3, 1])
         XCTAssertEqual(activation, .relu)
         XCTAssertEqual(kernelWeights, Array(weights[0..<288]))
         XCTAssertEqual(bias, Array(weights[288..<320]))
-        guard case let .dense(inputs, units, denseActivation, denseKernel, _) = plan.steps[6].operation else {
+        guard case .dense(let inputs, let units, let denseActivation, let denseKernel, _) = plan.steps[6].operation else {
             return XCTFail("last step is \(plan.steps[6].operation)")
         }
         XCTAssertEqual([inputs, units], [1600, 10])
@@ -50,7 +51,9 @@ final class ExporterTests: XCTestCase {
             var r = ProtoReader(node.bytes!)
             ops.append(String(decoding: try r.fields().first { $0.number == 4 }!.bytes!, as: UTF8.self))
         }
-        XCTAssertEqual(ops, ["Mul", "Add", "Transpose", "Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool", "Transpose", "Flatten", "Gemm", "Softmax"])
+        XCTAssertEqual(
+            ops,
+            ["Mul", "Add", "Transpose", "Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool", "Transpose", "Flatten", "Gemm", "Softmax"])
 
         var initializers: [String: (dims: [Int], raw: [UInt8])] = [:]
         for t in graphFields where t.number == 5 {
@@ -70,7 +73,8 @@ final class ExporterTests: XCTestCase {
         let onnxW = floats(conv.raw)
         let base = net.offsets[3]
         for (f, c, y, x) in [(0, 0, 0, 0), (5, 7, 1, 2), (63, 31, 2, 2), (10, 0, 2, 1)] {
-            XCTAssertEqual(onnxW[((f * 32 + c) * 3 + y) * 3 + x], weights[base + ((y * 3 + x) * 32 + c) * 64 + f], "f\(f) c\(c) y\(y) x\(x)")
+            XCTAssertEqual(
+                onnxW[((f * 32 + c) * 3 + y) * 3 + x], weights[base + ((y * 3 + x) * 32 + c) * 64 + f], "f\(f) c\(c) y\(y) x\(x)")
         }
         let dense = try XCTUnwrap(initializers["l8_dense_W"])
         XCTAssertEqual(dense.dims, [1600, 10])
@@ -87,8 +91,12 @@ final class ExporterTests: XCTestCase {
         let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(export.config.serialized().utf8)) as? [String: Any])
         XCTAssertEqual(config["class_name"] as? String, "Sequential")
         let layers = try XCTUnwrap((config["config"] as? [String: Any])?["layers"] as? [[String: Any]])
-        XCTAssertEqual(layers.map { $0["class_name"] as? String }, ["InputLayer", "Rescaling", "Conv2D", "MaxPooling2D", "Conv2D",
-                                                                    "MaxPooling2D", "Flatten", "Dropout", "Dense"])
+        XCTAssertEqual(
+            layers.map { $0["class_name"] as? String },
+            [
+                "InputLayer", "Rescaling", "Conv2D", "MaxPooling2D", "Conv2D",
+                "MaxPooling2D", "Flatten", "Dropout", "Dense"
+            ])
         let configs = layers.map { $0["config"] as! [String: Any] }
         XCTAssertEqual(configs[0]["batch_input_shape"] as? [NSObject], [NSNull(), 28 as NSNumber, 28 as NSNumber, 1 as NSNumber])
         XCTAssertEqual(Float(configs[1]["scale"] as! Double), Normalization.mnistStandard.scale)
@@ -96,7 +104,8 @@ final class ExporterTests: XCTestCase {
         XCTAssertEqual(configs[2]["activation"] as? String, "relu")
         XCTAssertEqual(configs[8]["activation"] as? String, "softmax")
         XCTAssertEqual(Float(configs[7]["rate"] as! Double), 0.5)
-        XCTAssertEqual(export.layerNames, ["rescaling", "conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "flatten", "dropout", "dense"])
+        XCTAssertEqual(
+            export.layerNames, ["rescaling", "conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "flatten", "dropout", "dense"])
 
         let weightsGroup = try XCTUnwrap(export.root.groups.first { $0.name == "model_weights" }?.group)
         XCTAssertEqual(weightsGroup.attributes.first { $0.name == "layer_names" }?.value, .strings(export.layerNames))
@@ -134,8 +143,11 @@ final class ExporterTests: XCTestCase {
         let dense = Dense(input: flatten.outputShape, units: 10)
         let net = Sequential(spec: ModelSpec(name: "with-norm", layers: []), layers: [conv, stub, flatten, dense])
         for format in ["ONNX", "Keras HDF5"] {
-            XCTAssertThrowsError(try ExportPlan(model: net, weights: [Float](repeating: 0, count: net.parameterCount),
-                                                normalization: .unit, format: format)) { error in
+            XCTAssertThrowsError(
+                try ExportPlan(
+                    model: net, weights: [Float](repeating: 0, count: net.parameterCount),
+                    normalization: .unit, format: format)
+            ) { error in
                 let message = String(describing: error)
                 XCTAssertTrue(message.contains("layer 2 (NormStub)"), message)
                 XCTAssertTrue(message.contains(format), message)
@@ -160,8 +172,10 @@ final class ExporterTests: XCTestCase {
     }
 
     func testJSONSerialization() {
-        let v = JSONValue.object([("a\"b", .string("line\nbreak\u{1}")), ("n", .null), ("t", .bool(true)), ("x", .float(0.1)),
-                                  ("i", .ints([1, -2]))])
+        let v = JSONValue.object([
+            ("a\"b", .string("line\nbreak\u{1}")), ("n", .null), ("t", .bool(true)), ("x", .float(0.1)),
+            ("i", .ints([1, -2]))
+        ])
         XCTAssertEqual(v.serialized(), #"{"a\"b": "line\nbreak\u0001", "n": null, "t": true, "x": 0.10000000149011612, "i": [1, -2]}"#)
         let parsed = try? JSONSerialization.jsonObject(with: Data(v.serialized().utf8)) as? [String: Any]
         XCTAssertEqual(Float(parsed?["x"] as? Double ?? 0), 0.1)  // reads back as the same Float32
@@ -183,13 +197,17 @@ final class NormStub: Layer {
     let inputShape: Shape3
     var outputShape: Shape3 { inputShape }
     init(input: Shape3) { inputShape = input }
-    func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
-                 scratch: UnsafeMutablePointer<Float>, context: LayerContext) {
+    func forward(
+        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, context: LayerContext
+    ) {
         y.update(from: x, count: context.batch * inputShape.count)
     }
-    func backward(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>?,
-                  parameters: UnsafePointer<Float>, dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                  context: LayerContext) {
+    func backward(
+        x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>?,
+        parameters: UnsafePointer<Float>, dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        context: LayerContext
+    ) {
         dX?.update(from: dY, count: context.batch * inputShape.count)
     }
 }

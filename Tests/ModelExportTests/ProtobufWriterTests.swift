@@ -77,8 +77,12 @@ final class ProtobufWriterTests: XCTestCase {
         var g = ProtoReader(graphBytes)
         let tensorBytes = try! g.fields().first { $0.number == 5 }!.bytes!
         // dims 2, data_type FLOAT, name "w", raw_data 1.0f and -2.0f little-endian.
-        XCTAssertEqual(tensorBytes, [0x08, 0x02, 0x10, 0x01, 0x42, 0x01, 0x77, 0x4A, 0x08,
-                                     0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0])
+        XCTAssertEqual(
+            tensorBytes,
+            [
+                0x08, 0x02, 0x10, 0x01, 0x42, 0x01, 0x77, 0x4A, 0x08,
+                0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0
+            ])
     }
 }
 
@@ -125,7 +129,9 @@ struct ProtoReader {
                 position += n
             case 5:
                 guard position + 4 <= data.count else { throw Malformed() }
-                f.fixed32 = UInt32(data[position]) | UInt32(data[position + 1]) << 8 | UInt32(data[position + 2]) << 16 | UInt32(data[position + 3]) << 24
+                f.fixed32 =
+                    UInt32(data[position]) | UInt32(data[position + 1]) << 8 | UInt32(data[position + 2]) << 16 | UInt32(data[position + 3])
+                    << 24
                 position += 4
             default: throw Malformed()
             }

@@ -1,5 +1,6 @@
-import XCTest
 import TensorKit
+import XCTest
+
 @testable import NeuralNet
 
 final class GradientCheckTests: XCTestCase {
@@ -16,14 +17,18 @@ final class GradientCheckTests: XCTestCase {
             let inputShape: Shape3
             var outputShape: Shape3 { inputShape }
             init(_ s: Shape3) { inputShape = s }
-            func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
-                         scratch: UnsafeMutablePointer<Float>, context: LayerContext) {
+            func forward(
+                x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
+                scratch: UnsafeMutablePointer<Float>, context: LayerContext
+            ) {
                 for i in 0..<(context.batch * inputShape.count) { y[i] = max(x[i], 0) }
             }
-            func backward(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
-                          dX: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
-                          dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                          context: LayerContext) {
+            func backward(
+                x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
+                dX: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
+                dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                context: LayerContext
+            ) {
                 dX?.update(from: dY, count: context.batch * inputShape.count)  // wrong: ignores the mask
             }
         }

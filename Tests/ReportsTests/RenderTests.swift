@@ -4,13 +4,16 @@ import MNISTData
 import TestSupport
 import Training
 import XCTest
+
 @testable import Reports
 
 /// Parses SVG as XML; collects (attributes, text) of every element.
 final class XMLCollector: NSObject, XMLParserDelegate {
     var elements: [(name: String, attributes: [String: String], text: String)] = []
     var stack: [Int] = []
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String]) {
+    func parser(
+        _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String]
+    ) {
         elements.append((name, attributes, ""))
         stack.append(elements.count - 1)
     }
@@ -60,11 +63,14 @@ final class RenderTests: XCTestCase {
 
     func testPredictionGridFramesCorrectGreenAndWrongRed() throws {
         let data = SyntheticData.dataset(count: 4, seed: 1, name: "t")
-        let preds = [Fixtures.prediction(0, label: 0, predicted: 0, confidence: 0.99),
-                     Fixtures.prediction(1, label: 1, predicted: 7, confidence: 0.6)]
+        let preds = [
+            Fixtures.prediction(0, label: 0, predicted: 0, confidence: 0.99),
+            Fixtures.prediction(1, label: 1, predicted: 7, confidence: 0.6)
+        ]
         let canvas = Figures.predictionGrid(data, preds, count: 2, columns: 2)
         let layout = ImageGrid.Layout(columns: 2, side: 28, scale: 2)
-        let a = layout.origin(of: 0), b = layout.origin(of: 1)
+        let a = layout.origin(of: 0)
+        let b = layout.origin(of: 1)
         XCTAssertEqual(canvas.color(x: a.x, y: a.y), .correct)
         XCTAssertEqual(canvas.color(x: b.x + 1, y: b.y + 1), .wrong)
         // The image itself is drawn inside the frame, each source pixel as a 2x2 block.
@@ -79,19 +85,26 @@ final class RenderTests: XCTestCase {
     }
 
     func testConfidentMistakesAreWrongAndSortedByConfidence() {
-        let preds = [Fixtures.prediction(0, label: 1, predicted: 1, confidence: 1.0), Fixtures.prediction(1, label: 2, predicted: 3, confidence: 0.7),
-                     Fixtures.prediction(2, label: 4, predicted: 9, confidence: 0.95), Fixtures.prediction(3, label: 5, predicted: 6, confidence: 0.5)]
+        let preds = [
+            Fixtures.prediction(0, label: 1, predicted: 1, confidence: 1.0),
+            Fixtures.prediction(1, label: 2, predicted: 3, confidence: 0.7),
+            Fixtures.prediction(2, label: 4, predicted: 9, confidence: 0.95),
+            Fixtures.prediction(3, label: 5, predicted: 6, confidence: 0.5)
+        ]
         XCTAssertEqual(Figures.confidentMistakes(preds, count: 2).map(\.index), [2, 1])
     }
 
     func testHeatmapIsWellFormedAndShowsEveryCount() throws {
         let m = [[980, 0, 3], [1, 1130, 12], [7, 0, 1001]]
-        let svg = Heatmap(title: "C <&> \"q\"", rowLabels: ["0", "1", "2"], columnLabels: ["0", "1", "2"], values: m, xLabel: "p", yLabel: "t").svg()
+        let svg = Heatmap(
+            title: "C <&> \"q\"", rowLabels: ["0", "1", "2"], columnLabels: ["0", "1", "2"], values: m, xLabel: "p", yLabel: "t"
+        ).svg()
         let xml = try XCTUnwrap(XMLCollector.parse(svg))
         let counts = xml.elements.filter { $0.attributes["class"] == "count" }
         XCTAssertEqual(counts.count, 9)
         for c in counts {
-            let r = Int(c.attributes["data-row"]!)!, col = Int(c.attributes["data-col"]!)!
+            let r = Int(c.attributes["data-row"]!)!
+            let col = Int(c.attributes["data-col"]!)!
             XCTAssertEqual(Int(c.text), m[r][col], "cell \(r),\(col)")
         }
         XCTAssertTrue(xml.elements.contains { $0.name == "text" && $0.text == "C <&> \"q\"" }, "title escaped and read back")
@@ -111,8 +124,10 @@ final class RenderTests: XCTestCase {
 
     func testLearningCurvesMarkBestEpochAndEarlyStop() throws {
         let history = (1...5).map { e in
-            Fixtures.epoch(e, step: e * 10, trainLoss: 1 / Double(e), trainAccuracy: 0.8 + 0.02 * Double(e), valLoss: 0.5 + 0.01 * Double(e * e - 4 * e),
-                           valAccuracy: 0.9)
+            Fixtures.epoch(
+                e, step: e * 10, trainLoss: 1 / Double(e), trainAccuracy: 0.8 + 0.02 * Double(e),
+                valLoss: 0.5 + 0.01 * Double(e * e - 4 * e),
+                valAccuracy: 0.9)
         }
         let svg = Figures.lossCurves(history, markers: Figures.markers(bestEpoch: 2, stoppedEarly: true, epochsRun: 5))
         let xml = try XCTUnwrap(XMLCollector.parse(svg))
@@ -136,16 +151,24 @@ final class RenderTests: XCTestCase {
         let train = SyntheticData.dataset(count: 100, seed: 1, name: "train")
         let test = SyntheticData.dataset(count: 50, seed: 2, name: "test")
         var metrics = ClassificationMetrics(classes: 10)
-        let preds = (0..<50).map { i in Fixtures.prediction(i, label: Int(test.labels[i]), predicted: i % 7 == 0 ? (Int(test.labels[i]) + 1) % 10 : Int(test.labels[i]),
-                                                   confidence: 0.9) }
+        let preds = (0..<50).map { i in
+            Fixtures.prediction(
+                i, label: Int(test.labels[i]), predicted: i % 7 == 0 ? (Int(test.labels[i]) + 1) % 10 : Int(test.labels[i]),
+                confidence: 0.9)
+        }
         for p in preds { metrics.record(label: p.label, predicted: p.predicted) }
         let summary = Fixtures.summary(metrics, workers: 2)
         let history = (1...2).map { Fixtures.epoch($0, step: $0 * 3) }
-        let workers = [WorkerThroughputRecord(wallTime: 10, step: 1, worker: 1, name: "w<1>", microBatches: 4, imagesPerSecond: 100),
-                       WorkerThroughputRecord(wallTime: 11, step: 2, worker: 1, name: "w<1>", microBatches: 8, imagesPerSecond: 120)]
-        let run = RunFiles(path: "/tmp/run<x>", summary: summary, history: history, configJSON: "{\"a\": \"<b>\"}", workers: workers, tensorboardFiles: [])
-        let files = RunReport.render(ReportInputs(run: run, train: train, test: test, dataDirectory: "/d", checksums: [], predictions: preds,
-                                                  metrics: metrics, modelName: "keras-example", modelWeightsSHA256: "abc"))
+        let workers = [
+            WorkerThroughputRecord(wallTime: 10, step: 1, worker: 1, name: "w<1>", microBatches: 4, imagesPerSecond: 100),
+            WorkerThroughputRecord(wallTime: 11, step: 2, worker: 1, name: "w<1>", microBatches: 8, imagesPerSecond: 120)
+        ]
+        let run = RunFiles(
+            path: "/tmp/run<x>", summary: summary, history: history, configJSON: "{\"a\": \"<b>\"}", workers: workers, tensorboardFiles: [])
+        let files = RunReport.render(
+            ReportInputs(
+                run: run, train: train, test: test, dataDirectory: "/d", checksums: [], predictions: preds,
+                metrics: metrics, modelName: "keras-example", modelWeightsSHA256: "abc"))
         let names = Set(files.map(\.name))
         let html = String(decoding: files.last!.bytes, as: UTF8.self)
         XCTAssertEqual(files.last?.name, "index.html")
@@ -154,7 +177,9 @@ final class RenderTests: XCTestCase {
         XCTAssertTrue(srcs.contains("figures/workers.svg") && srcs.contains("figures/mistakes.png"))
         XCTAssertFalse(html.contains("<b>") || html.contains("run<x>"), "content is escaped")
         XCTAssertFalse(html.contains("http://") || html.contains("https://"), "no network resources")
-        for f in files where f.name.hasSuffix(".svg") { XCTAssertNotNil(XMLCollector.parse(String(decoding: f.bytes, as: UTF8.self)), f.name) }
+        for f in files where f.name.hasSuffix(".svg") {
+            XCTAssertNotNil(XMLCollector.parse(String(decoding: f.bytes, as: UTF8.self)), f.name)
+        }
         for f in files where f.name.hasSuffix(".png") { XCTAssertNoThrow(try PNG.decodeGray(f.bytes, path: f.name)) }
     }
 }
@@ -175,8 +200,10 @@ final class RunFilesTests: XCTestCase {
         try write(line + "\n{\"epoch\": 2\n", dir + "/metrics.jsonl")
         XCTAssertThrowsError(try RunFiles.load(dir)) { XCTAssertTrue("\($0)".contains("metrics.jsonl: line 2"), "\($0)") }
         try write(line + "\n", dir + "/metrics.jsonl")
-        let w = String(decoding: try enc.encode(WorkerThroughputRecord(wallTime: 1, step: 1, worker: 1, name: "a", microBatches: 2, imagesPerSecond: 3)),
-                       as: UTF8.self)
+        let w = String(
+            decoding: try enc.encode(
+                WorkerThroughputRecord(wallTime: 1, step: 1, worker: 1, name: "a", microBatches: 2, imagesPerSecond: 3)),
+            as: UTF8.self)
         try write(w + "\n" + w.prefix(20) + w + "\n" + w + "\n", dir + "/workers.jsonl")
         let files = try RunFiles.load(dir)
         XCTAssertEqual(files.history.count, 1)

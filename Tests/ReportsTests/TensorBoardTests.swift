@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Training
 import XCTest
+
 @testable import Reports
 
 final class TensorBoardTests: XCTestCase {
@@ -24,8 +25,8 @@ final class TensorBoardTests: XCTestCase {
     /// The Event bytes written out by hand from event.proto / summary.proto field numbers.
     func testScalarEventMatchesHandEncodedProtobuf() {
         let bytes = TensorBoardEvent.scalars(wallTime: 0, step: 1, values: [(tag: "a", value: 1)])
-        let value: [UInt8] = [0x0A, 0x01, 0x61, 0x15, 0x00, 0x00, 0x80, 0x3F]       // tag "a", simple_value 1.0f
-        let summary: [UInt8] = [0x0A, UInt8(value.count)] + value                  // repeated Value value = 1
+        let value: [UInt8] = [0x0A, 0x01, 0x61, 0x15, 0x00, 0x00, 0x80, 0x3F]  // tag "a", simple_value 1.0f
+        let summary: [UInt8] = [0x0A, UInt8(value.count)] + value  // repeated Value value = 1
         let event: [UInt8] = [0x09] + [UInt8](repeating: 0, count: 8) + [0x10, 0x01] + [0x2A, UInt8(summary.count)] + summary
         XCTAssertEqual(bytes, event)
 
@@ -55,22 +56,36 @@ final class TensorBoardTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "digits-tb-\(UUID().uuidString)"
         let logger = try TensorBoardLogger(directory: dir, stepInterval: 2, logger: Logger(label: "test"))
         for s in 1...4 {
-            logger.trainingCompleted(step: StepRecord(epoch: 1, globalStep: s, lossSum: Double(s) * 10, correct: 5, samples: 10, seconds: 0.5,
-                                                      learningRate: 0.001))
+            logger.trainingCompleted(
+                step: StepRecord(
+                    epoch: 1, globalStep: s, lossSum: Double(s) * 10, correct: 5, samples: 10, seconds: 0.5,
+                    learningRate: 0.001))
         }
-        let epoch = Fixtures.epoch(1, step: 4, trainLoss: 0.5, trainAccuracy: 0.9, valLoss: 0.4, valAccuracy: 0.95, epochSeconds: 2, imagesPerSecond: 20)
+        let epoch = Fixtures.epoch(
+            1, step: 4, trainLoss: 0.5, trainAccuracy: 0.9, valLoss: 0.4, valAccuracy: 0.95, epochSeconds: 2, imagesPerSecond: 20)
         logger.trainingCompleted(epoch: epoch)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: logger.writer.path)))
         let records = try XCTUnwrap(TFRecord.records(bytes))
         XCTAssertEqual(records.count, 4, "file_version, steps 2 and 4, the epoch")
         // Step 2 averages steps 1-2: loss (10 + 20) / 20 samples = 1.5.
-        XCTAssertEqual(records[1], TensorBoardEvent.scalars(wallTime: Self.wallTime(records[1]), step: 2, values: [
-            ("step/loss", 1.5), ("step/accuracy", 0.5), ("step/images_per_second", 20), ("step/learning_rate", 0.001)]))
+        XCTAssertEqual(
+            records[1],
+            TensorBoardEvent.scalars(
+                wallTime: Self.wallTime(records[1]), step: 2,
+                values: [
+                    ("step/loss", 1.5), ("step/accuracy", 0.5), ("step/images_per_second", 20), ("step/learning_rate", 0.001)
+                ]))
         let tags = TensorBoardLogger.epochScalars(epoch).map(\.tag)
-        XCTAssertEqual(records[3], TensorBoardEvent.scalars(wallTime: Self.wallTime(records[3]), step: 4, values: TensorBoardLogger.epochScalars(epoch)))
+        XCTAssertEqual(
+            records[3],
+            TensorBoardEvent.scalars(wallTime: Self.wallTime(records[3]), step: 4, values: TensorBoardLogger.epochScalars(epoch)))
         XCTAssertEqual(TensorBoardLogger.epochScalars(epoch).first { $0.tag == "epoch/val_loss" }?.value, 0.4)
-        XCTAssertEqual(tags, ["epoch/epoch", "epoch/train_loss", "epoch/train_accuracy", "epoch/val_loss", "epoch/val_accuracy",
-                              "epoch/learning_rate", "epoch/images_per_second", "epoch/epoch_seconds"])
+        XCTAssertEqual(
+            tags,
+            [
+                "epoch/epoch", "epoch/train_loss", "epoch/train_accuracy", "epoch/val_loss", "epoch/val_accuracy",
+                "epoch/learning_rate", "epoch/images_per_second", "epoch/epoch_seconds"
+            ])
     }
 
     static func wallTime(_ event: [UInt8]) -> Double {

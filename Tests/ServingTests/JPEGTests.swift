@@ -1,6 +1,7 @@
+import MNISTData
 // Tests of JPEG decoding through libturbojpeg: round trip, truncation, corruption, size limit.
 import XCTest
-import MNISTData
+
 @testable import Serving
 
 final class JPEGTests: XCTestCase {

@@ -1,5 +1,6 @@
 // Tests of the multipart/form-data parser on bodies shaped like curl's and browsers'.
 import XCTest
+
 @testable import Serving
 
 final class MultipartTests: XCTestCase {
@@ -12,7 +13,9 @@ final class MultipartTests: XCTestCase {
     }
 
     func testBoundaryFromContentType() {
-        XCTAssertEqual(Multipart.boundary(contentType: "multipart/form-data; boundary=------------------------abc123"), "------------------------abc123")
+        XCTAssertEqual(
+            Multipart.boundary(contentType: "multipart/form-data; boundary=------------------------abc123"),
+            "------------------------abc123")
         XCTAssertEqual(Multipart.boundary(contentType: "multipart/form-data; charset=utf-8; Boundary=\"a b\""), "a b")
         XCTAssertNil(Multipart.boundary(contentType: "multipart/form-data"))
         XCTAssertNil(Multipart.boundary(contentType: "multipart/form-data; boundary="))
@@ -21,10 +24,11 @@ final class MultipartTests: XCTestCase {
     func testParsesFieldsAndKeepsBinaryBytes() throws {
         // Binary data containing CR, LF and a near-boundary must come back byte for byte.
         let binary: [UInt8] = [0x89, 0x50, 0x0D, 0x0A, 0x2D, 0x2D, 0x2D, 0x00, 0xFF, 0x0D, 0x0A]
-        let parts = try Multipart.parse(body([
-            ("Content-Disposition: form-data; name=\"note\"", Array("hello".utf8)),
-            ("Content-Disposition: form-data; name=\"image\"; filename=\"seven.png\"\r\nContent-Type: image/png", binary),
-        ]), boundary: "------------------------abc123")
+        let parts = try Multipart.parse(
+            body([
+                ("Content-Disposition: form-data; name=\"note\"", Array("hello".utf8)),
+                ("Content-Disposition: form-data; name=\"image\"; filename=\"seven.png\"\r\nContent-Type: image/png", binary)
+            ]), boundary: "------------------------abc123")
         XCTAssertEqual(parts.count, 2)
         XCTAssertEqual(parts[0], MultipartPart(name: "note", filename: nil, contentType: nil, body: Array("hello".utf8)))
         XCTAssertEqual(parts[1].name, "image")
@@ -40,7 +44,7 @@ final class MultipartTests: XCTestCase {
             ("truncated before the closing boundary", Array("--xyz\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nabc".utf8)),
             ("headers never end", Array("--xyz\r\nContent-Disposition: form-data; name=\"image\"".utf8)),
             ("part without a name", Array("--xyz\r\nContent-Type: image/png\r\n\r\nabc\r\n--xyz--".utf8)),
-            ("garbage after the boundary", Array("--xyzQQ".utf8)),
+            ("garbage after the boundary", Array("--xyzQQ".utf8))
         ]
         for (what, bytes) in cases {
             XCTAssertThrowsError(try Multipart.parse(bytes, boundary: boundary), what) { error in

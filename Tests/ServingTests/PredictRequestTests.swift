@@ -1,7 +1,8 @@
+import MNISTData
 // Tests of /v1/predict request decoding: every accepted form (PNG, JPEG, multipart, JSON 784,
 // JSON 28x28, batches, 0...1 scale) and every refusal with its 4xx status.
 import XCTest
-import MNISTData
+
 @testable import Serving
 
 final class PredictRequestTests: XCTestCase {
@@ -45,13 +46,16 @@ final class PredictRequestTests: XCTestCase {
         func form(_ fields: [(String, [UInt8])]) -> [UInt8] {
             var out: [UInt8] = []
             for (name, data) in fields {
-                out += Array("--B0undary\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"d.png\"\r\nContent-Type: image/png\r\n\r\n".utf8)
+                out += Array(
+                    "--B0undary\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"d.png\"\r\nContent-Type: image/png\r\n\r\n"
+                        .utf8)
                 out += data + Array("\r\n".utf8)
             }
             return out + Array("--B0undary--\r\n".utf8)
         }
         let type = "multipart/form-data; boundary=B0undary"
-        XCTAssertEqual(try PredictRequest.decode(body: form([("image", png)]), contentType: type), PredictInput(images: [digit], isBatch: false))
+        XCTAssertEqual(
+            try PredictRequest.decode(body: form([("image", png)]), contentType: type), PredictInput(images: [digit], isBatch: false))
         let two = try PredictRequest.decode(body: form([("other", Array("x".utf8)), ("image", png), ("image", png)]), contentType: type)
         XCTAssertEqual(two, PredictInput(images: [digit, digit], isBatch: true))
         XCTAssertEqual(status(form([("file", png)]), type), 400, "no `image` field")
@@ -63,16 +67,23 @@ final class PredictRequestTests: XCTestCase {
     func testJSONForms() throws {
         let flat = digit.pixels.map(Int.init)
         let rows = (0..<28).map { Array(flat[($0 * 28)..<($0 * 28 + 28)]) }
-        XCTAssertEqual(try PredictRequest.decode(body: json(flat), contentType: "application/json"), PredictInput(images: [digit], isBatch: false))
-        XCTAssertEqual(try PredictRequest.decode(body: json(rows), contentType: "application/json; charset=utf-8"), PredictInput(images: [digit], isBatch: false))
-        XCTAssertEqual(try PredictRequest.decode(body: json([flat, flat, flat]), contentType: "application/json"),
-                       PredictInput(images: [digit, digit, digit], isBatch: true))
-        XCTAssertEqual(try PredictRequest.decode(body: json([rows, rows]), contentType: "application/json"),
-                       PredictInput(images: [digit, digit], isBatch: true))
-        XCTAssertEqual(try PredictRequest.decode(body: json([flat]), contentType: "application/json"),
-                       PredictInput(images: [digit], isBatch: true), "a batch of one is still a batch")
+        XCTAssertEqual(
+            try PredictRequest.decode(body: json(flat), contentType: "application/json"), PredictInput(images: [digit], isBatch: false))
+        XCTAssertEqual(
+            try PredictRequest.decode(body: json(rows), contentType: "application/json; charset=utf-8"),
+            PredictInput(images: [digit], isBatch: false))
+        XCTAssertEqual(
+            try PredictRequest.decode(body: json([flat, flat, flat]), contentType: "application/json"),
+            PredictInput(images: [digit, digit, digit], isBatch: true))
+        XCTAssertEqual(
+            try PredictRequest.decode(body: json([rows, rows]), contentType: "application/json"),
+            PredictInput(images: [digit, digit], isBatch: true))
+        XCTAssertEqual(
+            try PredictRequest.decode(body: json([flat]), contentType: "application/json"),
+            PredictInput(images: [digit], isBatch: true), "a batch of one is still a batch")
         // A batch of exactly 28 flat images is not mistaken for one 28x28 image.
-        XCTAssertEqual(try PredictRequest.decode(body: json(Array(repeating: flat, count: 28)), contentType: "application/json").images.count, 28)
+        XCTAssertEqual(
+            try PredictRequest.decode(body: json(Array(repeating: flat, count: 28)), contentType: "application/json").images.count, 28)
         // 0...1 intensities.
         let unit = digit.pixels.map { Double($0) / 255 }
         XCTAssertEqual(try PredictRequest.decode(body: json(unit), contentType: "application/json").images, [digit])
@@ -93,7 +104,7 @@ final class PredictRequestTests: XCTestCase {
             ("a string pixel", json(flat.enumerated().map { $0.offset == 7 ? "x" as Any : 0 as Any }), 400),
             ("a null pixel", json(flat.enumerated().map { $0.offset == 7 ? NSNull() as Any : 0 as Any }), 400),
             ("a bad image in a batch", json([flat, [1, 2, 3]]), 400),
-            ("too many images", json(Array(repeating: flat, count: PredictRequest.maxBatch + 1)), 413),
+            ("too many images", json(Array(repeating: flat, count: PredictRequest.maxBatch + 1)), 413)
         ]
         for (what, body, expected) in cases {
             XCTAssertEqual(status(body, "application/json"), expected, what)
@@ -109,7 +120,8 @@ final class PredictRequestTests: XCTestCase {
         XCTAssertEqual(status(Array(png.prefix(png.count - 13)), "image/png"), 400, "truncated PNG")
         XCTAssertEqual(status(Array(png.prefix(8)), "image/png"), 400, "signature only")
         XCTAssertEqual(status(Array("hello".utf8), "image/png"), 400, "not an image")
-        var corrupt = png; corrupt[40] ^= 0xFF
+        var corrupt = png
+        corrupt[40] ^= 0xFF
         XCTAssertEqual(status(corrupt, "image/png"), 400, "CRC mismatch")
         // A PNG header claiming 100000 x 100000 pixels is refused before inflating.
         var huge = png

@@ -1,6 +1,7 @@
 // Tests of the Prometheus exposition: request counts by route/method/status, bounded route
 // labels, the predict latency histogram.
 import XCTest
+
 @testable import Serving
 
 final class ServeMetricsTests: XCTestCase {
@@ -23,7 +24,8 @@ final class ServeMetricsTests: XCTestCase {
         }
         XCTAssertEqual(labelled("digits_http_requests_total", ["route": "/v1/predict", "status": "200", "method": "POST"]), "2", text)
         XCTAssertEqual(labelled("digits_http_requests_total", ["route": "/v1/predict", "status": "400"]), "1", text)
-        XCTAssertEqual(labelled("digits_http_requests_total", ["route": "other", "status": "404"]), "2", "unknown paths share one label\n\(text)")
+        XCTAssertEqual(
+            labelled("digits_http_requests_total", ["route": "other", "status": "404"]), "2", "unknown paths share one label\n\(text)")
         XCTAssertEqual(value("digits_predict_latency_seconds_count"), "1", text)
         XCTAssertEqual(labelled("digits_predict_latency_seconds_bucket", ["le": "0.001"]), "0", text)
         XCTAssertEqual(labelled("digits_predict_latency_seconds_bucket", ["le": "0.002"]), "1", text)

@@ -1,32 +1,40 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Logging
 import Prometheus
-import XCTest
-@testable import StatusServer
 import StatusModel
+import XCTest
+
+@testable import StatusServer
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The HTTP side on a real loopback socket, and the Prometheus metrics fed from snapshots.
 final class StatusServerTests: XCTestCase {
     func snapshot(step: Int, rejected: [String: Int] = [:], workers: [String] = ["ready", "ready"]) -> StatusSnapshot {
-        let job = StatusSnapshot.Job(state: "training", message: nil, model: "small", parameters: 10, mode: "sync", seed: 1, batchSize: 32,
-                                     microBatch: 8, workersExpected: 2, servers: 1, runDirectory: nil, controlEndpoint: nil, time: 0,
-                                     elapsedSeconds: 1)
-        let progress = StatusSnapshot.Progress(epoch: 2, epochs: 3, stepInEpoch: 1, stepsPerEpoch: 10, globalStep: step, totalSteps: 30,
-                                               fraction: Double(step) / 30, etaSeconds: 5, imagesPerSecond: 640, stepsPerSecond: 20,
-                                               trainImages: step * 32, epochLoss: 0.5, epochAccuracy: 0.9, bestEpoch: nil, stoppedEarly: false)
+        let job = StatusSnapshot.Job(
+            state: "training", message: nil, model: "small", parameters: 10, mode: "sync", seed: 1, batchSize: 32,
+            microBatch: 8, workersExpected: 2, servers: 1, runDirectory: nil, controlEndpoint: nil, time: 0,
+            elapsedSeconds: 1)
+        let progress = StatusSnapshot.Progress(
+            epoch: 2, epochs: 3, stepInEpoch: 1, stepsPerEpoch: 10, globalStep: step, totalSteps: 30,
+            fraction: Double(step) / 30, etaSeconds: 5, imagesPerSecond: 640, stepsPerSecond: 20,
+            trainImages: step * 32, epochLoss: 0.5, epochAccuracy: 0.9, bestEpoch: nil, stoppedEarly: false)
         var rows: [StatusSnapshot.WorkerRow] = []
         for (i, state) in workers.enumerated() {
-            rows.append(StatusSnapshot.WorkerRow(id: UInt32(i + 1), name: "w\(i + 1)", host: "h", state: state, lastHeartbeatSeconds: 0.1,
-                                                 assigned: [i], computed: 3, pushes: 3, imagesPerSecond: 320, drops: 0, rejected: 0))
+            rows.append(
+                StatusSnapshot.WorkerRow(
+                    id: UInt32(i + 1), name: "w\(i + 1)", host: "h", state: state, lastHeartbeatSeconds: 0.1,
+                    assigned: [i], computed: 3, pushes: 3, imagesPerSecond: 320, drops: 0, rejected: 0))
         }
-        let epoch = StatusSnapshot.EpochPoint(epoch: 1, step: 10, trainLoss: 0.7, trainAccuracy: 0.8, valLoss: 0.6, valAccuracy: 0.875,
-                                              testAccuracy: nil, imagesPerSecond: 600, elapsedSeconds: 1)
+        let epoch = StatusSnapshot.EpochPoint(
+            epoch: 1, step: 10, trainLoss: 0.7, trainAccuracy: 0.8, valLoss: 0.6, valAccuracy: 0.875,
+            testAccuracy: nil, imagesPerSecond: 600, elapsedSeconds: 1)
         let steps = [StatusSnapshot.StepPoint(step: step, loss: 0.5, accuracy: 0.9)]
-        return StatusSnapshot(job: job, progress: progress, workers: rows, history: [epoch], steps: steps, checkpoints: [], events: [],
-                              rejected: rejected, pushLatency: StatusSnapshot.LatencySummary(count: 1, recent: [0.001]))
+        return StatusSnapshot(
+            job: job, progress: progress, workers: rows, history: [epoch], steps: steps, checkpoints: [], events: [],
+            rejected: rejected, pushLatency: StatusSnapshot.LatencySummary(count: 1, recent: [0.001]))
     }
 
     /// Sample lines of the Prometheus text: "name{labels}" -> value.
@@ -43,7 +51,8 @@ final class StatusServerTests: XCTestCase {
         let registry = PrometheusCollectorRegistry()
         let metrics = StatusMetrics(factory: StatusMetrics.prometheusFactory(registry: registry))
         metrics.update(snapshot(step: 4, rejected: ["stale_step": 2]), latencies: [0.0003, 0.002])
-        metrics.update(snapshot(step: 9, rejected: ["stale_step": 5, "bad_size": 1], workers: ["ready", "dropped", "ready"]), latencies: [0.04])
+        metrics.update(
+            snapshot(step: 9, rejected: ["stale_step": 5, "bad_size": 1], workers: ["ready", "dropped", "ready"]), latencies: [0.04])
         let text = registry.emitToString()
         let s = samples(text)
         XCTAssertEqual(s["digits_steps_completed_total"], 9)
@@ -70,7 +79,9 @@ final class StatusServerTests: XCTestCase {
         request.timeoutInterval = 10
         URLSession.shared.dataTask(with: request) { data, response, error in
             if let http = response as? HTTPURLResponse {
-                result = (http.statusCode, http.value(forHTTPHeaderField: "Content-Type") ?? "", String(decoding: data ?? Data(), as: UTF8.self))
+                result = (
+                    http.statusCode, http.value(forHTTPHeaderField: "Content-Type") ?? "", String(decoding: data ?? Data(), as: UTF8.self)
+                )
             }
             failure = error
             done.signal()
@@ -112,7 +123,9 @@ final class StatusServerTests: XCTestCase {
         XCTAssertEqual(try get(server.url + "nope").status, 404)
 
         // The port is taken: a second server says so instead of hanging.
-        XCTAssertThrowsError(try StatusServer.start(host: "127.0.0.1", port: server.port, box: box, registry: registry, logger: Logger(label: "test"))) {
+        XCTAssertThrowsError(
+            try StatusServer.start(host: "127.0.0.1", port: server.port, box: box, registry: registry, logger: Logger(label: "test"))
+        ) {
             XCTAssertTrue("\($0)".contains("127.0.0.1:\(server.port): cannot serve the status page"), "\($0)")
         }
         XCTAssertTrue(server.stop(timeout: 10))

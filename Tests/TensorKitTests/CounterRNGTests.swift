@@ -1,15 +1,19 @@
 import XCTest
+
 @testable import TensorKit
 
 final class CounterRNGTests: XCTestCase {
     /// Known-answer tests from the Random123 distribution (kat_vectors, philox4x32 10 rounds).
     func testPhiloxKnownAnswers() {
-        XCTAssertEqual(CounterRNG.philox(counter: SIMD4(0, 0, 0, 0), key: SIMD2(0, 0)),
-                       SIMD4(0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8))
-        XCTAssertEqual(CounterRNG.philox(counter: SIMD4(0xffff_ffff, 0xffff_ffff, 0xffff_ffff, 0xffff_ffff), key: SIMD2(0xffff_ffff, 0xffff_ffff)),
-                       SIMD4(0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd))
-        XCTAssertEqual(CounterRNG.philox(counter: SIMD4(0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344), key: SIMD2(0xa409_3822, 0x299f_31d0)),
-                       SIMD4(0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1))
+        XCTAssertEqual(
+            CounterRNG.philox(counter: SIMD4(0, 0, 0, 0), key: SIMD2(0, 0)),
+            SIMD4(0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8))
+        XCTAssertEqual(
+            CounterRNG.philox(counter: SIMD4(0xffff_ffff, 0xffff_ffff, 0xffff_ffff, 0xffff_ffff), key: SIMD2(0xffff_ffff, 0xffff_ffff)),
+            SIMD4(0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd))
+        XCTAssertEqual(
+            CounterRNG.philox(counter: SIMD4(0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344), key: SIMD2(0xa409_3822, 0x299f_31d0)),
+            SIMD4(0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1))
     }
 
     func testPermutationIsAPermutationAndDependsOnStream() {

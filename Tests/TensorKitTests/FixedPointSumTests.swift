@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import TensorKit
 
 final class FixedPointSumTests: XCTestCase {
@@ -19,7 +20,10 @@ final class FixedPointSumTests: XCTestCase {
         var group = GradientSum(count: parts[0].count)
         for (k, p) in order.enumerated() {
             parts[p].withUnsafeBufferPointer { XCTAssertTrue(group.add($0, samples: 1)) }
-            if (k + 1) % grouping == 0 { total.add(group); group.reset() }
+            if (k + 1) % grouping == 0 {
+                total.add(group)
+                group.reset()
+            }
         }
         total.add(group)
         return total.values

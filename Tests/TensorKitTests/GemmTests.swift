@@ -17,17 +17,21 @@ final class GemmTests: XCTestCase {
         let a = Self.values(m * k, seed: UInt64(m * 1000 + k))
         let b = Self.values(k * n, seed: UInt64(n * 1000 + k + 7))
         let c0 = Self.values(m * n, seed: 99)
-        var expected = c0, actual = c0
+        var expected = c0
+        var actual = c0
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
-                Gemm.reference(transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!, b: bp.baseAddress!,
-                               accumulate: accumulate, c: &expected)
-                Gemm.multiply(transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!, b: bp.baseAddress!,
-                              accumulate: accumulate, c: &actual)
+                Gemm.reference(
+                    transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!, b: bp.baseAddress!,
+                    accumulate: accumulate, c: &expected)
+                Gemm.multiply(
+                    transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!, b: bp.baseAddress!,
+                    accumulate: accumulate, c: &actual)
             }
         }
         for i in 0..<m * n where expected[i].bitPattern != actual[i].bitPattern {
-            XCTFail("transA \(transA) transB \(transB) m \(m) n \(n) k \(k) accumulate \(accumulate): element (\(i / n), \(i % n)) "
+            XCTFail(
+                "transA \(transA) transB \(transB) m \(m) n \(n) k \(k) accumulate \(accumulate): element (\(i / n), \(i % n)) "
                     + "is \(actual[i]), the FMA chain gives \(expected[i])", file: file, line: line)
             return
         }
@@ -47,12 +51,16 @@ final class GemmTests: XCTestCase {
 
     func testLeadingDimensionsAreHonoured() {
         // A 4 x 5 block of a 4 x 9 matrix times a 5 x 3 block of a 5 x 11 matrix into a 4 x 3 block of a 4 x 8 C.
-        let a = Self.values(4 * 9, seed: 1), b = Self.values(5 * 11, seed: 2)
-        var expected = [Float](repeating: 0.5, count: 4 * 8), actual = expected
+        let a = Self.values(4 * 9, seed: 1)
+        let b = Self.values(5 * 11, seed: 2)
+        var expected = [Float](repeating: 0.5, count: 4 * 8)
+        var actual = expected
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
-                Gemm.reference(m: 4, n: 3, k: 5, a: ap.baseAddress!, lda: 9, b: bp.baseAddress!, ldb: 11, accumulate: true, c: &expected, ldc: 8)
-                Gemm.multiply(m: 4, n: 3, k: 5, a: ap.baseAddress!, lda: 9, b: bp.baseAddress!, ldb: 11, accumulate: true, c: &actual, ldc: 8)
+                Gemm.reference(
+                    m: 4, n: 3, k: 5, a: ap.baseAddress!, lda: 9, b: bp.baseAddress!, ldb: 11, accumulate: true, c: &expected, ldc: 8)
+                Gemm.multiply(
+                    m: 4, n: 3, k: 5, a: ap.baseAddress!, lda: 9, b: bp.baseAddress!, ldb: 11, accumulate: true, c: &actual, ldc: 8)
             }
         }
         XCTAssertEqual(expected.map(\.bitPattern), actual.map(\.bitPattern))
@@ -61,15 +69,20 @@ final class GemmTests: XCTestCase {
 
     func testMatchesADoubleReference() {
         let (m, n, k) = (9, 20, 300)
-        let a = Self.values(m * k, seed: 5), b = Self.values(k * n, seed: 6)
+        let a = Self.values(m * k, seed: 5)
+        let b = Self.values(k * n, seed: 6)
         var c = [Float](repeating: 0, count: m * n)
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in Gemm.multiply(m: m, n: n, k: k, a: ap.baseAddress!, b: bp.baseAddress!, c: &c) }
         }
         for i in 0..<m {
             for j in 0..<n {
-                var exact = 0.0, scale = 0.0
-                for p in 0..<k { exact += Double(a[i * k + p]) * Double(b[p * n + j]); scale += abs(Double(a[i * k + p]) * Double(b[p * n + j])) }
+                var exact = 0.0
+                var scale = 0.0
+                for p in 0..<k {
+                    exact += Double(a[i * k + p]) * Double(b[p * n + j])
+                    scale += abs(Double(a[i * k + p]) * Double(b[p * n + j]))
+                }
                 XCTAssertEqual(Double(c[i * n + j]), exact, accuracy: scale * 1e-6, "(\(i), \(j))")
             }
         }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import TensorKit
 
 final class PhiloxSIMDTests: XCTestCase {

@@ -1,9 +1,11 @@
 import XCTest
+
 @testable import TensorKit
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// PortableMath against the C library (accuracy), on special values, and against recorded output bits (the same bits
@@ -52,7 +54,7 @@ final class PortableMathTests: XCTestCase {
         .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 1, -1, 0.5, 2, 1e-300, 1e-20, 1e-8, 0.1, 0.7853981633974483,
         1.5707963267948966, 3.141592653589793, 4.71238898038469, 6.283185307179586, 709.782712893384, 709.79,
         -708.3964185322641, -745.1332191019411, -745.14, 1e5, 1647099.3291652855, 1647099.3291652858, 1e6, 1e22,
-        1e300, worstCaseForReduction,
+        1e300, worstCaseForReduction
     ]
 
     /// 6381956970095103 * 2^797, the double closest to a multiple of pi/2 (cos is -4.7e-19). Written as bits because
@@ -62,7 +64,7 @@ final class PortableMathTests: XCTestCase {
     static let specialFloats: [Float] = [
         .nan, .infinity, -.infinity, 0, -0.0, .leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude,
         -.greatestFiniteMagnitude, 1, -1, 0.5, 2, 1e-30, 1e-7, 88.72283, 88.72284, 89, -87.33654, -103.97207, -103.97208,
-        -104, -150,
+        -104, -150
     ]
 
     // MARK: - ULP distance
@@ -72,14 +74,16 @@ final class PortableMathTests: XCTestCase {
     static func ulps(_ a: Double, _ b: Double) -> UInt64 {
         if a == b || (a.isNaN && b.isNaN) { return 0 }
         if !a.isFinite || !b.isFinite { return .max }
-        let ma = a.magnitude.bitPattern, mb = b.magnitude.bitPattern
+        let ma = a.magnitude.bitPattern
+        let mb = b.magnitude.bitPattern
         return a.sign == b.sign ? (ma > mb ? ma - mb : mb - ma) : ma + mb
     }
 
     static func ulps(_ a: Float, _ b: Float) -> UInt64 {
         if a == b || (a.isNaN && b.isNaN) { return 0 }
         if !a.isFinite || !b.isFinite { return .max }
-        let ma = UInt64(a.magnitude.bitPattern), mb = UInt64(b.magnitude.bitPattern)
+        let ma = UInt64(a.magnitude.bitPattern)
+        let mb = UInt64(b.magnitude.bitPattern)
         return a.sign == b.sign ? (ma > mb ? ma - mb : mb - ma) : ma + mb
     }
 
@@ -100,7 +104,8 @@ final class PortableMathTests: XCTestCase {
     ) {
         var worst: (ulps: UInt64, x: T, ours: T, reference: T)?
         for x in inputs {
-            let a = ours(x), b = reference(x)
+            let a = ours(x)
+            let b = reference(x)
             let d = distance(a, b)
             if d > (worst?.ulps ?? 0) { worst = (d, x, a, b) }
         }
@@ -116,7 +121,8 @@ final class PortableMathTests: XCTestCase {
     func testFloatExpAndLogMatchLibm() {
         let expInputs = Self.uniform(3000, -87, 88, seed: 1).map { Float($0) }
         assertClose("exp(Float)", expInputs, bound: 1, { PortableMath.exp($0) }, { expf($0) }, distance: Self.ulps)
-        let logInputs = Self.spread(2500, Float.leastNonzeroMagnitude, 1e30, seed: 2)
+        let logInputs =
+            Self.spread(2500, Float.leastNonzeroMagnitude, 1e30, seed: 2)
             + Self.spread(200, Float.leastNonzeroMagnitude, Float.leastNormalMagnitude, seed: 3)
             + Self.uniform(300, 0.5, 2, seed: 4).map { Float($0) }
         assertClose("log(Float)", logInputs, bound: 1, { PortableMath.log($0) }, { logf($0) }, distance: Self.ulps)
@@ -125,7 +131,8 @@ final class PortableMathTests: XCTestCase {
     func testDoubleExpAndLogMatchLibm() {
         let expInputs = Self.uniform(3000, -700, 700, seed: 5)
         assertClose("exp(Double)", expInputs, bound: 2, { PortableMath.exp($0) }, { exp($0) }, distance: Self.ulps)
-        let logInputs = Self.spread(2500, Double.leastNonzeroMagnitude, 1e300, seed: 6)
+        let logInputs =
+            Self.spread(2500, Double.leastNonzeroMagnitude, 1e300, seed: 6)
             + Self.spread(200, Double.leastNonzeroMagnitude, Double.leastNormalMagnitude, seed: 7)
             + Self.uniform(300, 0.5, 2, seed: 8)
         assertClose("log(Double)", logInputs, bound: 2, { PortableMath.log($0) }, { log($0) }, distance: Self.ulps)
@@ -144,7 +151,8 @@ final class PortableMathTests: XCTestCase {
         for i in 0..<3000 {
             let x = Self.base(&rng, nearOne: i % 2 == 1)
             let n = Self.exponent(&rng, max: 1e6)
-            let a = PortableMath.pow(x, n), b = pow(x, Double(n))
+            let a = PortableMath.pow(x, n)
+            let b = pow(x, Double(n))
             let d = Self.ulps(a, b)
             if d > (worst?.ulps ?? 0) { worst = (d, x, n, a, b) }
         }
@@ -279,12 +287,15 @@ final class PortableMathTests: XCTestCase {
     /// If a deliberate algorithm change moves these, re-record them.
     func testGoldenBits() {
         let floatExp = Self.specialFloats + Self.uniform(2000, -110, 95, seed: 21).map { Float($0) }
-        let floatLog = Self.specialFloats + Self.spread(1000, 0, Float.greatestFiniteMagnitude, seed: 22)
+        let floatLog =
+            Self.specialFloats + Self.spread(1000, 0, Float.greatestFiniteMagnitude, seed: 22)
             + Self.uniform(1000, 0.25, 4, seed: 23).map { Float($0) }
         let doubleExp = Self.specialDoubles + Self.uniform(2000, -750, 715, seed: 24)
-        let doubleLog = Self.specialDoubles + Self.spread(1000, 0, Double.greatestFiniteMagnitude, seed: 25)
+        let doubleLog =
+            Self.specialDoubles + Self.spread(1000, 0, Double.greatestFiniteMagnitude, seed: 25)
             + Self.uniform(1000, 0.25, 4, seed: 26)
-        let angles = Self.specialDoubles + Self.uniform(500, -10, 10, seed: 27) + Self.uniform(500, 0, 2 * Double.pi, seed: 28)
+        let angles =
+            Self.specialDoubles + Self.uniform(500, -10, 10, seed: 27) + Self.uniform(500, 0, 2 * Double.pi, seed: 28)
             + Self.uniform(500, -1e5, 1e5, seed: 29) + Self.spread(500, 1e5, Double.greatestFiniteMagnitude, seed: 30)
         var rng = SplitMix64(state: 31)
         var powers: [(Double, Int)] = Self.specialDoubles.flatMap { x in
@@ -308,7 +319,7 @@ final class PortableMathTests: XCTestCase {
             ("sin", Self.hash(angles, PortableMath.sin), 0xEC79_1FF4_6FC7_E3CE),
             ("cos", Self.hash(angles, PortableMath.cos), 0x3C5D_A294_1583_EC2F),
             ("tan", Self.hash(angles, PortableMath.tan), 0x3483_0E76_312D_F587),
-            ("pow", powerHash.hash, 0xDB4F_7DC0_9954_7DAA),
+            ("pow", powerHash.hash, 0xDB4F_7DC0_9954_7DAA)
         ]
         for (name, actual, expected) in recorded {
             XCTAssertEqual(actual, expected, "\(name): output bits changed, hash 0x\(String(actual, radix: 16, uppercase: true))")

@@ -11,7 +11,8 @@ public enum ExternalTools {
     public static func python() throws -> String {
         let env = ProcessInfo.processInfo.environment
         if let p = env["DIGITS_PYTHON"] { return p }
-        let base = env["DIGITS_PYENV"]
+        let base =
+            env["DIGITS_PYENV"]
             ?? ((env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/digits/venv-py")
         let path = base + "/bin/python"
         guard FileManager.default.isExecutableFile(atPath: path) else {
@@ -37,8 +38,10 @@ public enum ExternalTools {
     }
 
     /// Runs `executable` with `arguments`, killing it after `timeout` seconds.
-    public static func run(_ executable: String, _ arguments: [String], directory: String? = nil,
-                           timeout: TimeInterval = 300) throws -> Output {
+    public static func run(
+        _ executable: String, _ arguments: [String], directory: String? = nil,
+        timeout: TimeInterval = 300
+    ) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -56,7 +59,11 @@ public enum ExternalTools {
         let deadline = Date().addingTimeInterval(timeout)
         var timedOut = false
         while process.isRunning {
-            if Date() > deadline { process.terminate(); timedOut = true; break }
+            if Date() > deadline {
+                process.terminate()
+                timedOut = true
+                break
+            }
             Thread.sleep(forTimeInterval: 0.02)
         }
         process.waitUntilExit()

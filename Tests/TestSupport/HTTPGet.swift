@@ -1,7 +1,8 @@
 // A plain HTTP GET with a deadline, for tests that talk to a running coordinator's status server.
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 public enum HTTPGet {
@@ -26,13 +27,16 @@ public enum HTTPGet {
         let result = Box()
         URLSession.shared.dataTask(with: request) { data, response, error in
             if let http = response as? HTTPURLResponse {
-                result.response = Response(status: http.statusCode, contentType: http.value(forHTTPHeaderField: "Content-Type") ?? "",
-                                           body: String(decoding: data ?? Data(), as: UTF8.self))
+                result.response = Response(
+                    status: http.statusCode, contentType: http.value(forHTTPHeaderField: "Content-Type") ?? "",
+                    body: String(decoding: data ?? Data(), as: UTF8.self))
             }
             result.error = error
             done.signal()
         }.resume()
-        guard done.wait(timeout: .now() + timeout + 2) == .success else { throw Failure(description: "GET \(url): no answer within \(timeout) s") }
+        guard done.wait(timeout: .now() + timeout + 2) == .success else {
+            throw Failure(description: "GET \(url): no answer within \(timeout) s")
+        }
         if let r = result.response { return r }
         throw Failure(description: "GET \(url): \(result.error.map { "\($0)" } ?? "no response")")
     }

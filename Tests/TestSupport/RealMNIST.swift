@@ -23,11 +23,14 @@ public enum RealMNIST {
         let (full, fullTest) = try MNISTFiles.load(directory: try directory(packageRoot: packageRoot))
         let dir = NSTemporaryDirectory() + "digits-mnist-subset-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for (set, count, imagesName, labelsName) in [(full, train, MNISTFiles.trainImages, MNISTFiles.trainLabels),
-                                                     (fullTest, test, MNISTFiles.testImages, MNISTFiles.testLabels)] {
+        for (set, count, imagesName, labelsName) in [
+            (full, train, MNISTFiles.trainImages, MNISTFiles.trainLabels),
+            (fullTest, test, MNISTFiles.testImages, MNISTFiles.testLabels)
+        ] {
             let pixels = set.rows * set.cols
-            try IDXFile.write(IDXArray(dims: [count, set.rows, set.cols], data: Array(set.images[0..<count * pixels])),
-                              path: "\(dir)/\(imagesName).gz", gzip: true)
+            try IDXFile.write(
+                IDXArray(dims: [count, set.rows, set.cols], data: Array(set.images[0..<count * pixels])),
+                path: "\(dir)/\(imagesName).gz", gzip: true)
             try IDXFile.write(IDXArray(dims: [count], data: Array(set.labels[0..<count])), path: "\(dir)/\(labelsName).gz", gzip: true)
         }
         return dir

@@ -31,7 +31,7 @@ public enum SyntheticData {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for (set, count, imagesName, labelsName) in [
             (dataset(count: train, seed: seed, name: "train"), train, MNISTFiles.trainImages, MNISTFiles.trainLabels),
-            (dataset(count: test, seed: seed + 100, name: "test"), test, MNISTFiles.testImages, MNISTFiles.testLabels),
+            (dataset(count: test, seed: seed + 100, name: "test"), test, MNISTFiles.testImages, MNISTFiles.testLabels)
         ] {
             try IDXFile.write(IDXArray(dims: [count, 28, 28], data: set.images), path: "\(dir)/\(imagesName).gz", gzip: true)
             try IDXFile.write(IDXArray(dims: [count], data: set.labels), path: "\(dir)/\(labelsName).gz", gzip: true)

@@ -1,13 +1,16 @@
 import Foundation
 import NeuralNet
 import XCTest
+
 @testable import Training
 
 final class CheckpointTests: XCTestCase {
     func sample() -> Checkpoint {
-        Checkpoint(header: CheckpointHeader(recipeHash: "abc", config: TrainConfig(), progress: TrainingProgress(), optimizerStep: 5, hasBest: false),
-                   parameters: [1, 2, 3], optimizer: OptimizerState(step: 5, first: [0.1, 0.2, 0.3], second: [0.01, 0.02, 0.03]),
-                   bestParameters: [])
+        Checkpoint(
+            header: CheckpointHeader(
+                recipeHash: "abc", config: TrainConfig(), progress: TrainingProgress(), optimizerStep: 5, hasBest: false),
+            parameters: [1, 2, 3], optimizer: OptimizerState(step: 5, first: [0.1, 0.2, 0.3], second: [0.01, 0.02, 0.03]),
+            bestParameters: [])
     }
 
     func tempPath() -> String { NSTemporaryDirectory() + "digits-ckpt-\(UUID().uuidString).ckpt" }
@@ -34,13 +37,18 @@ final class CheckpointTests: XCTestCase {
         var flipped = bytes
         flipped[bytes.count / 2] ^= 1
         XCTAssertThrowsError(try SealedFile.decode(flipped, magic: Checkpoint.magic, path: "run/x.ckpt")) {
-            XCTAssertEqual("\($0)", "run/x.ckpt: checksum mismatch: the file is corrupt or truncated (SHA-256 of the contents does not match its trailer)")
+            XCTAssertEqual(
+                "\($0)",
+                "run/x.ckpt: checksum mismatch: the file is corrupt or truncated (SHA-256 of the contents does not match its trailer)")
         }
     }
 
     func testAModelFileIsNotACheckpoint() throws {
         let path = tempPath()
-        try ModelFile(spec: .kerasExample, normalization: .unit, weights: try Sequential(spec: .kerasExample).initialParameters(seed: 1), metadata: [:]).write(to: path)
+        try ModelFile(
+            spec: .kerasExample, normalization: .unit, weights: try Sequential(spec: .kerasExample).initialParameters(seed: 1),
+            metadata: [:]
+        ).write(to: path)
         XCTAssertThrowsError(try Checkpoint.read(path: path)) { XCTAssertTrue("\($0)".contains("expected magic 'DGTCKPT1'"), "\($0)") }
     }
 
@@ -54,7 +62,10 @@ final class CheckpointTests: XCTestCase {
         try p.run()
         p.waitUntilExit()
         let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        guard p.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "\(tool) \(arguments.joined(separator: " ")): \(message)"]) }
+        guard p.terminationStatus == 0 else {
+            throw CocoaError(
+                .fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "\(tool) \(arguments.joined(separator: " ")): \(message)"])
+        }
     }
 
     /// A failed write throws and leaves the previous file as it was: into a directory that vanished,
@@ -99,8 +110,9 @@ final class CheckpointTests: XCTestCase {
             c.header.progress.globalStep = step
             try store.save(c, keepLast: 3, best: step == 6)
         }
-        XCTAssertEqual(store.list().map { URL(fileURLWithPath: $0).lastPathComponent },
-                       ["ckpt-000000006.ckpt", "ckpt-000000009.ckpt", "ckpt-000000012.ckpt"])
+        XCTAssertEqual(
+            store.list().map { URL(fileURLWithPath: $0).lastPathComponent },
+            ["ckpt-000000006.ckpt", "ckpt-000000009.ckpt", "ckpt-000000012.ckpt"])
         XCTAssertTrue(FileManager.default.fileExists(atPath: store.bestPath))
         // Corrupt the newest: latest() falls back to step 9 and reports the skipped file.
         var bytes = try Data(contentsOf: URL(fileURLWithPath: store.path(step: 12)))

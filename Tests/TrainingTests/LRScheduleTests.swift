@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Training
 
 final class LRScheduleTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Training
 
 final class SweepTests: XCTestCase {
@@ -9,7 +10,9 @@ final class SweepTests: XCTestCase {
         return path
     }
 
-    var packageRoot: String { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path }
+    var packageRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
 
     func testShippedSweepConfigIsAnEightTrialGrid() throws {
         let s = try SweepConfig.load(path: packageRoot + "/Config/sweep.toml")
@@ -18,14 +21,16 @@ final class SweepTests: XCTestCase {
     }
 
     func testGridOrderAndCap() throws {
-        let s = try SweepConfig.load(path: write("""
-            [sweep]
-            method = "grid"
-            [space]
-            learning_rate = [0.001, 0.01]
-            model = ["a.toml", "b"]
-            augment = [false, true]
-            """))
+        let s = try SweepConfig.load(
+            path: write(
+                """
+                [sweep]
+                method = "grid"
+                [space]
+                learning_rate = [0.001, 0.01]
+                model = ["a.toml", "b"]
+                augment = [false, true]
+                """))
         let t = s.trialList()
         XCTAssertEqual(t.count, 8)
         XCTAssertEqual(t[0].name, "t01-a-lr0.001-noaug")
@@ -38,7 +43,11 @@ final class SweepTests: XCTestCase {
     }
 
     func testRandomSearchIsSeeded() throws {
-        let text = "[sweep]\nmethod = \"random\"\ntrials = 6\nseed = %d\n[space]\nlearning_rate = [0.001, 0.002, 0.003]\ndropout = [0.1, 0.2, 0.3]\n"
+        let text =
+            """
+            [sweep]\nmethod = \"random\"\ntrials = 6\nseed = %d\n[space]\nlearning_rate = [0.001, 0.002, 0.003]\ndropout = [0.1, 0.2, \
+            0.3]\n
+            """
         let a = try SweepConfig.load(path: write(String(format: text, 1))).trialList()
         XCTAssertEqual(a, try SweepConfig.load(path: write(String(format: text, 1))).trialList())
         XCTAssertNotEqual(a, try SweepConfig.load(path: write(String(format: text, 2))).trialList())

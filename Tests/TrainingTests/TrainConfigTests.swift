@@ -1,10 +1,13 @@
 import Foundation
 import NeuralNet
 import XCTest
+
 @testable import Training
 
 final class TrainConfigTests: XCTestCase {
-    var packageRoot: String { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path }
+    var packageRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
 
     func write(_ text: String) -> String {
         let path = NSTemporaryDirectory() + "digits-config-\(UUID().uuidString).toml"
@@ -18,16 +21,18 @@ final class TrainConfigTests: XCTestCase {
     }
 
     func testKeysOverrideDefaults() throws {
-        let c = try TrainConfig.load(path: write("""
-            [model]
-            preset = "pytorch-example"
-            [training]
-            epochs = 3
-            batch_size = 64
-            [optimizer]
-            learning_rate = 0.01
-            kind = "sgd"
-            """))
+        let c = try TrainConfig.load(
+            path: write(
+                """
+                [model]
+                preset = "pytorch-example"
+                [training]
+                epochs = 3
+                batch_size = 64
+                [optimizer]
+                learning_rate = 0.01
+                kind = "sgd"
+                """))
         XCTAssertEqual(c.modelSpec, .pytorchExample)
         XCTAssertEqual(c.training.epochs, 3)
         XCTAssertEqual(c.training.batchSize, 64)
@@ -51,14 +56,17 @@ final class TrainConfigTests: XCTestCase {
     func testValidationNamesTheKey() {
         var c = TrainConfig()
         c.training.batchSize = -5
-        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("training.batch_size must be positive, found -5"), "\($0)") }
+        XCTAssertThrowsError(try c.validate()) {
+            XCTAssertTrue("\($0)".contains("training.batch_size must be positive, found -5"), "\($0)")
+        }
         c = TrainConfig()
         c.earlyStopping.monitor = "loss"
         XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("early_stopping.monitor"), "\($0)") }
     }
 
     func testModelSpecFromTOMLFile() throws {
-        let path = write("""
+        let path = write(
+            """
             name = "tiny"
             [[layers]]
             type = "conv2d"
@@ -78,31 +86,42 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertEqual(spec.input, [28, 28, 1])
         XCTAssertEqual(spec.classes, 10)
 
-        let full = try TrainConfig.loadModelSpec(write("""
-            name = "n"
-            input = [28, 28, 1]
-            classes = 26
-            [[layers]]
-            type = "dropout"
-            rate = 0.25
-            [[layers]]
-            type = "dense"
-            units = 26
-            initializer = "he_normal"
-            """))
-        XCTAssertEqual(full, ModelSpec(name: "n", classes: 26, layers: [LayerSpec(type: "dropout", rate: 0.25),
-                                                                         LayerSpec(type: "dense", units: 26, initializer: "he_normal")]))
-        for (toml, message) in [("[[layers]]\nfilters = 3\n", "layers[0] needs a type"),
-                                ("[[layers]]\ntype = \"dense\"\nunit = 3\n", "unknown key 'layers[0].unit'"),
-                                ("[[layers]]\ntype = \"dense\"\nunits = \"many\"\n", "layers[0].units must be an integer, found 'many'"),
-                                ("input = [28, \"x\"]\n[[layers]]\ntype = \"flatten\"\n", "input must be an array of integers"),
-                                ("name = \"x\"\n", "a model spec needs [[layers]] entries")] {
+        let full = try TrainConfig.loadModelSpec(
+            write(
+                """
+                name = "n"
+                input = [28, 28, 1]
+                classes = 26
+                [[layers]]
+                type = "dropout"
+                rate = 0.25
+                [[layers]]
+                type = "dense"
+                units = 26
+                initializer = "he_normal"
+                """))
+        XCTAssertEqual(
+            full,
+            ModelSpec(
+                name: "n", classes: 26,
+                layers: [
+                    LayerSpec(type: "dropout", rate: 0.25),
+                    LayerSpec(type: "dense", units: 26, initializer: "he_normal")
+                ]))
+        for (toml, message) in [
+            ("[[layers]]\nfilters = 3\n", "layers[0] needs a type"),
+            ("[[layers]]\ntype = \"dense\"\nunit = 3\n", "unknown key 'layers[0].unit'"),
+            ("[[layers]]\ntype = \"dense\"\nunits = \"many\"\n", "layers[0].units must be an integer, found 'many'"),
+            ("input = [28, \"x\"]\n[[layers]]\ntype = \"flatten\"\n", "input must be an array of integers"),
+            ("name = \"x\"\n", "a model spec needs [[layers]] entries")
+        ] {
             XCTAssertThrowsError(try TrainConfig.loadModelSpec(write(toml))) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
         }
     }
 
     func testRecipeHashIgnoresThreadsAndEpochsButNotTheSeed() {
-        var a = TrainConfig(), b = TrainConfig()
+        var a = TrainConfig()
+        var b = TrainConfig()
         b.training.threads = 7
         b.training.epochs = 99
         XCTAssertEqual(a.recipeHash, b.recipeHash)
@@ -141,75 +160,100 @@ final class TrainConfigTests: XCTestCase {
         try "name = \"tiny\"\nclasses = 5\n[[layers]]\ntype = \"flatten\"\n[[layers]]\ntype = \"dense\"\nunits = 5\n"
             .write(toFile: dir + "/models/tiny.toml", atomically: true, encoding: .utf8)
         try """
-            [model]
-            file = "models/tiny.toml"
-            [data]
-            validation_fraction = 0.2
-            normalization = "standard"
-            classes = 5
-            dataset = "fashion-mnist"
-            [training]
-            epochs = 3
-            batch_size = 64
-            micro_batch = 8
-            seed = 9
-            threads = 2
-            mode = "async"
-            staleness = 6
-            bn_statistics_samples = 512
-            [optimizer]
-            kind = "sgd"
-            learning_rate = 0.004
-            beta1 = 0.8
-            beta2 = 0.99
-            epsilon = 1e-6
-            momentum = 0.5
-            weight_decay = 0.00005
-            label_smoothing = 0.05
-            [schedule]
-            kind = "one-cycle"
-            warmup_epochs = 1
-            step_every_epochs = 2
-            step_gamma = 0.5
-            min_fraction = 0.002
-            peak_at = 0.3
-            start_fraction = 0.1
-            [augment]
-            enabled = true
-            rotation_degrees = 10
-            scale = 0.1
-            shift_pixels = 2.0
-            shear_degrees = 8.0
-            elastic_alpha = 8.0
-            elastic_sigma = 3.0
-            horizontal_flip = true
-            [early_stopping]
-            enabled = false
-            monitor = "val_accuracy"
-            patience = 5
-            min_delta = 0.01
-            restore_best = false
-            [checkpoint]
-            every_steps = 100
-            keep_last = 2
-            [evaluation]
-            test_every_epoch = false
-            batch = 256
-            """.write(toFile: dir + "/all.toml", atomically: true, encoding: .utf8)
+        [model]
+        file = "models/tiny.toml"
+        [data]
+        validation_fraction = 0.2
+        normalization = "standard"
+        classes = 5
+        dataset = "fashion-mnist"
+        [training]
+        epochs = 3
+        batch_size = 64
+        micro_batch = 8
+        seed = 9
+        threads = 2
+        mode = "async"
+        staleness = 6
+        bn_statistics_samples = 512
+        [optimizer]
+        kind = "sgd"
+        learning_rate = 0.004
+        beta1 = 0.8
+        beta2 = 0.99
+        epsilon = 1e-6
+        momentum = 0.5
+        weight_decay = 0.00005
+        label_smoothing = 0.05
+        [schedule]
+        kind = "one-cycle"
+        warmup_epochs = 1
+        step_every_epochs = 2
+        step_gamma = 0.5
+        min_fraction = 0.002
+        peak_at = 0.3
+        start_fraction = 0.1
+        [augment]
+        enabled = true
+        rotation_degrees = 10
+        scale = 0.1
+        shift_pixels = 2.0
+        shear_degrees = 8.0
+        elastic_alpha = 8.0
+        elastic_sigma = 3.0
+        horizontal_flip = true
+        [early_stopping]
+        enabled = false
+        monitor = "val_accuracy"
+        patience = 5
+        min_delta = 0.01
+        restore_best = false
+        [checkpoint]
+        every_steps = 100
+        keep_last = 2
+        [evaluation]
+        test_every_epoch = false
+        batch = 256
+        """.write(toFile: dir + "/all.toml", atomically: true, encoding: .utf8)
         let c = try TrainConfig.load(path: dir + "/all.toml")
         var e = TrainConfig()
         e.model = dir + "/models/tiny.toml"
         e.modelSpec = try TrainConfig.loadModelSpec(e.model)
-        e.data.validationFraction = 0.2; e.data.normalization = .standard; e.data.classes = 5; e.dataset = "fashion-mnist"
-        e.training.epochs = 3; e.training.batchSize = 64; e.training.microBatch = 8; e.training.seed = 9; e.training.threads = 2
-        e.training.mode = .async; e.training.staleness = 6; e.training.batchNormSamples = 512
-        e.optimizer.kind = .sgd; e.optimizer.learningRate = 0.004; e.optimizer.beta1 = 0.8; e.optimizer.beta2 = 0.99
-        e.optimizer.epsilon = 1e-6; e.optimizer.momentum = 0.5; e.optimizer.weightDecay = 0.00005
+        e.data.validationFraction = 0.2
+        e.data.normalization = .standard
+        e.data.classes = 5
+        e.dataset = "fashion-mnist"
+        e.training.epochs = 3
+        e.training.batchSize = 64
+        e.training.microBatch = 8
+        e.training.seed = 9
+        e.training.threads = 2
+        e.training.mode = .async
+        e.training.staleness = 6
+        e.training.batchNormSamples = 512
+        e.optimizer.kind = .sgd
+        e.optimizer.learningRate = 0.004
+        e.optimizer.beta1 = 0.8
+        e.optimizer.beta2 = 0.99
+        e.optimizer.epsilon = 1e-6
+        e.optimizer.momentum = 0.5
+        e.optimizer.weightDecay = 0.00005
         e.labelSmoothing = 0.05
-        e.schedule.kind = .oneCycle; e.schedule.warmupEpochs = 1; e.schedule.stepEveryEpochs = 2; e.schedule.stepGamma = 0.5
-        e.schedule.minFraction = 0.002; e.schedule.peakAt = 0.3; e.schedule.startFraction = 0.1
-        e.augment.enabled = true; e.augment.rotationDegrees = 10; e.augment.scale = 0.1; e.augment.shiftPixels = 2
-        e.augment.shearDegrees = 8; e.augment.elasticAlpha = 8; e.augment.elasticSigma = 3; e.augment.horizontalFlip = true
+        e.schedule.kind = .oneCycle
+        e.schedule.warmupEpochs = 1
+        e.schedule.stepEveryEpochs = 2
+        e.schedule.stepGamma = 0.5
+        e.schedule.minFraction = 0.002
+        e.schedule.peakAt = 0.3
+        e.schedule.startFraction = 0.1
+        e.augment.enabled = true
+        e.augment.rotationDegrees = 10
+        e.augment.scale = 0.1
+        e.augment.shiftPixels = 2
+        e.augment.shearDegrees = 8
+        e.augment.elasticAlpha = 8
+        e.augment.elasticSigma = 3
+        e.augment.horizontalFlip = true
         e.earlyStopping = .init(enabled: false, monitor: "val_accuracy", patience: 5, minDelta: 0.01, restoreBest: false)
         e.checkpoints = .init(everySteps: 100, keepLast: 2)
         e.evaluation = .init(testEveryEpoch: false, batch: 256)

@@ -4,6 +4,7 @@ import MNISTData
 import NeuralNet
 import TestSupport
 import XCTest
+
 @testable import Training
 
 final class TrainerTests: XCTestCase {
@@ -12,7 +13,8 @@ final class TrainerTests: XCTestCase {
 
     func smallConfig(threads: Int = 1, epochs: Int = 2) -> TrainConfig {
         var c = TrainConfig()
-        c.modelSpec = ModelSpec(name: "small", layers: [.conv(4), .pool(), .conv(8), .pool(), .flatten, .dropout(0.25), .dense(10, activation: "softmax")])
+        c.modelSpec = ModelSpec(
+            name: "small", layers: [.conv(4), .pool(), .conv(8), .pool(), .flatten, .dropout(0.25), .dense(10, activation: "softmax")])
         c.model = "small"
         c.training.epochs = epochs
         c.training.batchSize = 40  // 576 training samples: 15 steps, the last one short (16 samples)
@@ -41,8 +43,10 @@ final class TrainerTests: XCTestCase {
         let lines = try String(contentsOfFile: run.metrics, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 3)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run.summary))) as! [String: Any]
-        for key in ["test_accuracy", "test_loss", "per_class", "confusion_matrix", "epochs_run", "best_epoch", "stopped_early",
-                    "wall_seconds", "train_images_per_second", "seconds_to_99", "weights_sha256"] {
+        for key in [
+            "test_accuracy", "test_loss", "per_class", "confusion_matrix", "epochs_run", "best_epoch", "stopped_early",
+            "wall_seconds", "train_images_per_second", "seconds_to_99", "weights_sha256"
+        ] {
             XCTAssertTrue(json.keys.contains(key), "summary.json lacks \(key)")
         }
         let (file, _) = try ModelFile.read(path: run.model)
@@ -65,8 +69,9 @@ final class TrainerTests: XCTestCase {
         let run = tempRun()
         _ = try train(smallConfig(epochs: 1), in: run)
         let config = smallConfig(epochs: 2)
-        let trainer = try Trainer(config: config, data: TrainingData(train: Self.train, test: Self.test, directory: "synthetic", config: config),
-                                  logger: Logger(label: "test"))
+        let trainer = try Trainer(
+            config: config, data: TrainingData(train: Self.train, test: Self.test, directory: "synthetic", config: config),
+            logger: Logger(label: "test"))
         let (checkpoint, path, _) = try XCTUnwrap(run.checkpoints.latest())
         XCTAssertEqual(checkpoint.header.progress.epoch, 1)
         try trainer.resume(from: checkpoint, path: path)
@@ -98,9 +103,12 @@ final class TrainerTests: XCTestCase {
         _ = try train(smallConfig(epochs: 1), in: run)
         var other = smallConfig(epochs: 2)
         other.optimizer.learningRate = 0.02
-        let trainer = try Trainer(config: other, data: TrainingData(train: Self.train, test: Self.test, directory: "synthetic", config: other),
-                                  logger: Logger(label: "test"))
+        let trainer = try Trainer(
+            config: other, data: TrainingData(train: Self.train, test: Self.test, directory: "synthetic", config: other),
+            logger: Logger(label: "test"))
         let (checkpoint, path, _) = try XCTUnwrap(run.checkpoints.latest())
-        XCTAssertThrowsError(try trainer.resume(from: checkpoint, path: path)) { XCTAssertTrue("\($0)".contains("different recipe"), "\($0)") }
+        XCTAssertThrowsError(try trainer.resume(from: checkpoint, path: path)) {
+            XCTAssertTrue("\($0)".contains("different recipe"), "\($0)")
+        }
     }
 }

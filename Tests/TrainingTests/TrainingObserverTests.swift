@@ -4,6 +4,7 @@ import MNISTData
 import NeuralNet
 import TestSupport
 import XCTest
+
 @testable import Training
 
 final class TrainingObserverTests: XCTestCase {
@@ -25,7 +26,8 @@ final class TrainingObserverTests: XCTestCase {
         c.training.threads = 1
         let train = SyntheticData.dataset(count: 200, seed: 1, name: "train")
         let test = SyntheticData.dataset(count: 50, seed: 2, name: "test")
-        let trainer = try Trainer(config: c, data: TrainingData(train: train, test: test, directory: "synthetic", config: c), logger: Logger(label: "t"))
+        let trainer = try Trainer(
+            config: c, data: TrainingData(train: train, test: test, directory: "synthetic", config: c), logger: Logger(label: "t"))
         let recorder = Recorder()
         trainer.observers.append(recorder)
         let run = RunDirectory(NSTemporaryDirectory() + "digits-observer-\(UUID().uuidString)")

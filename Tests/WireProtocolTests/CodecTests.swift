@@ -1,11 +1,17 @@
 import XCTest
+
 @testable import WireProtocol
 
 final class CodecTests: XCTestCase {
     static let samples: [Message] = [
-        .hello(Hello(role: .worker, name: "w1", host: "h", pid: 42, workerID: 0, localDataSHA256: "ab", numerics: "ks2-x86-64-v3-fma/0011223344556677")),
-        .welcome(Welcome(workerID: 3, config: Array("{}".utf8), serverEndpoints: ["tcp://a:1", "tcp://b:2"], heartbeatMilliseconds: 500,
-                         shipsData: true, dataSHA256: "ff", trainCount: 10, rows: 28, cols: 28)),
+        .hello(
+            Hello(
+                role: .worker, name: "w1", host: "h", pid: 42, workerID: 0, localDataSHA256: "ab",
+                numerics: "ks2-x86-64-v3-fma/0011223344556677")),
+        .welcome(
+            Welcome(
+                workerID: 3, config: Array("{}".utf8), serverEndpoints: ["tcp://a:1", "tcp://b:2"], heartbeatMilliseconds: 500,
+                shipsData: true, dataSHA256: "ff", trainCount: 10, rows: 28, cols: 28)),
         .dataChunk(DataChunk(kind: .images, offset: 4, total: 10, bytes: [1, 2, 3])),
         .ready(Ready(workerID: 3)),
         .assignment(Assignment(epoch: 1, stepInEpoch: 2, microBatches: [0, 3, 5], view: 9)),
@@ -14,12 +20,21 @@ final class CodecTests: XCTestCase {
         .heartbeat(Heartbeat(workerID: 3, computed: 99)),
         .shutdown(Shutdown(reason: "done")),
         .reject(Reject(reason: "nope")),
-        .shardInit(ShardInit(shard: 1, shards: 2, offset: 3, optimizerStep: 9, optimizer: Array("{}".utf8), parameters: [1, 2], first: [3, 4], second: [5, 6])),
+        .shardInit(
+            ShardInit(
+                shard: 1, shards: 2, offset: 3, optimizerStep: 9, optimizer: Array("{}".utf8), parameters: [1, 2], first: [3, 4],
+                second: [5, 6])),
         .beginStep(BeginStep(microBatches: 8, learningRate: 0.001, wantState: true, workers: [1, 2, 5])),
-        .stepDone(StepDone(shard: 1, loss: 2.5, correct: 7, samples: 16, computeSeconds: 0.01, parameters: [1, 2], first: [3, 4], second: [5, 6])),
-        .stepDone(StepDone(shard: 0, loss: 2.5, correct: 7, samples: 16, computeSeconds: 0.01, parameters: [1, 2], first: nil, second: nil)),
-        .gradientSum(GradientSumPush(parts: [.init(microBatch: 0, samples: 16, loss: 3.5, correct: 14), .init(microBatch: 6, samples: 12, loss: 2, correct: 9)],
-                                     computeSeconds: 0.02, offset: 5, values: [1 << 40, -(1 << 52), 0, .max])),
+        .stepDone(
+            StepDone(
+                shard: 1, loss: 2.5, correct: 7, samples: 16, computeSeconds: 0.01, parameters: [1, 2], first: [3, 4],
+                second: [5, 6])),
+        .stepDone(
+            StepDone(shard: 0, loss: 2.5, correct: 7, samples: 16, computeSeconds: 0.01, parameters: [1, 2], first: nil, second: nil)),
+        .gradientSum(
+            GradientSumPush(
+                parts: [.init(microBatch: 0, samples: 16, loss: 3.5, correct: 14), .init(microBatch: 6, samples: 12, loss: 2, correct: 9)],
+                computeSeconds: 0.02, offset: 5, values: [1 << 40, -(1 << 52), 0, .max]))
     ]
 
     func testEveryMessageRoundTrips() throws {
@@ -36,22 +51,26 @@ final class CodecTests: XCTestCase {
         let floats: [Float] = (0..<37).map { Float($0) * 0.37 - 3 }
         let sums: [Int64] = (0..<37).map { Int64($0) * 1_000_003 - (1 << 45) }
         for range in [0..<37, 5..<19, 36..<37, 0..<0] {
-            let push = GradientPush(microBatch: 3, samples: 16, loss: 2.25, correct: 11, computeSeconds: 0.004, offset: UInt64(range.lowerBound), values: [])
+            let push = GradientPush(
+                microBatch: 3, samples: 16, loss: 2.25, correct: 11, computeSeconds: 0.004, offset: UInt64(range.lowerBound), values: [])
             var full = push
             full.values = Array(floats[range])
             let fromBuffer = floats.withUnsafeBufferPointer {
                 WireCodec.encodeGradientPush(jobID: 9, sender: 2, step: 77, push, values: UnsafeBufferPointer(rebasing: $0[range]))
             }
-            XCTAssertEqual(fromBuffer, WireCodec.encode(Envelope(jobID: 9, sender: 2, step: 77, message: .gradientPush(full))), "push \(range)")
+            XCTAssertEqual(
+                fromBuffer, WireCodec.encode(Envelope(jobID: 9, sender: 2, step: 77, message: .gradientPush(full))), "push \(range)")
             XCTAssertEqual(try WireCodec.decode(fromBuffer).message, .gradientPush(full))
-            let sum = GradientSumPush(parts: [.init(microBatch: 1, samples: 16, loss: 3, correct: 9), .init(microBatch: 4, samples: 16, loss: 1.5, correct: 15)],
-                                      computeSeconds: 0.009, offset: UInt64(range.lowerBound), values: [42])
+            let sum = GradientSumPush(
+                parts: [.init(microBatch: 1, samples: 16, loss: 3, correct: 9), .init(microBatch: 4, samples: 16, loss: 1.5, correct: 15)],
+                computeSeconds: 0.009, offset: UInt64(range.lowerBound), values: [42])
             var fullSum = sum
             fullSum.values = Array(sums[range])
             let sumFromBuffer = sums.withUnsafeBufferPointer {
                 WireCodec.encodeGradientSum(jobID: 9, sender: 2, step: 77, sum, values: UnsafeBufferPointer(rebasing: $0[range]))
             }
-            XCTAssertEqual(sumFromBuffer, WireCodec.encode(Envelope(jobID: 9, sender: 2, step: 77, message: .gradientSum(fullSum))), "sum \(range)")
+            XCTAssertEqual(
+                sumFromBuffer, WireCodec.encode(Envelope(jobID: 9, sender: 2, step: 77, message: .gradientSum(fullSum))), "sum \(range)")
             XCTAssertEqual(try WireCodec.decode(sumFromBuffer).message, .gradientSum(fullSum))
         }
     }
@@ -94,14 +113,21 @@ final class CodecTests: XCTestCase {
 
     func testOversizedAnnouncementsAreRejectedBeforeAllocation() {
         var w = ByteWriter()
-        w.u32(1); w.u32(2); w.u32(3); w.u32(UInt32.max)  // an assignment claiming 4 billion micro-batches
-        var header = WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: .assignment(Assignment(epoch: 0, stepInEpoch: 0, microBatches: [], view: 0))))[0]
+        w.u32(1)
+        w.u32(2)
+        w.u32(3)
+        w.u32(UInt32.max)  // an assignment claiming 4 billion micro-batches
+        var header = WireCodec.encode(
+            Envelope(jobID: 1, sender: 1, step: 1, message: .assignment(Assignment(epoch: 0, stepInEpoch: 0, microBatches: [], view: 0))))[
+                0]
         header[32..<36] = ArraySlice(withUnsafeBytes(of: UInt32(w.bytes.count).littleEndian) { Array($0) })
         XCTAssertThrowsError(try WireCodec.decode([header, w.bytes])) { XCTAssertTrue("\($0)".contains("exceeds the limit"), "\($0)") }
     }
 
     func testGradientSumLimits() {
-        func frames(_ m: GradientSumPush) -> [[UInt8]] { WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: .gradientSum(m))) }
+        func frames(_ m: GradientSumPush) -> [[UInt8]] {
+            WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: .gradientSum(m)))
+        }
         // No micro-batches at all.
         XCTAssertThrowsError(try WireCodec.decode(frames(GradientSumPush(parts: [], offset: 0, values: [1]))))
         // The frame must hold exactly `count` Int64 values.
@@ -116,13 +142,19 @@ final class CodecTests: XCTestCase {
     /// `DecodeError`; nothing traps, and both outcomes occur.
     func testMutatedTruncatedAndRandomInputsEitherRoundTripExactlyOrThrowADecodeError() throws {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        func next() -> UInt64 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state }
+        func next() -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
         func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
         func randomBytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: next()) } }
         let valid = Self.samples.map { WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: $0)) }
         // Valid messages decode and re-encode to the same bytes.
         for frames in valid { XCTAssertEqual(WireCodec.encode(try WireCodec.decode(frames)), frames) }
-        var decoded = 0, rejected = 0
+        var decoded = 0
+        var rejected = 0
         var kinds: [String: (decoded: Int, rejected: Int)] = [:]
         for i in 0..<20_000 {
             var frames = valid[i % valid.count]
@@ -150,7 +182,9 @@ final class CodecTests: XCTestCase {
             }
             do {
                 let envelope = try WireCodec.decode(frames)
-                XCTAssertEqual(WireCodec.encode(envelope), frames, "input \(i) (\(kind)) decoded to a \(envelope.message.type) that re-encodes differently")
+                XCTAssertEqual(
+                    WireCodec.encode(envelope), frames,
+                    "input \(i) (\(kind)) decoded to a \(envelope.message.type) that re-encodes differently")
                 decoded += 1
                 kinds[kind, default: (0, 0)].decoded += 1
             } catch is DecodeError {
@@ -175,7 +209,8 @@ final class CodecTests: XCTestCase {
 /// decoder must reject with a DecodeError. DIGITS_WRITE_FUZZ_CORPUS=1 rewrites both.
 final class FuzzCorpusTests: XCTestCase {
     static var corpus: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Fuzz/corpus/wire"
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+            + "/Fuzz/corpus/wire"
     }
 
     static func framed(_ frames: [[UInt8]]) -> [UInt8] {
@@ -185,7 +220,8 @@ final class FuzzCorpusTests: XCTestCase {
     /// Splits an input into frames exactly as Fuzz/WireFuzz.swift does (at most 8 frames; a length
     /// running past the end takes what is left).
     static func harnessFrames(_ bytes: [UInt8]) -> [[UInt8]] {
-        var frames: [[UInt8]] = [], at = 0
+        var frames: [[UInt8]] = []
+        var at = 0
         while at + 2 <= bytes.count && frames.count < 8 {
             let n = Int(bytes[at]) | Int(bytes[at + 1]) << 8
             at += 2
@@ -209,7 +245,11 @@ final class FuzzCorpusTests: XCTestCase {
         let ready = WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: .ready(Ready(workerID: 3))))
         let weights = WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: .weights(Weights(offset: 0, values: [1.5, -2, 3]))))
         let hello = WireCodec.encode(Envelope(jobID: 1, sender: 1, step: 1, message: CodecTests.samples[0]))
-        var badMagic = ready, badVersion = ready, unknownType = ready, shortValues = weights, trailing = ready
+        var badMagic = ready
+        var badVersion = ready
+        var unknownType = ready
+        var shortValues = weights
+        var trailing = ready
         badMagic[0][0] ^= 0xFF
         badVersion[0][4] = UInt8(WireCodec.version + 1)
         unknownType[0][6] = 0xEE
@@ -222,12 +262,13 @@ final class FuzzCorpusTests: XCTestCase {
             ("invalid-short-values", shortValues),
             ("invalid-trailing-body-byte", trailing),
             ("invalid-missing-payload-frame", Array(weights.dropLast())),
-            ("invalid-cut-header", [Array(hello[0].prefix(hello[0].count / 2))] + hello.dropFirst()),
+            ("invalid-cut-header", [Array(hello[0].prefix(hello[0].count / 2))] + hello.dropFirst())
         ]
     }
 
     func testEveryCorpusSeedDecodesAsItsNameSays() throws {
-        let valid = Self.validSeeds, invalid = Self.invalidSeeds
+        let valid = Self.validSeeds
+        let invalid = Self.invalidSeeds
         if ProcessInfo.processInfo.environment["DIGITS_WRITE_FUZZ_CORPUS"] == "1" {
             try FileManager.default.createDirectory(atPath: Self.corpus, withIntermediateDirectories: true)
             for (name, envelope) in valid {

@@ -1,9 +1,11 @@
 import XCTest
+
 @testable import ZeroMQ
 
 final class CurveTests: XCTestCase {
     func testKeyPairsAreZ85AndConsistent() throws {
-        let a = try CurveKeyPair.generate(), b = try CurveKeyPair.generate()
+        let a = try CurveKeyPair.generate()
+        let b = try CurveKeyPair.generate()
         XCTAssertEqual(a.publicKey.count, 40)
         XCTAssertNotEqual(a, b)
         XCTAssertTrue(a.isConsistent)
@@ -33,7 +35,9 @@ final class CurveTests: XCTestCase {
 
     /// A listed client talks; a client with an unknown key and a plaintext client get nothing.
     func testOnlyAuthorisedClientsReachACurveServer() throws {
-        let server = try CurveKeyPair.generate(), good = try CurveKeyPair.generate(), stranger = try CurveKeyPair.generate()
+        let server = try CurveKeyPair.generate()
+        let good = try CurveKeyPair.generate()
+        let stranger = try CurveKeyPair.generate()
         let ctx = ZMQContext()
         let refusals = Atomic_Counter()
         let zap = try ZAPHandler(context: ctx, authorizedKeys: [good.publicKey]) { _ in refusals.increment() }
@@ -49,7 +53,9 @@ final class CurveTests: XCTestCase {
             try s.connect(endpoint)
             return s
         }
-        let intruder = try client(stranger), plain = try client(nil), friend = try client(good)
+        let intruder = try client(stranger)
+        let plain = try client(nil)
+        let friend = try client(good)
         try intruder.send([Array("from stranger".utf8)])
         try plain.send([Array("from plaintext".utf8)])
         try friend.send([Array("from friend".utf8)])
@@ -72,6 +78,14 @@ final class CurveTests: XCTestCase {
 final class Atomic_Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var n = 0
-    func increment() { lock.lock(); n += 1; lock.unlock() }
-    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+    func increment() {
+        lock.lock()
+        n += 1
+        lock.unlock()
+    }
+    var value: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return n
+    }
 }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import ZeroMQ
 
 final class SocketTests: XCTestCase {

@@ -4,7 +4,11 @@ import MNISTData
 
 public struct Color: Equatable, Sendable {
     public var r: UInt8, g: UInt8, b: UInt8
-    public init(_ r: UInt8, _ g: UInt8, _ b: UInt8) { self.r = r; self.g = g; self.b = b }
+    public init(_ r: UInt8, _ g: UInt8, _ b: UInt8) {
+        self.r = r
+        self.g = g
+        self.b = b
+    }
     public static let white = Color(255, 255, 255)
     public static let black = Color(0, 0, 0)
     public static let ink = Color(34, 34, 34)
@@ -36,7 +40,9 @@ public struct Canvas: Sendable {
     public mutating func set(x: Int, y: Int, _ c: Color) {
         guard x >= 0, y >= 0, x < width, y < height else { return }
         let i = (y * width + x) * 3
-        pixels[i] = c.r; pixels[i + 1] = c.g; pixels[i + 2] = c.b
+        pixels[i] = c.r
+        pixels[i + 1] = c.g
+        pixels[i + 2] = c.b
     }
 
     public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, color: Color) {

@@ -56,14 +56,18 @@ public enum ImageGrid {
         var canvas = Canvas(width: size.width, height: size.height)
         if let title = layout.title { canvas.text(title, x: layout.gap, y: 6, scale: 2) }
         for (i, tile) in tiles.enumerated() {
-            precondition(tile.pixels.count == layout.side * layout.side, "tile \(i) has \(tile.pixels.count) pixels, expected \(layout.side * layout.side)")
+            precondition(
+                tile.pixels.count == layout.side * layout.side,
+                "tile \(i) has \(tile.pixels.count) pixels, expected \(layout.side * layout.side)")
             let (x, y) = layout.origin(of: i)
             if let f = tile.frame {
                 canvas.frame(x: x, y: y, width: layout.cellWidth, height: layout.cellWidth, thickness: layout.frame, color: f)
             }
-            canvas.draw(gray: tile.pixels, width: layout.side, height: layout.side, x: x + layout.frame, y: y + layout.frame, scale: layout.scale)
-            canvas.text(tile.caption, centerX: x + layout.cellWidth / 2, y: y + layout.cellWidth + 3, scale: layout.captionScale,
-                        color: tile.captionColor)
+            canvas.draw(
+                gray: tile.pixels, width: layout.side, height: layout.side, x: x + layout.frame, y: y + layout.frame, scale: layout.scale)
+            canvas.text(
+                tile.caption, centerX: x + layout.cellWidth / 2, y: y + layout.cellWidth + 3, scale: layout.captionScale,
+                color: tile.captionColor)
         }
         return canvas
     }

@@ -9,9 +9,11 @@ public enum HTML {
         out += headers.map { "<th>\(escape($0))</th>" }.joined()
         out += "</tr></thead>\n<tbody>\n"
         for row in rows {
-            out += "<tr>" + row.enumerated().map { i, cell in
-                numeric.contains(i) ? "<td class=\"num\">\(escape(cell))</td>" : "<td>\(escape(cell))</td>"
-            }.joined() + "</tr>\n"
+            out +=
+                "<tr>"
+                + row.enumerated().map { i, cell in
+                    numeric.contains(i) ? "<td class=\"num\">\(escape(cell))</td>" : "<td>\(escape(cell))</td>"
+                }.joined() + "</tr>\n"
         }
         return out + "</tbody></table>\n"
     }

@@ -25,8 +25,10 @@ public struct RunFiles {
     /// Event files under tensorboard/.
     public var tensorboardFiles: [String]
 
-    public init(path: String, summary: RunSummary, history: [EpochRecord], configJSON: String?, workers: [WorkerThroughputRecord],
-                tensorboardFiles: [String]) {
+    public init(
+        path: String, summary: RunSummary, history: [EpochRecord], configJSON: String?, workers: [WorkerThroughputRecord],
+        tensorboardFiles: [String]
+    ) {
         self.path = path
         self.summary = summary
         self.history = history
@@ -61,18 +63,24 @@ public struct RunFiles {
             // An append log: a killed coordinator may leave a cut line, which is skipped (and counted).
             (workers, skipped) = try jsonLines(WorkerThroughputRecord.self, w, path: path + "/workers.jsonl", skipBadLines: true)
         }
-        let tb = ((try? FileManager.default.contentsOfDirectory(atPath: path + "/tensorboard")) ?? []).filter { $0.contains("tfevents") }.sorted()
+        let tb = ((try? FileManager.default.contentsOfDirectory(atPath: path + "/tensorboard")) ?? []).filter { $0.contains("tfevents") }
+            .sorted()
         var files = RunFiles(path: path, summary: summary, history: history, configJSON: config, workers: workers, tensorboardFiles: tb)
         files.skippedWorkerLines = skipped
         return files
     }
 
-    static func jsonLines<T: Decodable>(_ type: T.Type, _ data: Data, path: String, skipBadLines: Bool) throws -> (records: [T], skipped: Int) {
+    static func jsonLines<T: Decodable>(_ type: T.Type, _ data: Data, path: String, skipBadLines: Bool) throws -> (
+        records: [T], skipped: Int
+    ) {
         var out: [T] = []
         var skipped = 0
         for (i, line) in data.split(separator: 0x0a).enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0d }) {
             do { out.append(try JSONDecoder().decode(T.self, from: Data(line))) } catch {
-                if skipBadLines { skipped += 1; continue }
+                if skipBadLines {
+                    skipped += 1
+                    continue
+                }
                 throw ReportError("\(path): line \(i + 1) is not a valid record (\(reason(error)))")
             }
         }
@@ -104,8 +112,10 @@ public struct ReportInputs {
     public var modelWeightsSHA256: String
     public var generated: Date
 
-    public init(run: RunFiles, train: Dataset, test: Dataset, dataDirectory: String, checksums: [ChecksumStatus], predictions: [Prediction],
-                metrics: ClassificationMetrics, modelName: String, modelWeightsSHA256: String, generated: Date = Date()) {
+    public init(
+        run: RunFiles, train: Dataset, test: Dataset, dataDirectory: String, checksums: [ChecksumStatus], predictions: [Prediction],
+        metrics: ClassificationMetrics, modelName: String, modelWeightsSHA256: String, generated: Date = Date()
+    ) {
         self.run = run
         self.train = train
         self.test = test
@@ -136,7 +146,8 @@ public enum RunReport {
         add("figures/confusion.svg", Figures.confusion(r.metrics.confusion))
         add("figures/class-balance.svg", Figures.classBalance(train: r.train.classCounts(), test: r.test.classCounts()))
         files.append(File(name: "figures/samples.png", bytes: Figures.sampleGrid(r.train, count: 48, columns: 12).png))
-        files.append(File(name: "figures/predictions.png", bytes: Figures.predictionGrid(r.test, r.predictions, count: 60, columns: 12).png))
+        files.append(
+            File(name: "figures/predictions.png", bytes: Figures.predictionGrid(r.test, r.predictions, count: 60, columns: 12).png))
         let mistakes = Figures.confidentMistakes(r.predictions, count: 30)
         if !mistakes.isEmpty {
             files.append(File(name: "figures/mistakes.png", bytes: Figures.mistakeGrid(r.test, mistakes, columns: 10).png))
@@ -171,7 +182,11 @@ public enum RunReport {
         b += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         b += "<title>Digits report: \(HTML.escape(name))</title>\n<style>\n\(css)</style>\n</head>\n<body>\n"
         b += "<header><h1>Run <code>\(HTML.escape(name))</code></h1>\n"
-        b += "<p>\(HTML.escape(s.model)) (\(s.parameters) parameters), seed \(s.seed), batch \(s.batchSize) in micro-batches of \(s.microBatch), "
+        b +=
+            """
+            <p>\(HTML.escape(s.model)) (\(s.parameters) parameters), seed \(s.seed), batch \(s.batchSize) in micro-batches of \
+            \(s.microBatch), 
+            """
         b += s.workers > 1 || !r.run.workers.isEmpty ? "\(s.workers) worker(s)" : "\(s.threads) thread(s)"
         b += ". Report generated \(HTML.escape(ISO8601DateFormatter().string(from: r.generated))).</p></header>\n"
 
@@ -181,77 +196,118 @@ public enum RunReport {
             ("test accuracy", String(format: "%.2f%%", 100 * s.testAccuracy)), ("test loss", f4(s.testLoss)),
             ("epochs", "\(s.epochsRun)\(s.stoppedEarly ? " (stopped early)" : "")"), ("best epoch", s.bestEpoch.map(String.init) ?? "-"),
             ("wall time", String(format: "%.1f s", s.wallSeconds)), ("to 99% test accuracy", opt(s.secondsTo99, "%.1f s")),
-            ("training images/s", String(format: "%.0f", s.trainImagesPerSecond)),
+            ("training images/s", String(format: "%.0f", s.trainImagesPerSecond))
         ]
-        for (k, v) in cards { b += "<div class=\"card\"><div class=\"v\">\(HTML.escape(v))</div><div class=\"k\">\(HTML.escape(k))</div></div>\n" }
+        for (k, v) in cards {
+            b += "<div class=\"card\"><div class=\"v\">\(HTML.escape(v))</div><div class=\"k\">\(HTML.escape(k))</div></div>\n"
+        }
         b += "</div>\n"
         let agree = abs(m.accuracy - s.testAccuracy) < 1e-9
         b += "<p id=\"evaluation\">The saved model, evaluated again for this report on \(m.total) test images: accuracy "
         b += "\(String(format: "%.4f", m.accuracy)), loss \(f4(m.meanLoss))"
-        b += agree ? " (as in summary.json).</p>\n" : " <strong class=\"warn\">(summary.json says \(f4(s.testAccuracy)): the model file and the summary disagree)</strong>.</p>\n"
+        b +=
+            agree
+            ? " (as in summary.json).</p>\n"
+            : " <strong class=\"warn\">(summary.json says \(f4(s.testAccuracy)): the model file and the summary disagree)</strong>.</p>\n"
         b += "</section>\n"
 
         b += "<section id=\"curves\"><h2>Learning curves</h2>\n<div class=\"row\">\n"
-        b += figure("figures/loss.svg", alt: "loss per epoch", caption: "Loss per epoch (metrics.jsonl). Dashed green: best epoch; dashed red: where early stopping ended training.")
+        b += figure(
+            "figures/loss.svg", alt: "loss per epoch",
+            caption: "Loss per epoch (metrics.jsonl). Dashed green: best epoch; dashed red: where early stopping ended training.")
         b += figure("figures/accuracy.svg", alt: "accuracy per epoch", caption: "Accuracy per epoch.")
         b += "</div></section>\n"
 
         b += "<section id=\"classes\"><h2>Per-class results</h2>\n<div class=\"row\">\n"
-        b += figure("figures/confusion.svg", alt: "confusion matrix", caption: "Rows: true class; columns: predicted class. Blue: correct; red: mistakes.")
+        b += figure(
+            "figures/confusion.svg", alt: "confusion matrix",
+            caption: "Rows: true class; columns: predicted class. Blue: correct; red: mistakes.")
         var rows = m.perClass.enumerated().map { i, c in ["\(i)", f4(c.precision), f4(c.recall), f4(c.f1), "\(c.support)"] }
         rows.append(["macro avg", f4(m.macro.precision), f4(m.macro.recall), f4(m.macro.f1), "\(m.macro.support)"])
         rows.append(["weighted avg", f4(m.weighted.precision), f4(m.weighted.recall), f4(m.weighted.f1), "\(m.weighted.support)"])
-        b += "<div>" + HTML.table(headers: ["class", "precision", "recall", "F1", "support"], rows: rows, numeric: [1, 2, 3, 4], id: "per-class")
+        b +=
+            "<div>"
+            + HTML.table(headers: ["class", "precision", "recall", "F1", "support"], rows: rows, numeric: [1, 2, 3, 4], id: "per-class")
         let top = m.topConfusions(5)
         if !top.isEmpty {
-            b += "<p>Most frequent confusions: " + top.map { "\($0.label) → \($0.predicted) (\($0.count))" }.joined(separator: ", ") + ".</p>"
+            b +=
+                "<p>Most frequent confusions: " + top.map { "\($0.label) → \($0.predicted) (\($0.count))" }.joined(separator: ", ")
+                + ".</p>"
         }
         b += "</div></div></section>\n"
 
         b += "<section id=\"predictions\"><h2>Test predictions</h2>\n"
-        b += figure("figures/predictions.png", alt: "test predictions",
-                    caption: "The first \(min(60, r.predictions.count)) test images: predicted digit and its confidence; green frame = correct, red = wrong.")
+        b += figure(
+            "figures/predictions.png", alt: "test predictions",
+            caption:
+                """
+                The first \(min(60, r.predictions.count)) test images: predicted digit and its confidence; green frame = correct, red \
+                = wrong.
+                """
+        )
         if mistakes.isEmpty {
             b += "<p>No mistakes on the test set.</p>\n"
         } else {
-            b += figure("figures/mistakes.png", alt: "most confident mistakes",
-                        caption: "The \(mistakes.count) most confident mistakes: true > predicted, and the confidence in the wrong answer.")
+            b += figure(
+                "figures/mistakes.png", alt: "most confident mistakes",
+                caption: "The \(mistakes.count) most confident mistakes: true > predicted, and the confidence in the wrong answer.")
         }
         b += "</section>\n"
 
         if !r.run.workers.isEmpty {
             let names = Set(r.run.workers.map(\.worker)).count
             b += "<section id=\"workers\"><h2>Cluster workers</h2>\n"
-            b += figure("figures/workers.svg", alt: "throughput per worker",
-                        caption: "Images per second of each of the \(names) worker(s), from their heartbeats (workers.jsonl)."
-                            + (r.run.skippedWorkerLines > 0 ? " \(r.run.skippedWorkerLines) unreadable line(s) of workers.jsonl skipped." : ""))
+            b += figure(
+                "figures/workers.svg", alt: "throughput per worker",
+                caption: "Images per second of each of the \(names) worker(s), from their heartbeats (workers.jsonl)."
+                    + (r.run.skippedWorkerLines > 0 ? " \(r.run.skippedWorkerLines) unreadable line(s) of workers.jsonl skipped." : ""))
             b += "</section>\n"
         }
 
         b += "<section id=\"epochs\"><h2>Epochs and timings</h2>\n"
-        b += HTML.table(headers: ["epoch", "step", "train loss", "train acc", "val loss", "val acc", "test loss", "test acc", "images/s", "epoch s", "elapsed s"],
-                        rows: r.run.history.map { e in
-                            ["\(e.epoch)\(e.epoch == s.bestEpoch ? " (best)" : "")", "\(e.step)", f4(e.trainLoss), f4(e.trainAccuracy), opt(e.valLoss),
-                             opt(e.valAccuracy), opt(e.testLoss), opt(e.testAccuracy), String(format: "%.0f", e.imagesPerSecond),
-                             String(format: "%.1f", e.epochSeconds), String(format: "%.1f", e.elapsedSeconds)]
-                        }, numeric: Set(1...10), id: "epoch-table")
+        b += HTML.table(
+            headers: [
+                "epoch", "step", "train loss", "train acc", "val loss", "val acc", "test loss", "test acc", "images/s", "epoch s",
+                "elapsed s"
+            ],
+            rows: r.run.history.map { e in
+                [
+                    "\(e.epoch)\(e.epoch == s.bestEpoch ? " (best)" : "")", "\(e.step)", f4(e.trainLoss), f4(e.trainAccuracy),
+                    opt(e.valLoss),
+                    opt(e.valAccuracy), opt(e.testLoss), opt(e.testAccuracy), String(format: "%.0f", e.imagesPerSecond),
+                    String(format: "%.1f", e.epochSeconds), String(format: "%.1f", e.elapsedSeconds)
+                ]
+            }, numeric: Set(1...10), id: "epoch-table")
         b += "</section>\n"
 
-        b += "<section id=\"data\"><h2>Data</h2>\n<p>\(r.train.count) training and \(r.test.count) test images from <code>\(HTML.escape(r.dataDirectory))</code>.</p>\n<div class=\"row\">\n"
+        b +=
+            """
+            <section id=\"data\"><h2>Data</h2>\n<p>\(r.train.count) training and \(r.test.count) test images from \
+            <code>\(HTML.escape(r.dataDirectory))</code>.</p>\n<div class=\"row\">\n
+            """
         b += figure("figures/class-balance.svg", alt: "class distribution", caption: "Images per class, training and test set.")
         b += figure("figures/samples.png", alt: "training samples", caption: "The first 48 training images with their labels.")
         b += "</div>\n<h3>Checksums (SHA-256 of the decompressed files)</h3>\n"
-        b += HTML.table(headers: ["file", "SHA-256", "status"], rows: r.checksums.map { c in
-            [c.file, c.actual, c.ok.map { $0 ? "ok (matches the published MNIST file)" : "MISMATCH (expected \(c.expected ?? "?"))" } ?? "no reference"]
-        }, id: "checksums")
+        b += HTML.table(
+            headers: ["file", "SHA-256", "status"],
+            rows: r.checksums.map { c in
+                [
+                    c.file, c.actual,
+                    c.ok.map { $0 ? "ok (matches the published MNIST file)" : "MISMATCH (expected \(c.expected ?? "?"))" } ?? "no reference"
+                ]
+            }, id: "checksums")
         b += "</section>\n"
 
         b += "<section id=\"run\"><h2>Run</h2>\n"
         b += HTML.keyValues([
             ("run directory", r.run.path), ("model", "\(r.modelName), weights_sha256 \(r.modelWeightsSHA256)"),
             ("weights_sha256 (summary.json)", s.weightsSHA256), ("recipe hash", s.recipeHash), ("BLAS core", s.blasCore),
-            ("resumed from", s.resumedFrom ?? "-"), ("TensorBoard", r.run.tensorboardFiles.isEmpty ? "no event files" :
-                "tensorboard --logdir \(r.run.path)/tensorboard (\(r.run.tensorboardFiles.count) event file(s))"),
+            ("resumed from", s.resumedFrom ?? "-"),
+            (
+                "TensorBoard",
+                r.run.tensorboardFiles.isEmpty
+                    ? "no event files" : "tensorboard --logdir \(r.run.path)/tensorboard (\(r.run.tensorboardFiles.count) event file(s))"
+            )
         ])
         b += "<h3>summary.json</h3>\n" + summaryTable(s)
         if let c = r.run.configJSON {
@@ -270,19 +326,22 @@ public enum RunReport {
         return HTML.keyValues([
             ("model", s.model), ("parameters", "\(s.parameters)"), ("test_accuracy", g(s.testAccuracy)), ("test_loss", g(s.testLoss)),
             ("macro_avg", avg(s.macroAvg)), ("weighted_avg", avg(s.weightedAvg)), ("epochs_run", "\(s.epochsRun)"),
-            ("best_epoch", s.bestEpoch.map(String.init) ?? "null"), ("stopped_early", "\(s.stoppedEarly)"), ("wall_seconds", g(s.wallSeconds)),
+            ("best_epoch", s.bestEpoch.map(String.init) ?? "null"), ("stopped_early", "\(s.stoppedEarly)"),
+            ("wall_seconds", g(s.wallSeconds)),
             ("train_images_per_second", g(s.trainImagesPerSecond)), ("seconds_to_99", s.secondsTo99.map(g) ?? "null"),
-            ("weights_sha256", s.weightsSHA256), ("seed", "\(s.seed)"), ("batch_size", "\(s.batchSize)"), ("micro_batch", "\(s.microBatch)"),
+            ("weights_sha256", s.weightsSHA256), ("seed", "\(s.seed)"), ("batch_size", "\(s.batchSize)"),
+            ("micro_batch", "\(s.microBatch)"),
             ("threads", "\(s.threads)"), ("workers", "\(s.workers)"), ("recipe_hash", s.recipeHash), ("blas_core", s.blasCore),
             ("data_dir", s.dataDirectory), ("resumed_from", s.resumedFrom ?? "null"),
-            ("per_class, confusion_matrix", "shown under Per-class results"),
+            ("per_class, confusion_matrix", "shown under Per-class results")
         ])
     }
 
     static let css = """
         body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1320px;
                padding: 0 16px; color: #222; background: #fafafa; }
-        h1 { margin-bottom: 4px; } h1 code { font-size: inherit; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 4px; margin-top: 36px; }
+        h1 { margin-bottom: 4px; } h1 code { font-size: inherit; }
+        h2 { border-bottom: 2px solid #ddd; padding-bottom: 4px; margin-top: 36px; }
         code, pre { font-family: "DejaVu Sans Mono", Menlo, monospace; font-size: 13px; }
         pre { background: #fff; border: 1px solid #ddd; padding: 10px; overflow-x: auto; max-height: 420px; }
         .cards { display: flex; flex-wrap: wrap; gap: 12px; }
@@ -293,7 +352,8 @@ public enum RunReport {
         figure img { display: block; }
         figcaption { color: #555; font-size: 13px; margin-top: 6px; }
         table { border-collapse: collapse; background: #fff; font-size: 14px; margin: 8px 0; }
-        th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+        th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: left; }
+        td.num { text-align: right; font-variant-numeric: tabular-nums; }
         thead th { background: #f0f0f0; } table.kv th { background: #f6f6f6; font-weight: normal; color: #444; }
         .warn { color: #c0392b; }
 

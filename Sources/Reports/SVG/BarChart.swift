@@ -34,7 +34,10 @@ public struct BarChart {
     public func svg() -> String {
         var doc = SVGDocument(width: width, height: height)
         let frame = ChartFrame(width: width, height: height, left: 64, right: 16, top: 34, bottom: 70)
-        let left = frame.left, top = frame.top, plotW = frame.plotWidth, plotH = frame.plotHeight
+        let left = frame.left
+        let top = frame.top
+        let plotW = frame.plotWidth
+        let plotH = frame.plotHeight
         frame.title(title, in: &doc)
         let maxValue = max(series.flatMap(\.values).max() ?? 1, 1e-9)
         var ticks = Ticks.nice(min: 0, max: maxValue, count: 5)
@@ -51,10 +54,12 @@ public struct BarChart {
             let gx = left + Double(c) * group + group * 0.1
             for (s, ser) in series.enumerated() where c < ser.values.count {
                 let v = ser.values[c]
-                doc.rect(x: gx + Double(s) * barW, y: py(v), width: barW - 1, height: top + plotH - py(v), fill: ser.color,
-                         extra: [("class", "bar"), ("data-series", ser.name), ("data-category", name), ("data-value", SVGDocument.num(v))])
+                doc.rect(
+                    x: gx + Double(s) * barW, y: py(v), width: barW - 1, height: top + plotH - py(v), fill: ser.color,
+                    extra: [("class", "bar"), ("data-series", ser.name), ("data-category", name), ("data-value", SVGDocument.num(v))])
                 if let valueLabel {
-                    doc.text(valueLabel(v), x: gx + Double(s) * barW + barW / 2, y: py(v) - 3, size: labelSize, anchor: .middle, fill: "#444")
+                    doc.text(
+                        valueLabel(v), x: gx + Double(s) * barW + barW / 2, y: py(v) - 3, size: labelSize, anchor: .middle, fill: "#444")
                 }
             }
             doc.text(name, x: left + Double(c) * group + group / 2, y: top + plotH + 16, size: 12, anchor: .middle)

@@ -35,8 +35,10 @@ public struct Heatmap {
     }
 
     public func svg() -> String {
-        let left = 70.0, top = 56.0
-        let w = left + cell * Double(columnLabels.count) + 16, h = top + cell * Double(rowLabels.count) + 20
+        let left = 70.0
+        let top = 56.0
+        let w = left + cell * Double(columnLabels.count) + 16
+        let h = top + cell * Double(rowLabels.count) + 20
         var doc = SVGDocument(width: w, height: h)
         doc.text(title, x: w / 2, y: 20, size: 15, anchor: .middle, bold: true)
         doc.text(xLabel, x: left + cell * Double(columnLabels.count) / 2, y: 38, size: 12, anchor: .middle)
@@ -52,11 +54,13 @@ public struct Heatmap {
                 let diagonal = i == j
                 let t = Self.intensity(v, max: diagonal ? diagonalMax : offMax)
                 let fill = diagonal ? Self.mix(t, (33, 102, 172)) : Self.mix(t * 0.85, (214, 39, 40))
-                let x = left + Double(j) * cell, y = top + Double(i) * cell
+                let x = left + Double(j) * cell
+                let y = top + Double(i) * cell
                 doc.rect(x: x, y: y, width: cell, height: cell, fill: fill, extra: [("stroke", "#ffffff"), ("stroke-width", "1")])
-                doc.text("\(v)", x: x + cell / 2, y: y + cell / 2 + 4, size: v >= 1000 ? 10.5 : 12, anchor: .middle,
-                         fill: t > 0.55 ? "#ffffff" : (v == 0 ? "#bbbbbb" : "#222222"),
-                         extra: [("class", "count"), ("data-row", "\(i)"), ("data-col", "\(j)")])
+                doc.text(
+                    "\(v)", x: x + cell / 2, y: y + cell / 2 + 4, size: v >= 1000 ? 10.5 : 12, anchor: .middle,
+                    fill: t > 0.55 ? "#ffffff" : (v == 0 ? "#bbbbbb" : "#222222"),
+                    extra: [("class", "count"), ("data-row", "\(i)"), ("data-col", "\(j)")])
             }
         }
         return doc.render()

@@ -43,20 +43,29 @@ public struct SVGDocument {
     public mutating func raw(_ element: String) { elements.append(element) }
 
     public mutating func rect(x: Double, y: Double, width: Double, height: Double, fill: String, extra: [(String, String)] = []) {
-        elements.append("<rect" + Self.attributes([("x", Self.num(x)), ("y", Self.num(y)), ("width", Self.num(max(0, width))),
-                                                   ("height", Self.num(max(0, height))), ("fill", fill)] + extra) + "/>")
+        elements.append(
+            "<rect"
+                + Self.attributes(
+                    [
+                        ("x", Self.num(x)), ("y", Self.num(y)), ("width", Self.num(max(0, width))),
+                        ("height", Self.num(max(0, height))), ("fill", fill)
+                    ] + extra) + "/>")
     }
 
     public mutating func line(x1: Double, y1: Double, x2: Double, y2: Double, stroke: String, width: Double = 1, dash: String? = nil) {
-        var a = [("x1", Self.num(x1)), ("y1", Self.num(y1)), ("x2", Self.num(x2)), ("y2", Self.num(y2)), ("stroke", stroke),
-                 ("stroke-width", Self.num(width))]
+        var a = [
+            ("x1", Self.num(x1)), ("y1", Self.num(y1)), ("x2", Self.num(x2)), ("y2", Self.num(y2)), ("stroke", stroke),
+            ("stroke-width", Self.num(width))
+        ]
         if let dash { a.append(("stroke-dasharray", dash)) }
         elements.append("<line" + Self.attributes(a) + "/>")
     }
 
     public mutating func polyline(_ points: [(Double, Double)], stroke: String, width: Double = 2, dash: String? = nil) {
-        var a = [("points", points.map { "\(Self.num($0.0)),\(Self.num($0.1))" }.joined(separator: " ")), ("fill", "none"),
-                 ("stroke", stroke), ("stroke-width", Self.num(width)), ("stroke-linejoin", "round")]
+        var a = [
+            ("points", points.map { "\(Self.num($0.0)),\(Self.num($0.1))" }.joined(separator: " ")), ("fill", "none"),
+            ("stroke", stroke), ("stroke-width", Self.num(width)), ("stroke-linejoin", "round")
+        ]
         if let dash { a.append(("stroke-dasharray", dash)) }
         elements.append("<polyline" + Self.attributes(a) + "/>")
     }
@@ -73,8 +82,10 @@ public struct SVGDocument {
 
     public enum Anchor: String { case start, middle, end }
 
-    public mutating func text(_ s: String, x: Double, y: Double, size: Double = 12, anchor: Anchor = .start, fill: String = "#222",
-                              bold: Bool = false, rotate: Double? = nil, extra: [(String, String)] = []) {
+    public mutating func text(
+        _ s: String, x: Double, y: Double, size: Double = 12, anchor: Anchor = .start, fill: String = "#222",
+        bold: Bool = false, rotate: Double? = nil, extra: [(String, String)] = []
+    ) {
         var a = [("x", Self.num(x)), ("y", Self.num(y)), ("font-size", Self.num(size)), ("text-anchor", anchor.rawValue), ("fill", fill)]
         if bold { a.append(("font-weight", "bold")) }
         if let rotate { a.append(("transform", "rotate(\(Self.num(rotate)) \(Self.num(x)) \(Self.num(y)))")) }
@@ -93,7 +104,9 @@ public struct SVGDocument {
 
 /// Chart colours (colour-blind-safe Tableau 10 order).
 public enum Palette {
-    public static let colors = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
+    public static let colors = [
+        "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"
+    ]
     public static func color(_ i: Int) -> String { colors[i % colors.count] }
 }
 
@@ -104,7 +117,8 @@ public enum Ticks {
         let raw = (hi - lo) / Double(max(count, 1))
         let magnitude = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
-        let first = ceil(lo / step - 1e-9), last = floor(hi / step + 1e-9)
+        let first = ceil(lo / step - 1e-9)
+        let last = floor(hi / step + 1e-9)
         guard last >= first else { return [lo] }
         return (0...Int(last - first)).map { (first + Double($0)) * step }.map { abs($0) < step * 1e-9 ? 0 : $0 }
     }

@@ -26,8 +26,10 @@ public enum TFRecord {
             let lengthBytes = Array(bytes[i..<i + 8])
             let length = lengthBytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
             guard readLE32(bytes, i + 8) == CRC32C.masked(CRC32C.checksum(lengthBytes)),
-                  length <= UInt64(bytes.count - i - 16) else { return nil }
-            let start = i + 12, end = start + Int(length)
+                length <= UInt64(bytes.count - i - 16)
+            else { return nil }
+            let start = i + 12
+            let end = start + Int(length)
             let data = Array(bytes[start..<end])
             guard readLE32(bytes, end) == CRC32C.masked(CRC32C.checksum(data)) else { return nil }
             records.append(data)
@@ -86,8 +88,21 @@ struct ProtoWriter {
     }
 
     mutating func key(_ field: Int, _ wireType: Int) { rawVarint(UInt64(field << 3 | wireType)) }
-    mutating func varint(_ field: Int, _ v: UInt64) { key(field, 0); rawVarint(v) }
-    mutating func double(_ field: Int, _ v: Double) { key(field, 1); bytes += TFRecord.littleEndian(v.bitPattern) }
-    mutating func float(_ field: Int, _ v: Float) { key(field, 5); bytes += TFRecord.littleEndian(v.bitPattern) }
-    mutating func bytes(_ field: Int, _ v: [UInt8]) { key(field, 2); rawVarint(UInt64(v.count)); bytes += v }
+    mutating func varint(_ field: Int, _ v: UInt64) {
+        key(field, 0)
+        rawVarint(v)
+    }
+    mutating func double(_ field: Int, _ v: Double) {
+        key(field, 1)
+        bytes += TFRecord.littleEndian(v.bitPattern)
+    }
+    mutating func float(_ field: Int, _ v: Float) {
+        key(field, 5)
+        bytes += TFRecord.littleEndian(v.bitPattern)
+    }
+    mutating func bytes(_ field: Int, _ v: [UInt8]) {
+        key(field, 2)
+        rawVarint(UInt64(v.count))
+        bytes += v
+    }
 }

@@ -17,7 +17,10 @@ public final class TensorBoardWriter {
         let host = ProcessInfo.processInfo.hostName.replacingOccurrences(of: "/", with: "_")
         var name = "events.out.tfevents.\(Int(wallTime)).\(host).\(getpid())"
         var n = 0
-        while FileManager.default.fileExists(atPath: directory + "/" + name) { n += 1; name += ".\(n)" }
+        while FileManager.default.fileExists(atPath: directory + "/" + name) {
+            n += 1
+            name += ".\(n)"
+        }
         path = directory + "/" + name
         guard FileManager.default.createFile(atPath: path, contents: nil) else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
@@ -60,10 +63,16 @@ public final class TensorBoardLogger: TrainingObserver {
         seconds += step.seconds
         guard step.globalStep % stepInterval == 0 else { return }
         let n = Double(max(samples, 1))
-        emit([("step/loss", Float(lossSum / n)), ("step/accuracy", Float(Double(correct) / n)),
-              ("step/images_per_second", Float(Double(samples) / max(seconds, 1e-9))),
-              ("step/learning_rate", Float(step.learningRate))], step: step.globalStep)
-        lossSum = 0; correct = 0; samples = 0; seconds = 0
+        emit(
+            [
+                ("step/loss", Float(lossSum / n)), ("step/accuracy", Float(Double(correct) / n)),
+                ("step/images_per_second", Float(Double(samples) / max(seconds, 1e-9))),
+                ("step/learning_rate", Float(step.learningRate))
+            ], step: step.globalStep)
+        lossSum = 0
+        correct = 0
+        samples = 0
+        seconds = 0
     }
 
     public func trainingCompleted(epoch r: EpochRecord) {
@@ -72,10 +81,12 @@ public final class TensorBoardLogger: TrainingObserver {
 
     /// The scalars of an epoch record, tagged `epoch/<metrics.jsonl key>` (absent values skipped).
     public static func epochScalars(_ r: EpochRecord) -> [(tag: String, value: Float)] {
-        var v: [(String, Double?)] = [("epoch", Double(r.epoch)), ("train_loss", r.trainLoss), ("train_accuracy", r.trainAccuracy),
-                                      ("val_loss", r.valLoss), ("val_accuracy", r.valAccuracy), ("test_loss", r.testLoss),
-                                      ("test_accuracy", r.testAccuracy), ("learning_rate", r.learningRate),
-                                      ("images_per_second", r.imagesPerSecond), ("epoch_seconds", r.epochSeconds)]
+        var v: [(String, Double?)] = [
+            ("epoch", Double(r.epoch)), ("train_loss", r.trainLoss), ("train_accuracy", r.trainAccuracy),
+            ("val_loss", r.valLoss), ("val_accuracy", r.valAccuracy), ("test_loss", r.testLoss),
+            ("test_accuracy", r.testAccuracy), ("learning_rate", r.learningRate),
+            ("images_per_second", r.imagesPerSecond), ("epoch_seconds", r.epochSeconds)
+        ]
         v.removeAll { $0.1 == nil }
         return v.map { ("epoch/" + $0.0, Float($0.1!)) }
     }
