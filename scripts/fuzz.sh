@@ -85,7 +85,7 @@ build_wire() {
 }
 
 build_decoders() {
-  local data=(Sources/MNISTData/{DataError,Gzip,IDXFile,PNG,PNM}.swift)
+  local data=(Sources/MNISTData/{DataError,Gzip,IDXFile,PNG,PNGEncoder,PNM}.swift)
   local serving=(Sources/Serving/{Multipart,PredictRequest,ServeError,JPEG}.swift)
   local harness=(Fuzz/DecoderFuzz.swift Fuzz/FuzzSupport.swift)
   if stale "$B/decoders" "${data[@]}" "${serving[@]}" "${harness[@]}" "$0"; then

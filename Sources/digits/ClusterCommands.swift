@@ -39,28 +39,11 @@ struct ClusterTimingOptions: ParsableArguments {
     }
 
     /// Flags over the cluster file over the defaults.
-    func resolved(_ file: ClusterConfig?) -> (
-        heartbeatMilliseconds: Int, heartbeatDeadline: Double, joinDeadline: Double, stepDeadline: Double
-    ) {
-        (
-            heartbeatMilliseconds ?? file?.heartbeatMilliseconds ?? 500, heartbeatDeadline ?? file?.heartbeatDeadline ?? 5,
-            joinDeadline ?? file?.joinDeadline ?? 120, stepDeadline ?? file?.stepDeadline ?? 120
-        )
+    func resolved(_ file: ClusterConfig?) -> ClusterTiming {
+        ClusterTiming(
+            heartbeatMilliseconds: heartbeatMilliseconds, heartbeatDeadline: heartbeatDeadline, joinDeadline: joinDeadline,
+            stepDeadline: stepDeadline, file: file)
     }
-
-    func arguments(_ file: ClusterConfig?) -> [String] {
-        let t = resolved(file)
-        return [
-            "--heartbeat-ms", "\(t.heartbeatMilliseconds)", "--heartbeat-deadline", "\(t.heartbeatDeadline)",
-            "--join-deadline", "\(t.joinDeadline)", "--step-deadline", "\(t.stepDeadline)"
-        ]
-    }
-}
-
-/// The cluster file named by --config, if it is one.
-func clusterFile(_ path: String?) throws -> ClusterConfig? {
-    guard let path, ClusterConfig.isClusterFile(path: path) else { return nil }
-    return try ClusterConfig.load(path: path)
 }
 
 struct CoordinatorCommand: ParsableCommand {
@@ -106,7 +89,7 @@ struct CoordinatorCommand: ParsableCommand {
         // Warnings and errors also go to the status page's "recent" list.
         let events = RecentEvents()
         let logger = Logger(label: "digits.coordinator") { MultiplexLogHandler([PlainLogHandler(label: $0), events.logHandler()]) }
-        let file = try clusterFile(options.config)
+        let file = try ClusterConfig.loadIfClusterFile(options.config)
         let statusAddress = try StatusAddress.parse(statusBind ?? file?.statusBind ?? "off")
         let bind = self.bind ?? file?.bind ?? "tcp://0.0.0.0:5555"
         let dataBind = self.dataBind ?? file?.dataBind
@@ -140,10 +123,7 @@ struct CoordinatorCommand: ParsableCommand {
         }
 
         var settings = CoordinatorSettings(minWorkers: workers, serverEndpoint: sockets.dataEndpoint, servers: servers)
-        settings.heartbeatMilliseconds = UInt32(timing.heartbeatMilliseconds)
-        settings.heartbeatDeadlineSeconds = timing.heartbeatDeadline
-        settings.joinDeadlineSeconds = timing.joinDeadline
-        settings.stepDeadlineSeconds = timing.stepDeadline
+        timing.apply(to: &settings)
         settings.allowMixedNumerics = allowMixedNumerics
         let mixed =
             allowMixedNumerics
@@ -206,7 +186,7 @@ struct WorkerCommand: ParsableCommand {
 
     func run() throws {
         ClusterProcess.begin(exitWithParent: exitWithParent)
-        guard let coordinator = try coordinator ?? clusterFile(config)?.coordinator else {
+        guard let coordinator = try coordinator ?? ClusterConfig.loadIfClusterFile(config)?.coordinator else {
             throw CLIError("give the coordinator's endpoint: --coordinator tcp://HOST:PORT (or --config with a [worker] coordinator)")
         }
         let host = ProcessInfo.processInfo.hostName
@@ -219,7 +199,7 @@ struct WorkerCommand: ParsableCommand {
         let node = WorkerNode(name: name, host: host, localData: local, logger: logger, now: monotonicNanoseconds())
         node.silenceDeadlineSeconds = silenceDeadline
         let security = try self.security.clientSecurity(
-            endpoint: coordinator, file: try clusterFile(config), keyFile: key, role: "worker \(name)")
+            endpoint: coordinator, file: try ClusterConfig.loadIfClusterFile(config), keyFile: key, role: "worker \(name)")
         let transport = try networkTransport(security: security, logger: logger)
         let loop = try WorkerLoop(
             node: node, transport: transport, coordinator: coordinator, logger: logger,

@@ -100,12 +100,12 @@ struct ClusterCommand: ParsableCommand {
         let bind = self.bind ?? (usesIPC ? "ipc://" + ipcPath : "tcp://127.0.0.1:0")
         defer { if usesIPC { for path in [ipcPath, ipcPath + "-data"] { unlink(path) } } }
 
-        let file = try clusterFile(options.config)
+        let file = try ClusterConfig.loadIfClusterFile(options.config)
         // Children get the resolved recipe as one file, not a re-spelled flag list.
         let resolved = TrainOptions.resolvedConfigPath(in: run)
         _ = try options.childArguments(writing: config, to: resolved)
         let dataBindArgs = file?.dataBind.map { ["--data-bind", $0] } ?? []
-        let timingArgs = timing.arguments(file)
+        let timingArgs = timing.resolved(file).arguments
         let securityArgs = security.arguments(file)
         // Workers that each have a core (counting standalone shards) poll for the next weights
         // instead of sleeping: measured +10-27% images/s with 2 workers on 2 cores (README).

@@ -32,22 +32,3 @@ struct Digits: AsyncParsableCommand {
         ]
     )
 }
-
-/// Log lines as a person reads them: the message alone on stderr, prefixed by level when it matters.
-struct PlainLogHandler: LogHandler {
-    let label: String
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = ProcessInfo.processInfo.environment["DIGITS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(
-        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt
-    ) {
-        let prefix = level >= .warning ? "\(level): " : ""
-        Console.error("\(prefix)\(message)\n")
-    }
-}
