@@ -34,8 +34,7 @@ public enum Gemm {
         if transB {
             transposedProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, accumulate: accumulate, c: c, ldc: ldc)
         } else if transA {
-            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
-            outerProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+            outerProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, accumulate: accumulate, c: c, ldc: ldc)
         } else {
             rowProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, accumulate: accumulate, c: c, ldc: ldc)
         }
@@ -67,45 +66,47 @@ public enum Gemm {
 
     static func rowProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                            accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard n >= 8 else { return narrowRowProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, accumulate: accumulate, c: c, ldc: ldc) }
         // k slices outermost: a slice of A (m x kSlice) stays in cache across every column panel, B is read once.
-        let vectorColumns = n / 8 * 8
         var p0 = 0
         while p0 < k {
             let count = min(kSlice, k - p0)
             let initial: UnsafePointer<Float>? = (p0 == 0 && !accumulate) ? GemmKernels.zeros : nil
-            if vectorColumns >= 16 { touch(b + p0 * ldb, rows: count, columns: n, ld: ldb) }
+            if n >= 16 { touch(b + p0 * ldb, rows: count, columns: n, ld: ldb) }
             var j = 0
-            while j < vectorColumns {
-                let nv = j + 16 <= n ? 2 : 1
+            while j < n {
+                let w = panelWidth(n - j)
                 var i = 0
                 while i < m {
                     let mr = min(6, m - i)
-                    GemmKernels.rowTile(nv: nv, mr: mr, a: rows(a + i * lda + p0, lda, mr), b: b + p0 * ldb + j, ldb: ldb,
-                                        count: count, c: c + i * ldc + j, ldc: ldc, initial: initial)
+                    GemmKernels.rowTileAt(nv: w > 8 ? 2 : 1, mr: mr, a: rows(a + i * lda + p0, lda, mr), b: b + p0 * ldb + j, b2: w - 8,
+                                          ldb: ldb, count: count, c: c + i * ldc + j, c2: w - 8, ldc: ldc, initial: initial)
                     i += mr
                 }
-                j += 8 * nv
+                j += w
             }
             p0 += count
         }
-        let j = vectorColumns
-        guard j < n else { return }
-        // The last n % 8 columns: B's columns copied into a zero-padded 8-wide panel, C's into an 8-wide tile
-        // (the padding lanes compute zeros that are never stored).
-        let width = n - j
+    }
+
+    /// n < 8: B's columns copied into a zero-padded 8-wide panel, C's into an 8-wide tile (the padding lanes
+    /// compute zeros that are never stored).
+    static func narrowRowProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                 accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let width = n
         withScratch { panel, tile, _ in
             var p0 = 0
             while p0 < k {
                 let count = min(kSlice, k - p0)
-                pack(b + p0 * ldb + j, ld: ldb, rows: count, width: width, into: panel)
+                pack(b + p0 * ldb, ld: ldb, rows: count, width: width, into: panel)
                 var i = 0
                 while i < m {
                     let mr = min(6, m - i)
                     let fresh = p0 == 0 && !accumulate
-                    if !fresh { gather(c + i * ldc + j, ldc: ldc, rows: mr, width: width, transposed: false, into: tile) }
-                    GemmKernels.rowTile(nv: 1, mr: mr, a: rows(a + i * lda + p0, lda, mr), b: panel, ldb: 8, count: count,
-                                        c: tile, ldc: 8, initial: fresh ? GemmKernels.zeros : nil)
-                    scatter(tile, to: c + i * ldc + j, ldc: ldc, rows: mr, width: width, transposed: false)
+                    if !fresh { gather(c + i * ldc, ldc: ldc, rows: mr, width: width, transposed: false, into: tile) }
+                    GemmKernels.rowTileAt(nv: 1, mr: mr, a: rows(a + i * lda + p0, lda, mr), b: panel, b2: 8, ldb: 8, count: count,
+                                          c: tile, c2: 8, ldc: 8, initial: fresh ? GemmKernels.zeros : nil)
+                    scatter(tile, to: c + i * ldc, ldc: ldc, rows: mr, width: width, transposed: false)
                     i += mr
                 }
                 p0 += count
@@ -116,12 +117,18 @@ public enum Gemm {
     // MARK: - A stored (k, m): C row i += sum_p A[p, i] B row p
 
     static func outerProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                             c: UnsafeMutablePointer<Float>, ldc: Int) {
+                             accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard n >= 8 else {
+            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return narrowOuterProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+        }
+        // k is never sliced here, so a product that does not accumulate starts its chains from 0 in registers
+        // and never reads C (a dense layer's dW is written once instead of zeroed, read and written).
         // Row tiles outermost: each row of C is finished across all its columns while its lines are in cache.
-        // For a short k, blocks of A's columns are first copied into a small contiguous buffer: read in place,
-        // the k rows of a tile sit lda apart, and with lda a multiple of 1024 floats they share one L1 set.
-        let vectorColumns = n / 8 * 8
-        let block = min(96, packedFloats / max(k, 1) / 6 * 6)
+        // For a short k and an lda that is a multiple of 256 floats, blocks of A's columns are first copied into a small
+        // contiguous buffer: read in place, the k rows of a tile sit lda apart, and with lda a multiple of 1024 floats
+        // they share one L1 set. Other strides are read in place (the copy cost keras-example's 1600 x 10 dW a fifth).
+        let block = lda % 256 == 0 ? min(96, packedFloats / max(k, 1) / 6 * 6) : 0
         withUnsafeTemporaryAllocation(of: Float.self, capacity: packedFloats) { buffer in
             var i0 = 0
             while i0 < m {
@@ -135,31 +142,35 @@ public enum Gemm {
                 while i < width {
                     let mr = min(6, width - i)
                     var j = 0
-                    while j < vectorColumns {
-                        let nv = j + 16 <= n ? 2 : 1
-                        GemmKernels.outerTile(nv: nv, mr: mr, a: source + i, lda: ld, b: b + j, ldb: ldb, count: k,
-                                              c: c + (i0 + i) * ldc + j, ldc: ldc)
-                        j += 8 * nv
+                    while j < n {
+                        let w = panelWidth(n - j)
+                        GemmKernels.outerTileAt(nv: w > 8 ? 2 : 1, mr: mr, a: source + i, lda: ld, b: b + j, b2: w - 8, ldb: ldb, count: k,
+                                                c: c + (i0 + i) * ldc + j, c2: w - 8, ldc: ldc, fresh: !accumulate)
+                        j += w
                     }
                     i += mr
                 }
                 i0 += width
             }
         }
-        let j = vectorColumns
-        guard j < n else { return }
-        let width = n - j
+    }
+
+    /// n < 8: B's columns in a zero-padded 8-wide panel, C's gathered into an 8-wide tile.
+    static func narrowOuterProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                   c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let width = n
         withScratch { panel, tile, _ in
             var p0 = 0
             while p0 < k {
                 let count = min(kSlice, k - p0)
-                pack(b + p0 * ldb + j, ld: ldb, rows: count, width: width, into: panel)
+                pack(b + p0 * ldb, ld: ldb, rows: count, width: width, into: panel)
                 var i = 0
                 while i < m {
                     let mr = min(6, m - i)
-                    gather(c + i * ldc + j, ldc: ldc, rows: mr, width: width, transposed: false, into: tile)
-                    GemmKernels.outerTile(nv: 1, mr: mr, a: a + p0 * lda + i, lda: lda, b: panel, ldb: 8, count: count, c: tile, ldc: 8)
-                    scatter(tile, to: c + i * ldc + j, ldc: ldc, rows: mr, width: width, transposed: false)
+                    gather(c + i * ldc, ldc: ldc, rows: mr, width: width, transposed: false, into: tile)
+                    GemmKernels.outerTileAt(nv: 1, mr: mr, a: a + p0 * lda + i, lda: lda, b: panel, b2: 8, ldb: 8, count: count,
+                                            c: tile, c2: 8, ldc: 8, fresh: false)
+                    scatter(tile, to: c + i * ldc, ldc: ldc, rows: mr, width: width, transposed: false)
                     i += mr
                 }
                 p0 += count
@@ -174,6 +185,9 @@ public enum Gemm {
 
     static func transposedProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                                   accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if n >= 8 && k <= shortK {
+            return shortTransposedProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, accumulate: accumulate, c: c, ldc: ldc)
+        }
         withScratch { panel, tile, strip in
             var i = 0  // columns of C^T (rows of C)
             while i < m {
@@ -199,8 +213,8 @@ public enum Gemm {
                             let mr = min(6, j0 + columns - j)
                             let at0 = strip + (j - j0)
                             if !fresh { gather(at0, ldc: stripColumns, rows: mr, width: width, transposed: true, into: tile) }
-                            GemmKernels.rowTile(nv: nv, mr: mr, a: rows(b + j * ldb + p0, ldb, mr), b: panel, ldb: 16, count: count,
-                                                c: tile, ldc: 16, initial: fresh ? GemmKernels.zeros : nil)
+                            GemmKernels.rowTileAt(nv: nv, mr: mr, a: rows(b + j * ldb + p0, ldb, mr), b: panel, b2: 8, ldb: 16, count: count,
+                                                  c: tile, c2: 8, ldc: 16, initial: fresh ? GemmKernels.zeros : nil)
                             scatter(tile, to: at0, ldc: stripColumns, rows: mr, width: width, transposed: true)
                             j += mr
                         }
@@ -212,6 +226,43 @@ public enum Gemm {
                 i += width
             }
         }
+    }
+
+    /// Products with B stored (n, k) whose k is at most this take `shortTransposedProduct`.
+    static let shortK = 32
+
+    /// B stored (n, k) with a short k: B's rows packed transposed, one column panel of C (16, 8 or 9-15 wide) at a time,
+    /// and C computed row-major like `rowProduct` (no transposed stores). Packing costs n k copies, the transposed
+    /// stores it avoids m n: the better choice when k is small against m.
+    static func shortTransposedProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                       accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        withScratch { panel, _, _ in
+            let initial: UnsafePointer<Float>? = accumulate ? nil : GemmKernels.zeros
+            var j = 0
+            while j < n {
+                let w = panelWidth(n - j)
+                // panel[p * 16 + q] = B[j + q, p] for q < 8, and B[j + w - 8 + q - 8, p] for q >= 8 (the second vector).
+                for q in 0..<(w > 8 ? 16 : 8) {
+                    let src = b + (q < 8 ? j + q : j + w - 16 + q) * ldb
+                    for p in 0..<k { panel[p &* 16 &+ q] = src[p] }
+                }
+                var i = 0
+                while i < m {
+                    let mr = min(6, m - i)
+                    GemmKernels.rowTileAt(nv: w > 8 ? 2 : 1, mr: mr, a: rows(a + i * lda, lda, mr), b: panel, b2: 8, ldb: 16, count: k,
+                                          c: c + i * ldc + j, c2: w - 8, ldc: ldc, initial: initial)
+                    i += mr
+                }
+                j += w
+            }
+        }
+    }
+
+    /// The width of the next column panel when `remaining` >= 8 columns are left: 16 or 8 (two or one vectors), or
+    /// 9 to 15 (two vectors overlapping), never leaving fewer than 8 columns for the last panel.
+    @inline(__always)
+    static func panelWidth(_ remaining: Int) -> Int {
+        remaining >= 24 || remaining == 16 ? 16 : (remaining > 16 ? 8 : remaining)
     }
 
     // MARK: - Helpers
