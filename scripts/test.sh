@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests (debug build; numeric targets are always optimised), CLI tests
 # that run the real `digits` binary (cluster over loopback and across network namespaces), an
-# end-to-end training run on real MNIST, then short versions of the long checks (fuzzing,
-# benchmarks) so their scripts keep working.
+# end-to-end training run on real MNIST, after the formatting check (scripts/check-format.sh);
+# then short versions of the long checks (fuzzing, benchmarks) so their scripts keep working.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/install-test-deps.sh
+scripts/check-format.sh
 swift build --build-tests
 swift test --skip-build 2>&1 | tee .build/test-output.txt
 status=${PIPESTATUS[0]}

@@ -9,7 +9,8 @@ public struct ClusterTiming: Equatable, Sendable {
     public var stepDeadlineSeconds = 120.0
 
     /// Each value from its flag if given, else from the cluster file, else the default.
-    public init(heartbeatMilliseconds: Int?, heartbeatDeadline: Double?, joinDeadline: Double?, stepDeadline: Double?, file: ClusterConfig?) {
+    public init(heartbeatMilliseconds: Int?, heartbeatDeadline: Double?, joinDeadline: Double?, stepDeadline: Double?, file: ClusterConfig?)
+    {
         self.heartbeatMilliseconds = heartbeatMilliseconds ?? file?.heartbeatMilliseconds ?? self.heartbeatMilliseconds
         heartbeatDeadlineSeconds = heartbeatDeadline ?? file?.heartbeatDeadline ?? heartbeatDeadlineSeconds
         joinDeadlineSeconds = joinDeadline ?? file?.joinDeadline ?? joinDeadlineSeconds
@@ -20,7 +21,7 @@ public struct ClusterTiming: Equatable, Sendable {
     public var arguments: [String] {
         [
             "--heartbeat-ms", "\(heartbeatMilliseconds)", "--heartbeat-deadline", "\(heartbeatDeadlineSeconds)",
-            "--join-deadline", "\(joinDeadlineSeconds)", "--step-deadline", "\(stepDeadlineSeconds)",
+            "--join-deadline", "\(joinDeadlineSeconds)", "--step-deadline", "\(stepDeadlineSeconds)"
         ]
     }
 

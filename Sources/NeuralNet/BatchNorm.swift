@@ -22,10 +22,12 @@ public final class BatchNorm: Layer {
 
     public var parameterCount: Int { 4 * channels }
     public var parameterViews: [ParameterView] {
-        [ParameterView(name: "gamma", shape: [channels], offset: 0),
-         ParameterView(name: "beta", shape: [channels], offset: channels),
-         ParameterView(name: "moving_mean", shape: [channels], offset: 2 * channels),
-         ParameterView(name: "moving_variance", shape: [channels], offset: 3 * channels)]
+        [
+            ParameterView(name: "gamma", shape: [channels], offset: 0),
+            ParameterView(name: "beta", shape: [channels], offset: channels),
+            ParameterView(name: "moving_mean", shape: [channels], offset: 2 * channels),
+            ParameterView(name: "moving_variance", shape: [channels], offset: 3 * channels)
+        ]
     }
 
     /// x-hat for the batch, then per channel: mean, biased variance, 1/sqrt(var + eps).
@@ -46,12 +48,17 @@ public final class BatchNorm: Layer {
         }
     }
 
-    public func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
-                        scratch: UnsafeMutablePointer<Float>, context: LayerContext) {
-        let c = channels, positions = context.batch * inputShape.height * inputShape.width
-        let gamma = parameters, beta = parameters + c
+    public func forward(
+        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, context: LayerContext
+    ) {
+        let c = channels
+        let positions = context.batch * inputShape.height * inputShape.width
+        let gamma = parameters
+        let beta = parameters + c
         if !context.training {
-            let mean = parameters + 2 * c, variance = parameters + 3 * c
+            let mean = parameters + 2 * c
+            let variance = parameters + 3 * c
             for p in 0..<positions {
                 let base = p * c
                 for j in 0..<c {
@@ -63,7 +70,9 @@ public final class BatchNorm: Layer {
         }
         let xhat = scratch
         let (mo, vo) = statisticsOffset(batch: context.batch)
-        let mean = scratch + mo, variance = scratch + vo, invStd = scratch + vo + c
+        let mean = scratch + mo
+        let variance = scratch + vo
+        let invStd = scratch + vo + c
         // Same arithmetic and order as a plain loop; raw pointers only avoid bounds checks.
         let sum = UnsafeMutablePointer<Double>.allocate(capacity: c)
         defer { sum.deallocate() }
@@ -95,19 +104,24 @@ public final class BatchNorm: Layer {
         }
     }
 
-    public func backward(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
-                         dX: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
-                         dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                         context: LayerContext) {
-        let c = channels, positions = context.batch * inputShape.height * inputShape.width
+    public func backward(
+        x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
+        dX: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
+        dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        context: LayerContext
+    ) {
+        let c = channels
+        let positions = context.batch * inputShape.height * inputShape.width
         let xhat = scratch
         let invStd = scratch + statisticsOffset(batch: context.batch).variance + c
         let sums = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c)
         defer { sums.deallocate() }
         sums.initialize(repeating: 0, count: 2 * c)
-        let sumDY = sums, sumDYX = sums + c
+        let sumDY = sums
+        let sumDYX = sums + c
         for p in 0..<positions {
-            let g0 = dY + p * c, h0 = xhat + p * c
+            let g0 = dY + p * c
+            let h0 = xhat + p * c
             for j in 0..<c {
                 let g = Double(g0[j])
                 sumDY[j] += g
@@ -122,8 +136,12 @@ public final class BatchNorm: Layer {
         let n = Float(positions)
         let means = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
         defer { means.deallocate() }
-        let meanDY = means, meanDYX = means + c
-        for j in 0..<c { meanDY[j] = Float(sumDY[j]) / n; meanDYX[j] = Float(sumDYX[j]) / n }
+        let meanDY = means
+        let meanDYX = means + c
+        for j in 0..<c {
+            meanDY[j] = Float(sumDY[j]) / n
+            meanDYX[j] = Float(sumDYX[j]) / n
+        }
         let gamma = parameters
         for p in 0..<positions {
             let base = p * c
@@ -143,8 +161,10 @@ extension Sequential {
     /// each batch is normalised with its own statistics as in training (dropout off). `fill(k, ws)`
     /// puts batch k's inputs into the workspace and returns its size. Batches are added in order in
     /// Double, so the result is a pure function of the weights and the batches.
-    public func batchNormStatistics(parameters: inout [Float], batches: Int, workspace ws: Workspace,
-                                    fill: (Int, Workspace) -> Int) {
+    public func batchNormStatistics(
+        parameters: inout [Float], batches: Int, workspace ws: Workspace,
+        fill: (Int, Workspace) -> Int
+    ) {
         let bn = batchNormLayers
         guard !bn.isEmpty, batches > 0 else { return }
         var means = bn.map { [Double](repeating: 0, count: (layers[$0] as! BatchNorm).channels) }
@@ -155,10 +175,12 @@ extension Sequential {
             guard batch > 0 else { continue }
             parameters.withUnsafeBufferPointer { pb in
                 for (i, layer) in layers.enumerated() {
-                    let ctx = LayerContext(batch: batch, training: layer is BatchNorm, rng: CounterRNG(seed: 0), epoch: 0,
-                                           sampleIDs: UnsafePointer(ws.sampleIDs), layerIndex: i)
-                    layer.forward(x: ws.activations[i], y: ws.activations[i + 1], parameters: pb.baseAddress! + offsets[i],
-                                  scratch: ws.scratch[i], context: ctx)
+                    let ctx = LayerContext(
+                        batch: batch, training: layer is BatchNorm, rng: CounterRNG(seed: 0), epoch: 0,
+                        sampleIDs: UnsafePointer(ws.sampleIDs), layerIndex: i)
+                    layer.forward(
+                        x: ws.activations[i], y: ws.activations[i + 1], parameters: pb.baseAddress! + offsets[i],
+                        scratch: ws.scratch[i], context: ctx)
                 }
             }
             let correction = batch > 1 ? Double(batch) / Double(batch - 1) : 1
@@ -177,7 +199,8 @@ extension Sequential {
         guard count > 0 else { return }
         for (b, i) in bn.enumerated() {
             let layer = layers[i] as! BatchNorm
-            let c = layer.channels, base = offsets[i]
+            let c = layer.channels
+            let base = offsets[i]
             for j in 0..<c {
                 parameters[base + 2 * c + j] = Float(means[b][j] / Double(count))
                 parameters[base + 3 * c + j] = Float(variances[b][j] / Double(count))

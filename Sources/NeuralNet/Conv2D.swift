@@ -27,13 +27,17 @@ public final class Conv2D: Layer {
     /// K: the im2col row length, KH*KW*C.
     var k: Int { kernel * kernel * inputShape.channels }
 
-    public convenience init(input: Shape3, filters: Int, kernel: Int, stride: Int = 1, padding: Int = 0, weightInit: WeightInit = .glorotUniform) {
+    public convenience init(
+        input: Shape3, filters: Int, kernel: Int, stride: Int = 1, padding: Int = 0, weightInit: WeightInit = .glorotUniform
+    ) {
         self.init(input: input, filters: filters, kernel: kernel, stride: stride, padding: padding, weightInit: weightInit, algorithm: nil)
     }
 
     /// `algorithm` nil picks by shape; tests force one to compare them.
-    init(input: Shape3, filters: Int, kernel: Int, stride: Int = 1, padding: Int = 0, weightInit: WeightInit = .glorotUniform,
-         algorithm: Algorithm?) {
+    init(
+        input: Shape3, filters: Int, kernel: Int, stride: Int = 1, padding: Int = 0, weightInit: WeightInit = .glorotUniform,
+        algorithm: Algorithm?
+    ) {
         precondition(filters > 0 && kernel > 0 && stride > 0 && padding >= 0)
         self.inputShape = input
         self.filters = filters
@@ -44,8 +48,9 @@ public final class Conv2D: Layer {
         let oh = (input.height + 2 * padding - kernel) / stride + 1
         let ow = (input.width + 2 * padding - kernel) / stride + 1
         self.outputShape = Shape3(oh, ow, filters)
-        let g = ConvGeometry(height: input.height, width: input.width, channels: input.channels, kernel: kernel,
-                             stride: stride, padding: padding, filters: filters)
+        let g = ConvGeometry(
+            height: input.height, width: input.width, channels: input.channels, kernel: kernel,
+            stride: stride, padding: padding, filters: filters)
         self.geometry = g
         let chosen = algorithm ?? Self.algorithm(for: g)
         precondition(chosen != .direct || ConvKernels.supportsFilters(g), "direct conv needs filters % 8 == 0")
@@ -64,8 +69,10 @@ public final class Conv2D: Layer {
 
     public var parameterCount: Int { k * filters + filters }
     public var parameterViews: [ParameterView] {
-        [ParameterView(name: "kernel", shape: [kernel, kernel, inputShape.channels, filters], offset: 0),
-         ParameterView(name: "bias", shape: [filters], offset: k * filters)]
+        [
+            ParameterView(name: "kernel", shape: [kernel, kernel, inputShape.channels, filters], offset: 0),
+            ParameterView(name: "bias", shape: [filters], offset: k * filters)
+        ]
     }
 
     /// im2col: the col matrix, kept from forward to backward (and reused for dCol).
@@ -106,20 +113,24 @@ public final class Conv2D: Layer {
     func winogradWork(_ scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> { scratch + packedCount + transformedCount }
 
     public func initialize(_ parameters: UnsafeMutablePointer<Float>, rng: CounterRNG, layerIndex: Int) {
-        weightInit.fill(parameters, count: k * filters, fanIn: k, fanOut: kernel * kernel * filters,
-                        rng: rng, layerIndex: layerIndex)
+        weightInit.fill(
+            parameters, count: k * filters, fanIn: k, fanOut: kernel * kernel * filters,
+            rng: rng, layerIndex: layerIndex)
         (parameters + k * filters).update(repeating: 0, count: filters)
     }
 
     // x: (B, H, W, C)   y: (B, OH, OW, F)   col: (B*OH*OW, K)
-    public func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
-                        scratch: UnsafeMutablePointer<Float>, context: LayerContext) {
+    public func forward(
+        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, context: LayerContext
+    ) {
         if algorithm != .im2col {
             let input = prepareForward(x: x, parameters: parameters, scratch: scratch, batch: context.batch)
             let out = outputShape.count
             for n in 0..<context.batch {
-                forwardImage(n, input: input, rows: outputShape.height, cols: outputShape.width, parameters: parameters,
-                             scratch: scratch, y: y + n * out, relu: nil)
+                forwardImage(
+                    n, input: input, rows: outputShape.height, cols: outputShape.width, parameters: parameters,
+                    scratch: scratch, y: y + n * out, relu: nil)
             }
             return
         }
@@ -130,18 +141,21 @@ public final class Conv2D: Layer {
         Gemm.multiply(m: rows, n: filters, k: k, a: scratch, b: parameters, accumulate: true, c: y)
     }
 
-    public func backward(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
-                         dX: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
-                         dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                         context: LayerContext) {
+    public func backward(
+        x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
+        dX: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
+        dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        context: LayerContext
+    ) {
         if algorithm != .im2col {
             let batch = context.batch
             let imageDX = algorithm == .winograd || ConvKernels.supportsInputGradient(geometry)
             prepareBackward(parameters: parameters, scratch: scratch, inputGradient: dX != nil && imageDX)
             let out = outputShape.count
             for n in 0..<batch {
-                backwardImage(n, x: x, dY: dY + n * out, rows: outputShape.height, cols: outputShape.width,
-                              dX: imageDX ? dX : nil, dParameters: dParameters, scratch: scratch)
+                backwardImage(
+                    n, x: x, dY: dY + n * out, rows: outputShape.height, cols: outputShape.width,
+                    dX: imageDX ? dX : nil, dParameters: dParameters, scratch: scratch)
             }
             finishBackward(dParameters: dParameters, scratch: scratch)
             if let dX, !imageDX {
@@ -174,8 +188,10 @@ public final class Conv2D: Layer {
 
     /// Packs (direct) or transforms (winograd) the weights and pads the input if needed; returns the
     /// (padded) input for `forwardImage` and `backwardImage`.
-    func prepareForward(x: UnsafePointer<Float>, parameters: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                        batch: Int) -> UnsafePointer<Float> {
+    func prepareForward(
+        x: UnsafePointer<Float>, parameters: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        batch: Int
+    ) -> UnsafePointer<Float> {
         precondition(algorithm != .im2col)
         if algorithm == .winograd {
             WinogradKernels.transformFilters(parameters, geometry, into: packedWeights(scratch))
@@ -190,16 +206,20 @@ public final class Conv2D: Layer {
 
     /// Image `n`: the output region (oy < rows, ox < cols), compact, into `y` (conv + bias) and/or `relu`
     /// (max(y, 0)). `input` from `prepareForward`.
-    func forwardImage(_ n: Int, input: UnsafePointer<Float>, rows: Int, cols: Int, parameters: UnsafePointer<Float>,
-                      scratch: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, relu: UnsafeMutablePointer<Float>?) {
+    func forwardImage(
+        _ n: Int, input: UnsafePointer<Float>, rows: Int, cols: Int, parameters: UnsafePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, relu: UnsafeMutablePointer<Float>?
+    ) {
         let image = input + n * imageStride
         let bias = parameters + k * filters
         if algorithm == .winograd {
-            WinogradKernels.forward(geometry, image: image, rows: rows, cols: cols, u: packedWeights(scratch), bias: bias,
-                                    y: y, relu: relu, work: winogradWork(scratch))
+            WinogradKernels.forward(
+                geometry, image: image, rows: rows, cols: cols, u: packedWeights(scratch), bias: bias,
+                y: y, relu: relu, work: winogradWork(scratch))
         } else {
-            ConvKernels.forward(geometry, image: image, rows: rows, cols: cols, packed: packedWeights(scratch), bias: bias,
-                                y: y, relu: relu)
+            ConvKernels.forward(
+                geometry, image: image, rows: rows, cols: cols, packed: packedWeights(scratch), bias: bias,
+                y: y, relu: relu)
         }
     }
 
@@ -222,14 +242,17 @@ public final class Conv2D: Layer {
     /// Image `n`: dW and db (accumulated; winograd: dW into its accumulator until `finishBackward`) and, if
     /// `dX`, that image's dX (overwritten; direct needs C % 8 == 0). `dY` is the image's output gradient
     /// restricted to the top-left rows x cols region (compact); the rest of the output has dY = 0.
-    func backwardImage(_ n: Int, x: UnsafePointer<Float>, dY: UnsafePointer<Float>, rows: Int, cols: Int,
-                       dX: UnsafeMutablePointer<Float>?, dParameters: UnsafeMutablePointer<Float>,
-                       scratch: UnsafeMutablePointer<Float>) {
+    func backwardImage(
+        _ n: Int, x: UnsafePointer<Float>, dY: UnsafePointer<Float>, rows: Int, cols: Int,
+        dX: UnsafeMutablePointer<Float>?, dParameters: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
         let dBias = dParameters + k * filters
         if algorithm == .winograd {
-            WinogradKernels.backward(geometry, image: x + n * imageStride, dY: dY, rows: rows, cols: cols,
-                                     du: winogradAccumulator(scratch), ut: dX == nil ? nil : packedWeights(scratch),
-                                     dX: dX.map { $0 + n * inputShape.count }, work: winogradWork(scratch))
+            WinogradKernels.backward(
+                geometry, image: x + n * imageStride, dY: dY, rows: rows, cols: cols,
+                du: winogradAccumulator(scratch), ut: dX == nil ? nil : packedWeights(scratch),
+                dX: dX.map { $0 + n * inputShape.count }, work: winogradWork(scratch))
             ConvKernels.biasGradient(dY, rows: rows * cols, f: filters, dBias: dBias)
             return
         }
@@ -265,7 +288,10 @@ public final class Conv2D: Layer {
                     for ky in 0..<kernel {
                         let iy = oy * stride - padding + ky
                         let dst = row + ky * kc
-                        if iy < 0 || iy >= h { dst.update(repeating: 0, count: kc); continue }
+                        if iy < 0 || iy >= h {
+                            dst.update(repeating: 0, count: kc)
+                            continue
+                        }
                         let ix0 = ox * stride - padding
                         if ix0 >= 0 && ix0 + kernel <= w {
                             dst.update(from: image + (iy * w + ix0) * c, count: kc)

@@ -33,12 +33,14 @@ final class ConvBlock: Sendable {
     /// MaxPool2D with non-overlapping windows.
     init?(layers: [any Layer], at i: Int) {
         guard i + 1 < layers.count, let conv = layers[i] as? Conv2D, conv.algorithm != .im2col,
-              let relu = layers[i + 1] as? ReLU, relu.inputShape == conv.outputShape,
-              i == 0 || conv.algorithm == .winograd || ConvKernels.supportsInputGradient(conv.geometry) else { return nil }
+            let relu = layers[i + 1] as? ReLU, relu.inputShape == conv.outputShape,
+            i == 0 || conv.algorithm == .winograd || ConvKernels.supportsInputGradient(conv.geometry)
+        else { return nil }
         first = i
         self.conv = conv
         if i + 2 < layers.count, let p = layers[i + 2] as? MaxPool2D, p.size == p.stride, p.inputShape == conv.outputShape,
-           p.inputShape.channels % 8 == 0 {
+            p.inputShape.channels % 8 == 0
+        {
             pool = p
             rows = p.outputShape.height * p.size
             cols = p.outputShape.width * p.size
@@ -57,33 +59,40 @@ final class ConvBlock: Sendable {
         for n in 0..<batch {
             if let pool {
                 let out = pool.outputShape.count
-                conv.forwardImage(n, input: input, rows: rows, cols: cols, parameters: parameters, scratch: scratch,
-                                  y: nil, relu: ws.blockBuffer)
-                pool.poolImage(ws.blockBuffer, width: cols, y: ws.activations[first + 3] + n * out,
-                               argmax: ws.scratch[first + 2] + n * out)
+                conv.forwardImage(
+                    n, input: input, rows: rows, cols: cols, parameters: parameters, scratch: scratch,
+                    y: nil, relu: ws.blockBuffer)
+                pool.poolImage(
+                    ws.blockBuffer, width: cols, y: ws.activations[first + 3] + n * out,
+                    argmax: ws.scratch[first + 2] + n * out)
             } else {
-                conv.forwardImage(n, input: input, rows: rows, cols: cols, parameters: parameters, scratch: scratch,
-                                  y: nil, relu: ws.activations[first + 2] + n * conv.outputShape.count)
+                conv.forwardImage(
+                    n, input: input, rows: rows, cols: cols, parameters: parameters, scratch: scratch,
+                    y: nil, relu: ws.activations[first + 2] + n * conv.outputShape.count)
             }
         }
     }
 
     /// Training backward: accumulates the conv's dW and db and writes `dX`, the delta before the block
     /// (nil when the block starts the model), from the delta after it. `x` as given to `forward`.
-    func backward(_ ws: Workspace, x: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>?, batch: Int,
-                  parameters: UnsafePointer<Float>, dParameters: UnsafeMutablePointer<Float>) {
+    func backward(
+        _ ws: Workspace, x: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>?, batch: Int,
+        parameters: UnsafePointer<Float>, dParameters: UnsafeMutablePointer<Float>
+    ) {
         let scratch = ws.scratch[first]
         conv.prepareBackward(parameters: parameters, scratch: scratch, inputGradient: dX != nil)
         let dY = ws.blockBuffer
         for n in 0..<batch {
             if let pool {
                 let out = pool.outputShape.count
-                pool.unpoolImage(ws.deltas[first + 3] + n * out, argmax: ws.scratch[first + 2] + n * out,
-                                 reluOutput: ws.activations[first + 3] + n * out, dX: dY, height: rows, width: cols)
+                pool.unpoolImage(
+                    ws.deltas[first + 3] + n * out, argmax: ws.scratch[first + 2] + n * out,
+                    reluOutput: ws.activations[first + 3] + n * out, dX: dY, height: rows, width: cols)
             } else {
                 let out = conv.outputShape.count
-                Elementwise.reluBackward(y: ws.activations[first + 2] + n * out, dY: ws.deltas[first + 2] + n * out,
-                                         dX: dY, count: out)
+                Elementwise.reluBackward(
+                    y: ws.activations[first + 2] + n * out, dY: ws.deltas[first + 2] + n * out,
+                    dX: dY, count: out)
             }
             conv.backwardImage(n, x: x, dY: dY, rows: rows, cols: cols, dX: dX, dParameters: dParameters, scratch: scratch)
         }

@@ -18,8 +18,10 @@ public final class Dense: Layer {
 
     public var parameterCount: Int { inputs * units + units }
     public var parameterViews: [ParameterView] {
-        [ParameterView(name: "kernel", shape: [inputs, units], offset: 0),
-         ParameterView(name: "bias", shape: [units], offset: inputs * units)]
+        [
+            ParameterView(name: "kernel", shape: [inputs, units], offset: 0),
+            ParameterView(name: "bias", shape: [units], offset: inputs * units)
+        ]
     }
 
     public func initialize(_ parameters: UnsafeMutablePointer<Float>, rng: CounterRNG, layerIndex: Int) {
@@ -28,17 +30,21 @@ public final class Dense: Layer {
     }
 
     // x: (B, in)   y: (B, out)
-    public func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
-                        scratch: UnsafeMutablePointer<Float>, context: LayerContext) {
+    public func forward(
+        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, context: LayerContext
+    ) {
         let bias = parameters + inputs * units
         for r in 0..<context.batch { (y + r * units).update(from: bias, count: units) }
         Gemm.multiply(m: context.batch, n: units, k: inputs, a: x, b: parameters, accumulate: true, c: y)
     }
 
-    public func backward(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
-                         dX: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
-                         dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                         context: LayerContext) {
+    public func backward(
+        x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
+        dX: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
+        dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        context: LayerContext
+    ) {
         // dW (in, out) += x^T (in, B) x dY (B, out)
         Gemm.multiply(transA: true, m: inputs, n: units, k: context.batch, a: x, b: dY, accumulate: true, c: dParameters)
         // db (out) += column sums of dY, rows in order (reversed only under the test switch

@@ -51,13 +51,15 @@ public protocol Layer: AnyObject, Sendable {
     /// Writes initial values into the layer's parameters.
     func initialize(_ parameters: UnsafeMutablePointer<Float>, rng: CounterRNG, layerIndex: Int)
     /// y = f(x). x: (batch, inputShape), y: (batch, outputShape).
-    func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
-                 scratch: UnsafeMutablePointer<Float>, context: LayerContext)
+    func forward(
+        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, context: LayerContext)
     /// Given dY, accumulates dParameters (+=) and, if dX is non-nil, writes dX (overwriting).
-    func backward(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
-                  dX: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
-                  dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                  context: LayerContext)
+    func backward(
+        x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
+        dX: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
+        dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        context: LayerContext)
 }
 
 extension Layer {

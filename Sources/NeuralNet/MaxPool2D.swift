@@ -20,8 +20,10 @@ public final class MaxPool2D: Layer {
     public func scratchCount(batch: Int) -> Int { batch * outputShape.count }
 
     // x: (B, H, W, C)   y: (B, OH, OW, C)   argmax: (B, OH, OW, C)
-    public func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
-                        scratch: UnsafeMutablePointer<Float>, context: LayerContext) {
+    public func forward(
+        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, context: LayerContext
+    ) {
         let (h, w, c) = (inputShape.height, inputShape.width, inputShape.channels)
         let (oh, ow) = (outputShape.height, outputShape.width)
         if c % 8 == 0 {
@@ -54,10 +56,12 @@ public final class MaxPool2D: Layer {
         }
     }
 
-    public func backward(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
-                         dX: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
-                         dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                         context: LayerContext) {
+    public func backward(
+        x: UnsafePointer<Float>, y: UnsafePointer<Float>, dY: UnsafePointer<Float>,
+        dX: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
+        dParameters: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        context: LayerContext
+    ) {
         guard let dX else { return }
         let (h, w, c) = (inputShape.height, inputShape.width, inputShape.channels)
         let (oh, ow) = (outputShape.height, outputShape.width)
@@ -75,7 +79,8 @@ public final class MaxPool2D: Layer {
                     let o = (oy * ow + ox) * c
                     for ch in 0..<c {
                         let k = Int(arg[o + ch])
-                        let ky = k / size, kx = k - ky * size
+                        let ky = k / size
+                        let kx = k - ky * size
                         dImage[((oy * stride + ky) * w + ox * stride + kx) * c + ch] += dOut[o + ch]
                     }
                 }
@@ -96,15 +101,18 @@ public final class MaxPool2D: Layer {
     func poolImage(_ image: UnsafePointer<Float>, width w: Int, y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>) {
         let c = inputShape.channels
         let (oh, ow) = (outputShape.height, outputShape.width)
-        let zero = SIMD8<Float>(repeating: 0), one = SIMD8<Float>(repeating: 1)
-        var out = y, arg = argmax
+        let zero = SIMD8<Float>(repeating: 0)
+        let one = SIMD8<Float>(repeating: 1)
+        var out = y
+        var arg = argmax
         for oy in 0..<oh {
             for ox in 0..<ow {
                 let window = image + (oy * stride * w + ox * stride) * c
                 var c0 = 0
                 while c0 < c {
                     var best = Elementwise.load(window + c0)
-                    var index = zero, position = zero
+                    var index = zero
+                    var position = zero
                     for ky in 0..<size {
                         for kx in 0..<size {
                             if ky != 0 || kx != 0 {
@@ -131,8 +139,9 @@ public final class MaxPool2D: Layer {
     func backwardTiled(dY: UnsafePointer<Float>, argmax: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>, batch: Int) {
         let (input, output) = (inputShape.count, outputShape.count)
         for n in 0..<batch {
-            unpoolImage(dY + n * output, argmax: argmax + n * output, reluOutput: nil,
-                        dX: dX + n * input, height: inputShape.height, width: inputShape.width)
+            unpoolImage(
+                dY + n * output, argmax: argmax + n * output, reluOutput: nil,
+                dX: dX + n * input, height: inputShape.height, width: inputShape.width)
         }
     }
 
@@ -140,13 +149,17 @@ public final class MaxPool2D: Layer {
     /// width >= OW * size (elements outside every window get 0). With `reluOutput` (this layer's output
     /// when its input came from a ReLU), a gradient passes only where that output is > 0: the result is
     /// then the gradient with respect to the ReLU's input.
-    func unpoolImage(_ dY: UnsafePointer<Float>, argmax: UnsafePointer<Float>, reluOutput: UnsafePointer<Float>?,
-                     dX: UnsafeMutablePointer<Float>, height h: Int, width w: Int) {
+    func unpoolImage(
+        _ dY: UnsafePointer<Float>, argmax: UnsafePointer<Float>, reluOutput: UnsafePointer<Float>?,
+        dX: UnsafeMutablePointer<Float>, height h: Int, width w: Int
+    ) {
         precondition(size == stride && inputShape.channels % 8 == 0)
         let c = inputShape.channels
         let (oh, ow) = (outputShape.height, outputShape.width)
-        let zero = SIMD8<Float>(repeating: 0), one = SIMD8<Float>(repeating: 1)
-        var g = dY, arg = argmax
+        let zero = SIMD8<Float>(repeating: 0)
+        let one = SIMD8<Float>(repeating: 1)
+        var g = dY
+        var arg = argmax
         var pooled = reluOutput
         for oy in 0..<oh {
             for ox in 0..<ow {

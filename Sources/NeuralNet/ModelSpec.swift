@@ -24,8 +24,10 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     /// "glorot_uniform" (default, as Keras) or "he_normal".
     public var initializer: String?
 
-    public init(type: String, filters: Int? = nil, kernel: Int? = nil, stride: Int? = nil, padding: String? = nil,
-                units: Int? = nil, rate: Float? = nil, size: Int? = nil, activation: String? = nil, initializer: String? = nil) {
+    public init(
+        type: String, filters: Int? = nil, kernel: Int? = nil, stride: Int? = nil, padding: String? = nil,
+        units: Int? = nil, rate: Float? = nil, size: Int? = nil, activation: String? = nil, initializer: String? = nil
+    ) {
         self.type = type
         self.filters = filters
         self.kernel = kernel
@@ -42,7 +44,9 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         LayerSpec(type: "conv2d", filters: filters, kernel: kernel, padding: padding, activation: activation)
     }
     public static func pool(_ size: Int = 2) -> LayerSpec { LayerSpec(type: "maxpool2d", size: size) }
-    public static func dense(_ units: Int, activation: String? = nil) -> LayerSpec { LayerSpec(type: "dense", units: units, activation: activation) }
+    public static func dense(_ units: Int, activation: String? = nil) -> LayerSpec {
+        LayerSpec(type: "dense", units: units, activation: activation)
+    }
     public static func dropout(_ rate: Float) -> LayerSpec { LayerSpec(type: "dropout", rate: rate) }
     public static let flatten = LayerSpec(type: "flatten")
     public static let batchNorm = LayerSpec(type: "batchnorm")
@@ -63,35 +67,43 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     }
 
     /// Keras "Simple MNIST convnet": 34,826 parameters.
-    public static let kerasExample = ModelSpec(name: "keras-example", layers: [
-        .conv(32), .pool(), .conv(64), .pool(), .flatten, .dropout(0.5), .dense(10, activation: "softmax"),
-    ])
+    public static let kerasExample = ModelSpec(
+        name: "keras-example",
+        layers: [
+            .conv(32), .pool(), .conv(64), .pool(), .flatten, .dropout(0.5), .dense(10, activation: "softmax")
+        ])
 
     /// PyTorch examples/mnist network: 1,199,882 parameters.
-    public static let pytorchExample = ModelSpec(name: "pytorch-example", layers: [
-        .conv(32), .conv(64), .pool(), .dropout(0.25), .flatten, .dense(128, activation: "relu"), .dropout(0.5),
-        .dense(10, activation: "softmax"),
-    ])
+    public static let pytorchExample = ModelSpec(
+        name: "pytorch-example",
+        layers: [
+            .conv(32), .conv(64), .pool(), .dropout(0.25), .flatten, .dense(128, activation: "relu"), .dropout(0.5),
+            .dense(10, activation: "softmax")
+        ])
 
     /// A deeper net for 99.5%+: two conv pairs (32, 64 filters; each conv -> ReLU -> batch norm, so
     /// conv + ReLU [+ pool] still run fused), dense 256 with batch norm and dropout: 335,434 parameters.
-    public static let cnnBN = ModelSpec(name: "cnn-bn", layers: [
-        .conv(32), .batchNorm, .conv(32), .pool(), .batchNorm,
-        .conv(64), .batchNorm, .conv(64), .pool(), .batchNorm,
-        .flatten, .dense(256, activation: "relu"), .batchNorm, .dropout(0.4), .dense(10, activation: "softmax"),
-    ])
+    public static let cnnBN = ModelSpec(
+        name: "cnn-bn",
+        layers: [
+            .conv(32), .batchNorm, .conv(32), .pool(), .batchNorm,
+            .conv(64), .batchNorm, .conv(64), .pool(), .batchNorm,
+            .flatten, .dense(256, activation: "relu"), .batchNorm, .dropout(0.4), .dense(10, activation: "softmax")
+        ])
 
     /// keras-example with batch norm after each conv block and a dense 128 layer: fast to 99%.
-    public static let smallBN = ModelSpec(name: "small-bn", layers: [
-        .conv(32), .pool(), .batchNorm, .conv(64), .pool(), .batchNorm,
-        .flatten, .dense(128, activation: "relu"), .dropout(0.3), .dense(10, activation: "softmax"),
-    ])
+    public static let smallBN = ModelSpec(
+        name: "small-bn",
+        layers: [
+            .conv(32), .pool(), .batchNorm, .conv(64), .pool(), .batchNorm,
+            .flatten, .dense(128, activation: "relu"), .dropout(0.3), .dense(10, activation: "softmax")
+        ])
 
     public static let presets: [String: ModelSpec] = [
         kerasExample.name: kerasExample,
         pytorchExample.name: pytorchExample,
         cnnBN.name: cnnBN,
-        smallBN.name: smallBN,
+        smallBN.name: smallBN
     ]
 
     /// A copy for `n` classes when the last layer is a dense layer sized for the old count (presets); else self.
@@ -143,10 +155,17 @@ extension Sequential {
             return p
         }
         guard spec.input.count == 3, spec.input.allSatisfy({ $0 > 0 }) else {
-            throw ModelSpecError(message: "model '\(spec.name)': input must be [height, width, channels] with positive values, found \(spec.input)")
+            throw ModelSpecError(
+                message: "model '\(spec.name)': input must be [height, width, channels] with positive values, found \(spec.input)")
         }
         guard spec.input.allSatisfy({ $0 <= maxSide }), product(spec.input, limit: Self.maxActivationCount) != nil else {
-            throw ModelSpecError(message: "model '\(spec.name)': input \(spec.input) is too large (each value at most \(maxSide), at most \(Self.maxActivationCount) values in all)")
+            throw ModelSpecError(
+                message:
+                    """
+                    model '\(spec.name)': input \(spec.input) is too large (each value at most \(maxSide), at most \
+                    \(Self.maxActivationCount) values in all)
+                    """
+            )
         }
         guard spec.classes >= 2 else {
             throw ModelSpecError(message: "model '\(spec.name)': classes must be at least 2, found \(spec.classes)")
@@ -156,14 +175,17 @@ extension Sequential {
         var parameters = 0
         for (i, l) in spec.layers.enumerated() {
             let layersBefore = layers.count
-            for (field, value) in [("filters", l.filters), ("kernel", l.kernel), ("stride", l.stride), ("units", l.units), ("size", l.size)] {
+            for (field, value) in [("filters", l.filters), ("kernel", l.kernel), ("stride", l.stride), ("units", l.units), ("size", l.size)]
+            {
                 if let value, value > maxSide { throw fail(i, "\(field) \(value) is too large (at most \(maxSide))") }
             }
             let initializer: WeightInit
             switch l.initializer {
             case nil: initializer = .glorotUniform
             case let name?:
-                guard let w = WeightInit(rawValue: name) else { throw fail(i, "unknown initializer '\(name)' (expected glorot_uniform or he_normal)") }
+                guard let w = WeightInit(rawValue: name) else {
+                    throw fail(i, "unknown initializer '\(name)' (expected glorot_uniform or he_normal)")
+                }
                 initializer = w
             }
             var activation = l.activation
@@ -176,7 +198,8 @@ extension Sequential {
             switch l.type {
             case "conv2d":
                 guard let filters = l.filters, filters > 0 else { throw fail(i, "needs filters > 0") }
-                let kernel = l.kernel ?? 3, stride = l.stride ?? 1
+                let kernel = l.kernel ?? 3
+                let stride = l.stride ?? 1
                 guard kernel > 0, stride > 0 else { throw fail(i, "kernel and stride must be positive") }
                 let padding: Int
                 switch l.padding ?? "valid" {
@@ -189,19 +212,23 @@ extension Sequential {
                 guard shape.height + 2 * padding >= kernel, shape.width + 2 * padding >= kernel else {
                     throw fail(i, "kernel \(kernel) does not fit input \(shape)")
                 }
-                let outHeight = (shape.height + 2 * padding - kernel) / stride + 1, outWidth = (shape.width + 2 * padding - kernel) / stride + 1
+                let outHeight = (shape.height + 2 * padding - kernel) / stride + 1
+                let outWidth = (shape.width + 2 * padding - kernel) / stride + 1
                 guard product([outHeight, outWidth, filters], limit: Self.maxActivationCount) != nil else {
                     throw fail(i, "output \(outHeight)x\(outWidth)x\(filters) is too large (at most \(Self.maxActivationCount) values)")
                 }
                 guard product([kernel, kernel, shape.channels, filters], limit: Self.maxParameterCount) != nil else {
-                    throw fail(i, "\(kernel)x\(kernel)x\(shape.channels)x\(filters) weights are too many (at most \(Self.maxParameterCount))")
+                    throw fail(
+                        i, "\(kernel)x\(kernel)x\(shape.channels)x\(filters) weights are too many (at most \(Self.maxParameterCount))")
                 }
                 let conv = Conv2D(input: shape, filters: filters, kernel: kernel, stride: stride, padding: padding, weightInit: initializer)
                 layers.append(conv)
                 shape = conv.outputShape
             case "maxpool2d":
                 let size = l.size ?? 2
-                guard size > 0, shape.height >= size, shape.width >= size else { throw fail(i, "pool size \(size) does not fit input \(shape)") }
+                guard size > 0, shape.height >= size, shape.width >= size else {
+                    throw fail(i, "pool size \(size) does not fit input \(shape)")
+                }
                 let poolStride = l.stride ?? size
                 guard poolStride > 0 else { throw fail(i, "stride must be positive, found \(poolStride)") }
                 let pool = MaxPool2D(input: shape, size: size, stride: poolStride)

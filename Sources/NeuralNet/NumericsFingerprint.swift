@@ -21,21 +21,25 @@ public struct NumericsFingerprint: Equatable, Sendable, CustomStringConvertible 
 
     /// Probe models: small, but every kernel path the presets use, and the odd shapes they do not.
     static let probes = [
-        ModelSpec(name: "numerics-probe-odd", input: [8, 8, 1], classes: 10, layers: [
-            LayerSpec(type: "conv2d", filters: 4, kernel: 3, padding: "same", activation: "relu"),  // im2col
-            LayerSpec(type: "conv2d", filters: 8, kernel: 3, padding: "same", activation: "relu"),  // direct, dX by Gemm
-            LayerSpec(type: "conv2d", filters: 8, kernel: 3, padding: "same", initializer: "he_normal"),  // direct, dX direct
-            .batchNorm,
-            LayerSpec(type: "conv2d", filters: 8, kernel: 3, activation: "relu"),  // winograd
-            .pool(),
-            .flatten, .dense(13, activation: "relu"), .batchNorm, .dropout(0.3), .dense(10, activation: "softmax"),
-        ]),
+        ModelSpec(
+            name: "numerics-probe-odd", input: [8, 8, 1], classes: 10,
+            layers: [
+                LayerSpec(type: "conv2d", filters: 4, kernel: 3, padding: "same", activation: "relu"),  // im2col
+                LayerSpec(type: "conv2d", filters: 8, kernel: 3, padding: "same", activation: "relu"),  // direct, dX by Gemm
+                LayerSpec(type: "conv2d", filters: 8, kernel: 3, padding: "same", initializer: "he_normal"),  // direct, dX direct
+                .batchNorm,
+                LayerSpec(type: "conv2d", filters: 8, kernel: 3, activation: "relu"),  // winograd
+                .pool(),
+                .flatten, .dense(13, activation: "relu"), .batchNorm, .dropout(0.3), .dense(10, activation: "softmax")
+            ]),
         // The presets' shapes, narrower: fused conv + ReLU + pool (direct, C = 1), conv + ReLU without a pool
         // and then with one (winograd), dropout, dense with 16-wide tiles.
-        ModelSpec(name: "numerics-probe-mnist", input: [28, 28, 1], classes: 10, layers: [
-            .conv(8), .pool(), .conv(16), .conv(16), .pool(), .dropout(0.25), .flatten, .dense(32, activation: "relu"),
-            .dropout(0.5), .dense(10, activation: "softmax"),
-        ]),
+        ModelSpec(
+            name: "numerics-probe-mnist", input: [28, 28, 1], classes: 10,
+            layers: [
+                .conv(8), .pool(), .conv(16), .conv(16), .pool(), .dropout(0.25), .flatten, .dense(32, activation: "relu"),
+                .dropout(0.5), .dense(10, activation: "softmax")
+            ])
     ]
 
     public static func compute() -> NumericsFingerprint {
@@ -85,7 +89,8 @@ public struct NumericsFingerprint: Equatable, Sendable, CustomStringConvertible 
         let eval = parameters.withUnsafeBufferPointer { model.evaluate(ws, batch: batch, parameters: $0.baseAddress!, withLabels: true) }
         h.add(eval.loss.bitPattern)
         h.add(UnsafeBufferPointer(start: ws.probabilities, count: batch * model.classes))
-        var optimizer = Optimizer(config: OptimizerConfig(kind: kind, momentum: 0.9, weightDecay: 1e-4), parameterCount: model.parameterCount)
+        var optimizer = Optimizer(
+            config: OptimizerConfig(kind: kind, momentum: 0.9, weightDecay: 1e-4), parameterCount: model.parameterCount)
         for _ in 0..<2 {
             gradient.withUnsafeBufferPointer { g in
                 parameters.withUnsafeMutableBufferPointer { optimizer.apply(gradient: g, to: $0, learningRate: 1e-3) }

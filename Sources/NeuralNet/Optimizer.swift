@@ -13,8 +13,10 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
     /// Decoupled weight decay (AdamW style), 0 to disable.
     public var weightDecay: Float
 
-    public init(kind: Kind = .adam, learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-                epsilon: Float = 1e-7, momentum: Float = 0.9, weightDecay: Float = 0) {
+    public init(
+        kind: Kind = .adam, learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+        epsilon: Float = 1e-7, momentum: Float = 0.9, weightDecay: Float = 0
+    ) {
         self.kind = kind
         self.learningRate = learningRate
         self.beta1 = beta1
@@ -56,21 +58,27 @@ public struct Optimizer: Sendable {
     }
 
     /// One update of `parameters` with the mean gradient `gradient` and this step's learning rate.
-    public mutating func apply(gradient: UnsafeBufferPointer<Float>, to parameters: UnsafeMutableBufferPointer<Float>,
-                               learningRate lr: Float) {
+    public mutating func apply(
+        gradient: UnsafeBufferPointer<Float>, to parameters: UnsafeMutableBufferPointer<Float>,
+        learningRate lr: Float
+    ) {
         precondition(gradient.count == parameters.count && parameters.count == state.first.count)
         state.step += 1
         let n = parameters.count
-        let g = gradient.baseAddress!, p = parameters.baseAddress!
+        let g = gradient.baseAddress!
+        let p = parameters.baseAddress!
         let decay = 1 - lr * config.weightDecay
         switch config.kind {
         case .adam:
             let t = state.step
-            let b1 = config.beta1, b2 = config.beta2, eps = config.epsilon
+            let b1 = config.beta1
+            let b2 = config.beta2
+            let eps = config.epsilon
             let alpha = Float(Double(lr) * (1 - PortableMath.pow(Double(b2), t)).squareRoot() / (1 - PortableMath.pow(Double(b1), t)))
             state.first.withUnsafeMutableBufferPointer { mb in
                 state.second.withUnsafeMutableBufferPointer { vb in
-                    let m = mb.baseAddress!, v = vb.baseAddress!
+                    let m = mb.baseAddress!
+                    let v = vb.baseAddress!
                     for i in 0..<n {
                         let gi = g[i]
                         m[i] += (gi - m[i]) * (1 - b1)

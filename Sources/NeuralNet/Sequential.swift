@@ -103,8 +103,10 @@ public final class Sequential: Sendable {
     /// In training, fused blocks (see ConvBlock) and skipped Flatten layers do not write their intermediate
     /// activations; inference writes every activation.
     @discardableResult
-    public func forward(_ ws: Workspace, batch: Int, training: Bool, rng: CounterRNG, epoch: Int,
-                        parameters: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+    public func forward(
+        _ ws: Workspace, batch: Int, training: Bool, rng: CounterRNG, epoch: Int,
+        parameters: UnsafePointer<Float>
+    ) -> UnsafeMutablePointer<Float> {
         precondition(batch <= ws.capacity, "batch \(batch) exceeds workspace capacity \(ws.capacity)")
         var i = 0
         while i < layers.count {
@@ -117,10 +119,12 @@ public final class Sequential: Sendable {
                 block.forward(ws, x: x, batch: batch, parameters: parameters + offsets[i])
                 next = i + block.count
             } else {
-                let ctx = LayerContext(batch: batch, training: training, rng: rng, epoch: epoch,
-                                       sampleIDs: UnsafePointer(ws.sampleIDs), layerIndex: i)
-                layers[i].forward(x: x, y: ws.activations[i + 1], parameters: parameters + offsets[i],
-                                  scratch: ws.scratch[i], context: ctx)
+                let ctx = LayerContext(
+                    batch: batch, training: training, rng: rng, epoch: epoch,
+                    sampleIDs: UnsafePointer(ws.sampleIDs), layerIndex: i)
+                layers[i].forward(
+                    x: x, y: ws.activations[i + 1], parameters: parameters + offsets[i],
+                    scratch: ws.scratch[i], context: ctx)
             }
             if ws.profile { ws.forwardNanoseconds[i] += DispatchTime.now().uptimeNanoseconds - start }
             i = next
@@ -130,8 +134,10 @@ public final class Sequential: Sendable {
 
     /// One micro-batch: forward, softmax cross-entropy (summed over samples), backward.
     /// Overwrites `workspace.gradients` with the gradient of the summed loss.
-    public func trainMicroBatch(_ ws: Workspace, batch: Int, rng: CounterRNG, epoch: Int,
-                                parameters: UnsafePointer<Float>, labelSmoothing: Float = 0) -> (loss: Double, correct: Int) {
+    public func trainMicroBatch(
+        _ ws: Workspace, batch: Int, rng: CounterRNG, epoch: Int,
+        parameters: UnsafePointer<Float>, labelSmoothing: Float = 0
+    ) -> (loss: Double, correct: Int) {
         let logits = forward(ws, batch: batch, training: true, rng: rng, epoch: epoch, parameters: parameters)
         let last = layers.count
         let result = SoftmaxCrossEntropy.forwardBackward(
@@ -148,14 +154,17 @@ public final class Sequential: Sendable {
             if skippedInTraining[i] {
                 // Nothing to do: the next layer wrote this layer's dX.
             } else if let block = blockEnding[i] {
-                block.backward(ws, x: ws.activations[source], dX: dX, batch: batch, parameters: parameters + offsets[first],
-                               dParameters: ws.gradients + offsets[first])
+                block.backward(
+                    ws, x: ws.activations[source], dX: dX, batch: batch, parameters: parameters + offsets[first],
+                    dParameters: ws.gradients + offsets[first])
             } else {
-                let ctx = LayerContext(batch: batch, training: true, rng: rng, epoch: epoch,
-                                       sampleIDs: UnsafePointer(ws.sampleIDs), layerIndex: i)
-                layers[i].backward(x: ws.activations[source], y: ws.activations[i + 1], dY: ws.deltas[i + 1],
-                                   dX: dX, parameters: parameters + offsets[i],
-                                   dParameters: ws.gradients + offsets[i], scratch: ws.scratch[i], context: ctx)
+                let ctx = LayerContext(
+                    batch: batch, training: true, rng: rng, epoch: epoch,
+                    sampleIDs: UnsafePointer(ws.sampleIDs), layerIndex: i)
+                layers[i].backward(
+                    x: ws.activations[source], y: ws.activations[i + 1], dY: ws.deltas[i + 1],
+                    dX: dX, parameters: parameters + offsets[i],
+                    dParameters: ws.gradients + offsets[i], scratch: ws.scratch[i], context: ctx)
             }
             if ws.profile { ws.backwardNanoseconds[first] += DispatchTime.now().uptimeNanoseconds - start }
             i = first - 1
@@ -169,13 +178,15 @@ public final class Sequential: Sendable {
     public func evaluate(_ ws: Workspace, batch: Int, parameters: UnsafePointer<Float>, withLabels: Bool) -> (loss: Double, correct: Int) {
         let logits = forward(ws, batch: batch, training: false, rng: CounterRNG(seed: 0), epoch: 0, parameters: parameters)
         if withLabels {
-            return SoftmaxCrossEntropy.forwardBackward(logits: logits, labels: ws.labels, batch: batch, classes: classes,
-                                                       probabilities: ws.probabilities, dLogits: nil)
+            return SoftmaxCrossEntropy.forwardBackward(
+                logits: logits, labels: ws.labels, batch: batch, classes: classes,
+                probabilities: ws.probabilities, dLogits: nil)
         }
         var zero = [UInt8](repeating: 0, count: batch)
         _ = zero.withUnsafeMutableBufferPointer { l in
-            SoftmaxCrossEntropy.forwardBackward(logits: logits, labels: l.baseAddress!, batch: batch, classes: classes,
-                                                probabilities: ws.probabilities, dLogits: nil)
+            SoftmaxCrossEntropy.forwardBackward(
+                logits: logits, labels: l.baseAddress!, batch: batch, classes: classes,
+                probabilities: ws.probabilities, dLogits: nil)
         }
         return (0, 0)
     }

@@ -21,7 +21,10 @@ public enum SoftmaxCrossEntropy {
             let p = probabilities + s * classes
             var maxZ = z[0]
             var argmax = 0
-            for c in 1..<classes where z[c] > maxZ { maxZ = z[c]; argmax = c }
+            for c in 1..<classes where z[c] > maxZ {
+                maxZ = z[c]
+                argmax = c
+            }
             var total: Float = 0
             for c in 0..<classes {
                 let e = PortableMath.exp(z[c] - maxZ)

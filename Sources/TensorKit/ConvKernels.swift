@@ -33,8 +33,13 @@ public struct ConvGeometry: Sendable, Equatable {
     public var rowStride: Int { paddedWidth * channels }
 
     public init(height: Int, width: Int, channels: Int, kernel: Int, stride: Int, padding: Int, filters: Int) {
-        self.height = height; self.width = width; self.channels = channels
-        self.kernel = kernel; self.stride = stride; self.padding = padding; self.filters = filters
+        self.height = height
+        self.width = width
+        self.channels = channels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        self.filters = filters
         outHeight = (height + 2 * padding - kernel) / stride + 1
         outWidth = (width + 2 * padding - kernel) / stride + 1
     }
@@ -108,18 +113,23 @@ public enum ConvKernels {
     /// One image: the output pixels (oy, ox), oy < rows, ox < cols (a top-left region of the output),
     /// written compactly (pixel (oy, ox) at (oy * cols + ox) * F) into `y` (conv + bias) and/or `relu`
     /// (max(conv + bias, 0)). `image` is the (padded) input image, `packed` from `packWeights`.
-    public static func forward(_ g: ConvGeometry, image: UnsafePointer<Float>, rows: Int, cols: Int,
-                               packed: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-                               y: UnsafeMutablePointer<Float>?, relu: UnsafeMutablePointer<Float>?) {
+    public static func forward(
+        _ g: ConvGeometry, image: UnsafePointer<Float>, rows: Int, cols: Int,
+        packed: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        y: UnsafeMutablePointer<Float>?, relu: UnsafeMutablePointer<Float>?
+    ) {
         precondition(supportsFilters(g) && rows <= g.outHeight && cols <= g.outWidth)
         let (k, f) = (g.k, g.filters)
         let total = rows * cols
-        let step = g.stride * g.channels, rowStep = g.stride * g.rowStride
+        let step = g.stride * g.channels
+        let rowStep = g.stride * g.rowStride
         var f0 = 0
         while f0 < f {
             let width = ConvGeometry.chunkWidth(f0, f)
             let strip = packed + f0 * k
-            var p = 0, oy = 0, ox = 0
+            var p = 0
+            var oy = 0
+            var ox = 0
             while p < total {
                 let mr = Swift.min(6, total - p)
                 var a = (image, image, image, image, image, image)
@@ -128,24 +138,32 @@ public enum ConvKernels {
                     for i in 0..<mr {
                         ptrs[i] = image + oy * rowStep + ox * step
                         ox += 1
-                        if ox == cols { ox = 0; oy += 1 }
+                        if ox == cols {
+                            ox = 0
+                            oy += 1
+                        }
                     }
                 }
-                forwardTile(nv: width / 8, mr: mr, a: a, g: g, w: strip, bias: bias + f0,
-                            y: y.map { $0 + p * f + f0 }, relu: relu.map { $0 + p * f + f0 }, ldy: f)
+                forwardTile(
+                    nv: width / 8, mr: mr, a: a, g: g, w: strip, bias: bias + f0,
+                    y: y.map { $0 + p * f + f0 }, relu: relu.map { $0 + p * f + f0 }, ldy: f)
                 p += mr
             }
             f0 += width
         }
     }
 
-    typealias Ptr6 = (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
-                      UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)
+    typealias Ptr6 = (
+        UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+        UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>
+    )
 
     @inline(__always)
-    static func forwardTile(nv: Int, mr: Int, a: Ptr6, g: ConvGeometry, w: UnsafePointer<Float>,
-                            bias: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>?,
-                            relu: UnsafeMutablePointer<Float>?, ldy: Int) {
+    static func forwardTile(
+        nv: Int, mr: Int, a: Ptr6, g: ConvGeometry, w: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>?,
+        relu: UnsafeMutablePointer<Float>?, ldy: Int
+    ) {
         if nv == 2 {
             switch mr {
             case 6: forwardKernel(nv: 2, mr: 6, a: a, g: g, w: w, bias: bias, y: y, relu: relu, ldy: ldy)
@@ -169,33 +187,77 @@ public enum ConvKernels {
 
     /// mr output pixels x one filter strip of 8*nv: acc_i = bias + sum over (ky, t) of a_i[ky*rowStride + t] * w[ky*K' + t].
     @inline(__always)
-    static func forwardKernel(nv: Int, mr: Int, a: Ptr6, g: ConvGeometry, w: UnsafePointer<Float>,
-                              bias: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>?,
-                              relu: UnsafeMutablePointer<Float>?, ldy: Int) {
-        let ba = load8(bias), bb = nv > 1 ? load8(bias + 8) : ba
-        var c0a = ba, c1a = ba, c2a = ba, c3a = ba, c4a = ba, c5a = ba
-        var c0b = bb, c1b = bb, c2b = bb, c3b = bb, c4b = bb, c5b = bb
-        let kw = g.rowLength, rs = g.rowStride, width = 8 &* nv
+    static func forwardKernel(
+        nv: Int, mr: Int, a: Ptr6, g: ConvGeometry, w: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>?,
+        relu: UnsafeMutablePointer<Float>?, ldy: Int
+    ) {
+        let ba = load8(bias)
+        let bb = nv > 1 ? load8(bias + 8) : ba
+        var c0a = ba
+        var c1a = ba
+        var c2a = ba
+        var c3a = ba
+        var c4a = ba
+        var c5a = ba
+        var c0b = bb
+        var c1b = bb
+        var c2b = bb
+        var c3b = bb
+        var c4b = bb
+        var c5b = bb
+        let kw = g.rowLength
+        let rs = g.rowStride
+        let width = 8 &* nv
         var wp = w
         for ky in 0..<g.kernel {
             let o = ky &* rs
-            let p0 = a.0 + o, p1 = a.1 + o, p2 = a.2 + o, p3 = a.3 + o, p4 = a.4 + o, p5 = a.5 + o
+            let p0 = a.0 + o
+            let p1 = a.1 + o
+            let p2 = a.2 + o
+            let p3 = a.3 + o
+            let p4 = a.4 + o
+            let p5 = a.5 + o
             for t in 0..<kw {
                 let wa = load8(wp + t &* width)
                 let wb = nv > 1 ? load8(wp + t &* width + 8) : wa
                 var s = SIMD8<Float>(repeating: p0[t])
-                c0a = c0a.addingProduct(s, wa); if nv > 1 { c0b = c0b.addingProduct(s, wb) }
-                if mr > 1 { s = SIMD8(repeating: p1[t]); c1a = c1a.addingProduct(s, wa); if nv > 1 { c1b = c1b.addingProduct(s, wb) } }
-                if mr > 2 { s = SIMD8(repeating: p2[t]); c2a = c2a.addingProduct(s, wa); if nv > 1 { c2b = c2b.addingProduct(s, wb) } }
-                if mr > 3 { s = SIMD8(repeating: p3[t]); c3a = c3a.addingProduct(s, wa); if nv > 1 { c3b = c3b.addingProduct(s, wb) } }
-                if mr > 4 { s = SIMD8(repeating: p4[t]); c4a = c4a.addingProduct(s, wa); if nv > 1 { c4b = c4b.addingProduct(s, wb) } }
-                if mr > 5 { s = SIMD8(repeating: p5[t]); c5a = c5a.addingProduct(s, wa); if nv > 1 { c5b = c5b.addingProduct(s, wb) } }
+                c0a = c0a.addingProduct(s, wa)
+                if nv > 1 { c0b = c0b.addingProduct(s, wb) }
+                if mr > 1 {
+                    s = SIMD8(repeating: p1[t])
+                    c1a = c1a.addingProduct(s, wa)
+                    if nv > 1 { c1b = c1b.addingProduct(s, wb) }
+                }
+                if mr > 2 {
+                    s = SIMD8(repeating: p2[t])
+                    c2a = c2a.addingProduct(s, wa)
+                    if nv > 1 { c2b = c2b.addingProduct(s, wb) }
+                }
+                if mr > 3 {
+                    s = SIMD8(repeating: p3[t])
+                    c3a = c3a.addingProduct(s, wa)
+                    if nv > 1 { c3b = c3b.addingProduct(s, wb) }
+                }
+                if mr > 4 {
+                    s = SIMD8(repeating: p4[t])
+                    c4a = c4a.addingProduct(s, wa)
+                    if nv > 1 { c4b = c4b.addingProduct(s, wb) }
+                }
+                if mr > 5 {
+                    s = SIMD8(repeating: p5[t])
+                    c5a = c5a.addingProduct(s, wa)
+                    if nv > 1 { c5b = c5b.addingProduct(s, wb) }
+                }
             }
             wp += kw &* width
         }
         @inline(__always) func put(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ i: Int) {
             let o = i &* ldy
-            if let y { store8(a, y + o); if nv > 1 { store8(b, y + o + 8) } }
+            if let y {
+                store8(a, y + o)
+                if nv > 1 { store8(b, y + o + 8) }
+            }
             if let relu {
                 store8(a.replacing(with: 0, where: a .<= 0), relu + o)
                 if nv > 1 { store8(b.replacing(with: 0, where: b .<= 0), relu + o + 8) }
@@ -217,8 +279,10 @@ public enum ConvKernels {
     /// One image: dW (K, F) += sum over the output pixels (oy, ox), oy < rows, ox < cols, of the pixel's
     /// input window (K) outer its dY row (F), pixels in raster order; dBias (F) += the sum of the dY rows.
     /// `dY` holds the region compactly ((oy * cols + ox) * F).
-    public static func backwardWeights(_ g: ConvGeometry, image: UnsafePointer<Float>, dY: UnsafePointer<Float>,
-                                       rows: Int, cols: Int, dW: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>) {
+    public static func backwardWeights(
+        _ g: ConvGeometry, image: UnsafePointer<Float>, dY: UnsafePointer<Float>,
+        rows: Int, cols: Int, dW: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>
+    ) {
         precondition(supportsFilters(g) && rows <= g.outHeight && cols <= g.outWidth)
         let (f, kw) = (g.filters, g.rowLength)
         // Output rows in bands of about `weightBandPixels` pixels, so that a band's dY and input rows stay
@@ -253,19 +317,31 @@ public enum ConvKernels {
     public static func biasGradient(_ dY: UnsafePointer<Float>, rows: Int, f: Int, dBias: UnsafeMutablePointer<Float>) {
         var f0 = 0
         while f0 + 32 <= f {
-            var s0 = load8(dBias + f0), s1 = load8(dBias + f0 + 8), s2 = load8(dBias + f0 + 16), s3 = load8(dBias + f0 + 24)
+            var s0 = load8(dBias + f0)
+            var s1 = load8(dBias + f0 + 8)
+            var s2 = load8(dBias + f0 + 16)
+            var s3 = load8(dBias + f0 + 24)
             var row = dY + f0
             for _ in 0..<rows {
-                s0 += load8(row); s1 += load8(row + 8); s2 += load8(row + 16); s3 += load8(row + 24)
+                s0 += load8(row)
+                s1 += load8(row + 8)
+                s2 += load8(row + 16)
+                s3 += load8(row + 24)
                 row += f
             }
-            store8(s0, dBias + f0); store8(s1, dBias + f0 + 8); store8(s2, dBias + f0 + 16); store8(s3, dBias + f0 + 24)
+            store8(s0, dBias + f0)
+            store8(s1, dBias + f0 + 8)
+            store8(s2, dBias + f0 + 16)
+            store8(s3, dBias + f0 + 24)
             f0 += 32
         }
         while f0 + 8 <= f {
             var s = load8(dBias + f0)
             var row = dY + f0
-            for _ in 0..<rows { s += load8(row); row += f }
+            for _ in 0..<rows {
+                s += load8(row)
+                row += f
+            }
             store8(s, dBias + f0)
             f0 += 8
         }
@@ -278,8 +354,10 @@ public enum ConvKernels {
     }
 
     @inline(__always)
-    static func weightTile(nv: Int, mr: Int, a: UnsafePointer<Float>, g: ConvGeometry, rows: Int, cols: Int,
-                           dY: UnsafePointer<Float>, dW: UnsafeMutablePointer<Float>) {
+    static func weightTile(
+        nv: Int, mr: Int, a: UnsafePointer<Float>, g: ConvGeometry, rows: Int, cols: Int,
+        dY: UnsafePointer<Float>, dW: UnsafeMutablePointer<Float>
+    ) {
         if nv == 2 {
             switch mr {
             case 6: weightKernel(nv: 2, mr: 6, a: a, g: g, rows: rows, cols: cols, dY: dY, dW: dW)
@@ -304,42 +382,108 @@ public enum ConvKernels {
     /// mr consecutive rows of dW (inputs a[0..<mr] of every window) x one filter strip of 8*nv, summed
     /// over one image's output pixels in raster order, starting from the old dW.
     @inline(__always)
-    static func weightKernel(nv: Int, mr: Int, a: UnsafePointer<Float>, g: ConvGeometry, rows: Int, cols: Int,
-                             dY: UnsafePointer<Float>, dW: UnsafeMutablePointer<Float>) {
+    static func weightKernel(
+        nv: Int, mr: Int, a: UnsafePointer<Float>, g: ConvGeometry, rows: Int, cols: Int,
+        dY: UnsafePointer<Float>, dW: UnsafeMutablePointer<Float>
+    ) {
         let f = g.filters
         let z = SIMD8<Float>(repeating: 0)
-        var c0a = load8(dW), c0b = nv > 1 ? load8(dW + 8) : z
-        var c1a = z, c1b = z, c2a = z, c2b = z, c3a = z, c3b = z, c4a = z, c4b = z, c5a = z, c5b = z
-        if mr > 1 { c1a = load8(dW + f); if nv > 1 { c1b = load8(dW + f + 8) } }
-        if mr > 2 { c2a = load8(dW + 2 &* f); if nv > 1 { c2b = load8(dW + 2 &* f + 8) } }
-        if mr > 3 { c3a = load8(dW + 3 &* f); if nv > 1 { c3b = load8(dW + 3 &* f + 8) } }
-        if mr > 4 { c4a = load8(dW + 4 &* f); if nv > 1 { c4b = load8(dW + 4 &* f + 8) } }
-        if mr > 5 { c5a = load8(dW + 5 &* f); if nv > 1 { c5b = load8(dW + 5 &* f + 8) } }
-        let step = g.stride &* g.channels, rowStep = g.stride &* g.rowStride
+        var c0a = load8(dW)
+        var c0b = nv > 1 ? load8(dW + 8) : z
+        var c1a = z
+        var c1b = z
+        var c2a = z
+        var c2b = z
+        var c3a = z
+        var c3b = z
+        var c4a = z
+        var c4b = z
+        var c5a = z
+        var c5b = z
+        if mr > 1 {
+            c1a = load8(dW + f)
+            if nv > 1 { c1b = load8(dW + f + 8) }
+        }
+        if mr > 2 {
+            c2a = load8(dW + 2 &* f)
+            if nv > 1 { c2b = load8(dW + 2 &* f + 8) }
+        }
+        if mr > 3 {
+            c3a = load8(dW + 3 &* f)
+            if nv > 1 { c3b = load8(dW + 3 &* f + 8) }
+        }
+        if mr > 4 {
+            c4a = load8(dW + 4 &* f)
+            if nv > 1 { c4b = load8(dW + 4 &* f + 8) }
+        }
+        if mr > 5 {
+            c5a = load8(dW + 5 &* f)
+            if nv > 1 { c5b = load8(dW + 5 &* f + 8) }
+        }
+        let step = g.stride &* g.channels
+        let rowStep = g.stride &* g.rowStride
         var d = dY
         var row = a
         for _ in 0..<rows {
             var p = row
             for _ in 0..<cols {
-                let da = load8(d), db = nv > 1 ? load8(d + 8) : da
+                let da = load8(d)
+                let db = nv > 1 ? load8(d + 8) : da
                 var s = SIMD8<Float>(repeating: p[0])
-                c0a = c0a.addingProduct(s, da); if nv > 1 { c0b = c0b.addingProduct(s, db) }
-                if mr > 1 { s = SIMD8(repeating: p[1]); c1a = c1a.addingProduct(s, da); if nv > 1 { c1b = c1b.addingProduct(s, db) } }
-                if mr > 2 { s = SIMD8(repeating: p[2]); c2a = c2a.addingProduct(s, da); if nv > 1 { c2b = c2b.addingProduct(s, db) } }
-                if mr > 3 { s = SIMD8(repeating: p[3]); c3a = c3a.addingProduct(s, da); if nv > 1 { c3b = c3b.addingProduct(s, db) } }
-                if mr > 4 { s = SIMD8(repeating: p[4]); c4a = c4a.addingProduct(s, da); if nv > 1 { c4b = c4b.addingProduct(s, db) } }
-                if mr > 5 { s = SIMD8(repeating: p[5]); c5a = c5a.addingProduct(s, da); if nv > 1 { c5b = c5b.addingProduct(s, db) } }
+                c0a = c0a.addingProduct(s, da)
+                if nv > 1 { c0b = c0b.addingProduct(s, db) }
+                if mr > 1 {
+                    s = SIMD8(repeating: p[1])
+                    c1a = c1a.addingProduct(s, da)
+                    if nv > 1 { c1b = c1b.addingProduct(s, db) }
+                }
+                if mr > 2 {
+                    s = SIMD8(repeating: p[2])
+                    c2a = c2a.addingProduct(s, da)
+                    if nv > 1 { c2b = c2b.addingProduct(s, db) }
+                }
+                if mr > 3 {
+                    s = SIMD8(repeating: p[3])
+                    c3a = c3a.addingProduct(s, da)
+                    if nv > 1 { c3b = c3b.addingProduct(s, db) }
+                }
+                if mr > 4 {
+                    s = SIMD8(repeating: p[4])
+                    c4a = c4a.addingProduct(s, da)
+                    if nv > 1 { c4b = c4b.addingProduct(s, db) }
+                }
+                if mr > 5 {
+                    s = SIMD8(repeating: p[5])
+                    c5a = c5a.addingProduct(s, da)
+                    if nv > 1 { c5b = c5b.addingProduct(s, db) }
+                }
                 p += step
                 d += f
             }
             row += rowStep
         }
-        store8(c0a, dW); if nv > 1 { store8(c0b, dW + 8) }
-        if mr > 1 { store8(c1a, dW + f); if nv > 1 { store8(c1b, dW + f + 8) } }
-        if mr > 2 { store8(c2a, dW + 2 &* f); if nv > 1 { store8(c2b, dW + 2 &* f + 8) } }
-        if mr > 3 { store8(c3a, dW + 3 &* f); if nv > 1 { store8(c3b, dW + 3 &* f + 8) } }
-        if mr > 4 { store8(c4a, dW + 4 &* f); if nv > 1 { store8(c4b, dW + 4 &* f + 8) } }
-        if mr > 5 { store8(c5a, dW + 5 &* f); if nv > 1 { store8(c5b, dW + 5 &* f + 8) } }
+        store8(c0a, dW)
+        if nv > 1 { store8(c0b, dW + 8) }
+        if mr > 1 {
+            store8(c1a, dW + f)
+            if nv > 1 { store8(c1b, dW + f + 8) }
+        }
+        if mr > 2 {
+            store8(c2a, dW + 2 &* f)
+            if nv > 1 { store8(c2b, dW + 2 &* f + 8) }
+        }
+        if mr > 3 {
+            store8(c3a, dW + 3 &* f)
+            if nv > 1 { store8(c3b, dW + 3 &* f + 8) }
+        }
+        if mr > 4 {
+            store8(c4a, dW + 4 &* f)
+            if nv > 1 { store8(c4b, dW + 4 &* f + 8) }
+        }
+        if mr > 5 {
+            store8(c5a, dW + 5 &* f)
+            if nv > 1 { store8(c5b, dW + 5 &* f + 8) }
+        }
     }
 
     // MARK: - Backward: input
@@ -348,13 +492,18 @@ public enum ConvKernels {
     /// pixel (oy, ox), oy < rows, ox < cols, in raster order, adds its dY row times W^T onto its input
     /// window (kernel taps in order, then channel chunks). `dY` holds the region compactly; `packed`
     /// from `packTransposedWeights`. Zero `dX` first for an overwrite.
-    public static func backwardInput(_ g: ConvGeometry, dY: UnsafePointer<Float>, rows: Int, cols: Int,
-                                     packed: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>) {
+    public static func backwardInput(
+        _ g: ConvGeometry, dY: UnsafePointer<Float>, rows: Int, cols: Int,
+        packed: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>
+    ) {
         precondition(supportsInputGradient(g) && rows <= g.outHeight && cols <= g.outWidth)
         let (c, f) = (g.channels, g.filters)
         let total = rows * cols
-        let step = g.stride * c, rowStep = g.stride * g.rowStride
-        var p = 0, oy = 0, ox = 0
+        let step = g.stride * c
+        let rowStep = g.stride * g.rowStride
+        var p = 0
+        var oy = 0
+        var ox = 0
         while p < total {
             let mr = Swift.min(6, total - p)
             var t: Int6 = (0, 0, 0, 0, 0, 0)
@@ -363,7 +512,10 @@ public enum ConvKernels {
                 for i in 0..<mr {
                     offs[i] = oy * rowStep + ox * step
                     ox += 1
-                    if ox == cols { ox = 0; oy += 1 }
+                    if ox == cols {
+                        ox = 0
+                        oy += 1
+                    }
                 }
             }
             let d = dY + p * f
@@ -387,8 +539,10 @@ public enum ConvKernels {
     typealias Int6 = (Int, Int, Int, Int, Int, Int)
 
     @inline(__always)
-    static func inputTile(nv: Int, mr: Int, dY: UnsafePointer<Float>, f: Int, w: UnsafePointer<Float>,
-                          dX: UnsafeMutablePointer<Float>, t: Int6) {
+    static func inputTile(
+        nv: Int, mr: Int, dY: UnsafePointer<Float>, f: Int, w: UnsafePointer<Float>,
+        dX: UnsafeMutablePointer<Float>, t: Int6
+    ) {
         if nv == 2 {
             switch mr {
             case 6: inputKernel(nv: 2, mr: 6, dY: dY, f: f, w: w, dX: dX, t: t)
@@ -412,23 +566,61 @@ public enum ConvKernels {
 
     /// mr pixels' dY rows (F) times one (tap, channel chunk of 8*nv) column block of W^T, added onto dX at t_i.
     @inline(__always)
-    static func inputKernel(nv: Int, mr: Int, dY: UnsafePointer<Float>, f: Int, w: UnsafePointer<Float>,
-                            dX: UnsafeMutablePointer<Float>, t: Int6) {
+    static func inputKernel(
+        nv: Int, mr: Int, dY: UnsafePointer<Float>, f: Int, w: UnsafePointer<Float>,
+        dX: UnsafeMutablePointer<Float>, t: Int6
+    ) {
         let z = SIMD8<Float>(repeating: 0)
-        var c0a = z, c1a = z, c2a = z, c3a = z, c4a = z, c5a = z
-        var c0b = z, c1b = z, c2b = z, c3b = z, c4b = z, c5b = z
+        var c0a = z
+        var c1a = z
+        var c2a = z
+        var c3a = z
+        var c4a = z
+        var c5a = z
+        var c0b = z
+        var c1b = z
+        var c2b = z
+        var c3b = z
+        var c4b = z
+        var c5b = z
         let width = 8 &* nv
-        let d0 = dY, d1 = dY + f, d2 = dY + 2 &* f, d3 = dY + 3 &* f, d4 = dY + 4 &* f, d5 = dY + 5 &* f
+        let d0 = dY
+        let d1 = dY + f
+        let d2 = dY + 2 &* f
+        let d3 = dY + 3 &* f
+        let d4 = dY + 4 &* f
+        let d5 = dY + 5 &* f
         for j in 0..<f {
             let wa = load8(w + j &* width)
             let wb = nv > 1 ? load8(w + j &* width + 8) : wa
             var s = SIMD8<Float>(repeating: d0[j])
-            c0a = c0a.addingProduct(s, wa); if nv > 1 { c0b = c0b.addingProduct(s, wb) }
-            if mr > 1 { s = SIMD8(repeating: d1[j]); c1a = c1a.addingProduct(s, wa); if nv > 1 { c1b = c1b.addingProduct(s, wb) } }
-            if mr > 2 { s = SIMD8(repeating: d2[j]); c2a = c2a.addingProduct(s, wa); if nv > 1 { c2b = c2b.addingProduct(s, wb) } }
-            if mr > 3 { s = SIMD8(repeating: d3[j]); c3a = c3a.addingProduct(s, wa); if nv > 1 { c3b = c3b.addingProduct(s, wb) } }
-            if mr > 4 { s = SIMD8(repeating: d4[j]); c4a = c4a.addingProduct(s, wa); if nv > 1 { c4b = c4b.addingProduct(s, wb) } }
-            if mr > 5 { s = SIMD8(repeating: d5[j]); c5a = c5a.addingProduct(s, wa); if nv > 1 { c5b = c5b.addingProduct(s, wb) } }
+            c0a = c0a.addingProduct(s, wa)
+            if nv > 1 { c0b = c0b.addingProduct(s, wb) }
+            if mr > 1 {
+                s = SIMD8(repeating: d1[j])
+                c1a = c1a.addingProduct(s, wa)
+                if nv > 1 { c1b = c1b.addingProduct(s, wb) }
+            }
+            if mr > 2 {
+                s = SIMD8(repeating: d2[j])
+                c2a = c2a.addingProduct(s, wa)
+                if nv > 1 { c2b = c2b.addingProduct(s, wb) }
+            }
+            if mr > 3 {
+                s = SIMD8(repeating: d3[j])
+                c3a = c3a.addingProduct(s, wa)
+                if nv > 1 { c3b = c3b.addingProduct(s, wb) }
+            }
+            if mr > 4 {
+                s = SIMD8(repeating: d4[j])
+                c4a = c4a.addingProduct(s, wa)
+                if nv > 1 { c4b = c4b.addingProduct(s, wb) }
+            }
+            if mr > 5 {
+                s = SIMD8(repeating: d5[j])
+                c5a = c5a.addingProduct(s, wa)
+                if nv > 1 { c5b = c5b.addingProduct(s, wb) }
+            }
         }
         @inline(__always) func add(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
             store8(load8(p) + a, p)

@@ -21,20 +21,27 @@ public struct CounterRNG: Sendable, Hashable {
     /// Four random words for the 128-bit counter (purpose, a, b, c).
     @inline(__always)
     public func block(_ purpose: RandomPurpose, _ a: UInt32, _ b: UInt32 = 0, _ c: UInt32 = 0) -> SIMD4<UInt32> {
-        Self.philox(counter: SIMD4(purpose.rawValue, a, b, c),
-                    key: SIMD2(UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)))
+        Self.philox(
+            counter: SIMD4(purpose.rawValue, a, b, c),
+            key: SIMD2(UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)))
     }
 
     /// The Philox4x32 bijection with 10 rounds (scalar code: SIMD4 lane shuffles compiled poorly).
     @inline(__always)
     public static func philox(counter: SIMD4<UInt32>, key: SIMD2<UInt32>) -> SIMD4<UInt32> {
-        var x0 = counter[0], x1 = counter[1], x2 = counter[2], x3 = counter[3]
-        var k0 = key[0], k1 = key[1]
+        var x0 = counter[0]
+        var x1 = counter[1]
+        var x2 = counter[2]
+        var x3 = counter[3]
+        var k0 = key[0]
+        var k1 = key[1]
         for _ in 0..<10 {
             let p0 = UInt64(0xD251_1F53) &* UInt64(x0)
             let p1 = UInt64(0xCD9E_8D57) &* UInt64(x2)
-            let hi0 = UInt32(truncatingIfNeeded: p0 >> 32), lo0 = UInt32(truncatingIfNeeded: p0)
-            let hi1 = UInt32(truncatingIfNeeded: p1 >> 32), lo1 = UInt32(truncatingIfNeeded: p1)
+            let hi0 = UInt32(truncatingIfNeeded: p0 >> 32)
+            let lo0 = UInt32(truncatingIfNeeded: p0)
+            let hi1 = UInt32(truncatingIfNeeded: p1 >> 32)
+            let lo1 = UInt32(truncatingIfNeeded: p1)
             (x0, x1, x2, x3) = (hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0)
             k0 &+= 0x9E37_79B9
             k1 &+= 0xBB67_AE85

@@ -64,9 +64,13 @@ public enum Gemm {
 
     // MARK: - A (m, k) x B (k, n): vectors across the columns of C
 
-    static func rowProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                           accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        guard n >= 8 else { return narrowRowProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, accumulate: accumulate, c: c, ldc: ldc) }
+    static func rowProduct(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard n >= 8 else {
+            return narrowRowProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, accumulate: accumulate, c: c, ldc: ldc)
+        }
         // k slices outermost: a slice of A (m x kSlice) stays in cache across every column panel, B is read once.
         var p0 = 0
         while p0 < k {
@@ -79,8 +83,9 @@ public enum Gemm {
                 var i = 0
                 while i < m {
                     let mr = min(6, m - i)
-                    GemmKernels.rowTileAt(nv: w > 8 ? 2 : 1, mr: mr, a: rows(a + i * lda + p0, lda, mr), b: b + p0 * ldb + j, b2: w - 8,
-                                          ldb: ldb, count: count, c: c + i * ldc + j, c2: w - 8, ldc: ldc, initial: initial)
+                    GemmKernels.rowTileAt(
+                        nv: w > 8 ? 2 : 1, mr: mr, a: rows(a + i * lda + p0, lda, mr), b: b + p0 * ldb + j, b2: w - 8,
+                        ldb: ldb, count: count, c: c + i * ldc + j, c2: w - 8, ldc: ldc, initial: initial)
                     i += mr
                 }
                 j += w
@@ -91,8 +96,10 @@ public enum Gemm {
 
     /// n < 8: B's columns copied into a zero-padded 8-wide panel, C's into an 8-wide tile (the padding lanes
     /// compute zeros that are never stored).
-    static func narrowRowProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                 accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func narrowRowProduct(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         let width = n
         withScratch { panel, tile, _ in
             var p0 = 0
@@ -104,8 +111,9 @@ public enum Gemm {
                     let mr = min(6, m - i)
                     let fresh = p0 == 0 && !accumulate
                     if !fresh { gather(c + i * ldc, ldc: ldc, rows: mr, width: width, transposed: false, into: tile) }
-                    GemmKernels.rowTileAt(nv: 1, mr: mr, a: rows(a + i * lda + p0, lda, mr), b: panel, b2: 8, ldb: 8, count: count,
-                                          c: tile, c2: 8, ldc: 8, initial: fresh ? GemmKernels.zeros : nil)
+                    GemmKernels.rowTileAt(
+                        nv: 1, mr: mr, a: rows(a + i * lda + p0, lda, mr), b: panel, b2: 8, ldb: 8, count: count,
+                        c: tile, c2: 8, ldc: 8, initial: fresh ? GemmKernels.zeros : nil)
                     scatter(tile, to: c + i * ldc, ldc: ldc, rows: mr, width: width, transposed: false)
                     i += mr
                 }
@@ -116,8 +124,10 @@ public enum Gemm {
 
     // MARK: - A stored (k, m): C row i += sum_p A[p, i] B row p
 
-    static func outerProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                             accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func outerProduct(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         guard n >= 8 else {
             if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             return narrowOuterProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
@@ -133,7 +143,8 @@ public enum Gemm {
             var i0 = 0
             while i0 < m {
                 let width = block >= 6 ? min(block, m - i0) : m - i0
-                var source = a + i0, ld = lda
+                var source = a + i0
+                var ld = lda
                 if block >= 6 {
                     for p in 0..<k { (buffer.baseAddress! + p * width).update(from: a + p * lda + i0, count: width) }
                     (source, ld) = (UnsafePointer(buffer.baseAddress!), width)
@@ -144,8 +155,9 @@ public enum Gemm {
                     var j = 0
                     while j < n {
                         let w = panelWidth(n - j)
-                        GemmKernels.outerTileAt(nv: w > 8 ? 2 : 1, mr: mr, a: source + i, lda: ld, b: b + j, b2: w - 8, ldb: ldb, count: k,
-                                                c: c + (i0 + i) * ldc + j, c2: w - 8, ldc: ldc, fresh: !accumulate)
+                        GemmKernels.outerTileAt(
+                            nv: w > 8 ? 2 : 1, mr: mr, a: source + i, lda: ld, b: b + j, b2: w - 8, ldb: ldb, count: k,
+                            c: c + (i0 + i) * ldc + j, c2: w - 8, ldc: ldc, fresh: !accumulate)
                         j += w
                     }
                     i += mr
@@ -156,8 +168,10 @@ public enum Gemm {
     }
 
     /// n < 8: B's columns in a zero-padded 8-wide panel, C's gathered into an 8-wide tile.
-    static func narrowOuterProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                   c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func narrowOuterProduct(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         let width = n
         withScratch { panel, tile, _ in
             var p0 = 0
@@ -168,8 +182,9 @@ public enum Gemm {
                 while i < m {
                     let mr = min(6, m - i)
                     gather(c + i * ldc, ldc: ldc, rows: mr, width: width, transposed: false, into: tile)
-                    GemmKernels.outerTileAt(nv: 1, mr: mr, a: a + p0 * lda + i, lda: lda, b: panel, b2: 8, ldb: 8, count: count,
-                                            c: tile, c2: 8, ldc: 8, fresh: false)
+                    GemmKernels.outerTileAt(
+                        nv: 1, mr: mr, a: a + p0 * lda + i, lda: lda, b: panel, b2: 8, ldb: 8, count: count,
+                        c: tile, c2: 8, ldc: 8, fresh: false)
                     scatter(tile, to: c + i * ldc, ldc: ldc, rows: mr, width: width, transposed: false)
                     i += mr
                 }
@@ -183,8 +198,10 @@ public enum Gemm {
     /// Rows of A packed per k slice (panel of kSlice x 8 floats viewed as rows of 16).
     static let transposedSlice = kSlice * 8 / 16
 
-    static func transposedProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                  accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func transposedProduct(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         if n >= 8 && k <= shortK {
             return shortTransposedProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, accumulate: accumulate, c: c, ldc: ldc)
         }
@@ -213,8 +230,9 @@ public enum Gemm {
                             let mr = min(6, j0 + columns - j)
                             let at0 = strip + (j - j0)
                             if !fresh { gather(at0, ldc: stripColumns, rows: mr, width: width, transposed: true, into: tile) }
-                            GemmKernels.rowTileAt(nv: nv, mr: mr, a: rows(b + j * ldb + p0, ldb, mr), b: panel, b2: 8, ldb: 16, count: count,
-                                                  c: tile, c2: 8, ldc: 16, initial: fresh ? GemmKernels.zeros : nil)
+                            GemmKernels.rowTileAt(
+                                nv: nv, mr: mr, a: rows(b + j * ldb + p0, ldb, mr), b: panel, b2: 8, ldb: 16, count: count,
+                                c: tile, c2: 8, ldc: 16, initial: fresh ? GemmKernels.zeros : nil)
                             scatter(tile, to: at0, ldc: stripColumns, rows: mr, width: width, transposed: true)
                             j += mr
                         }
@@ -234,8 +252,10 @@ public enum Gemm {
     /// B stored (n, k) with a short k: B's rows packed transposed, one column panel of C (16, 8 or 9-15 wide) at a time,
     /// and C computed row-major like `rowProduct` (no transposed stores). Packing costs n k copies, the transposed
     /// stores it avoids m n: the better choice when k is small against m.
-    static func shortTransposedProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                       accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func shortTransposedProduct(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         withScratch { panel, _, _ in
             let initial: UnsafePointer<Float>? = accumulate ? nil : GemmKernels.zeros
             var j = 0
@@ -249,8 +269,9 @@ public enum Gemm {
                 var i = 0
                 while i < m {
                     let mr = min(6, m - i)
-                    GemmKernels.rowTileAt(nv: w > 8 ? 2 : 1, mr: mr, a: rows(a + i * lda, lda, mr), b: panel, b2: 8, ldb: 16, count: k,
-                                          c: c + i * ldc + j, c2: w - 8, ldc: ldc, initial: initial)
+                    GemmKernels.rowTileAt(
+                        nv: w > 8 ? 2 : 1, mr: mr, a: rows(a + i * lda, lda, mr), b: panel, b2: 8, ldb: 16, count: k,
+                        c: c + i * ldc + j, c2: w - 8, ldc: ldc, initial: initial)
                     i += mr
                 }
                 j += w
@@ -276,7 +297,10 @@ public enum Gemm {
         for r in 0..<rows {
             let row = p + r * ld
             var q = 0
-            while q < columns { s += row[q]; q += 16 }
+            while q < columns {
+                s += row[q]
+                q += 16
+            }
         }
         consume(s)
     }
@@ -288,7 +312,10 @@ public enum Gemm {
     /// Row pointers r, r + ld, ... for an mr-row tile (unused entries repeat the first row).
     @inline(__always)
     static func rows(_ r: UnsafePointer<Float>, _ ld: Int, _ mr: Int) -> GemmKernels.Ptr6 {
-        (r, r + (mr > 1 ? ld : 0), r + (mr > 2 ? 2 * ld : 0), r + (mr > 3 ? 3 * ld : 0), r + (mr > 4 ? 4 * ld : 0), r + (mr > 5 ? 5 * ld : 0))
+        (
+            r, r + (mr > 1 ? ld : 0), r + (mr > 2 ? 2 * ld : 0), r + (mr > 3 ? 3 * ld : 0), r + (mr > 4 ? 4 * ld : 0),
+            r + (mr > 5 ? 5 * ld : 0)
+        )
     }
 
     /// Columns of C per strip in the transposed-B product.
@@ -313,7 +340,8 @@ public enum Gemm {
 
     /// A tile (`rows` x `width`, row stride 16 when transposed, else 8) from C: C[r, q] or, transposed, C[q, r].
     @inline(__always)
-    static func gather(_ c: UnsafePointer<Float>, ldc: Int, rows: Int, width: Int, transposed: Bool, into tile: UnsafeMutablePointer<Float>) {
+    static func gather(_ c: UnsafePointer<Float>, ldc: Int, rows: Int, width: Int, transposed: Bool, into tile: UnsafeMutablePointer<Float>)
+    {
         let stride = transposed ? 16 : 8
         for r in 0..<rows {
             for q in 0..<stride { tile[r * stride + q] = q < width ? (transposed ? c[q * ldc + r] : c[r * ldc + q]) : 0 }
@@ -322,7 +350,8 @@ public enum Gemm {
 
     /// The inverse of `gather` for the `width` valid columns.
     @inline(__always)
-    static func scatter(_ tile: UnsafePointer<Float>, to c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, width: Int, transposed: Bool) {
+    static func scatter(_ tile: UnsafePointer<Float>, to c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, width: Int, transposed: Bool)
+    {
         let stride = transposed ? 16 : 8
         for r in 0..<rows {
             for q in 0..<width {

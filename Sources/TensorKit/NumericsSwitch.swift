@@ -1,9 +1,9 @@
 // A test-only switch that changes one kernel's summation order, so that tests can start a process
 // whose numerics differ from its peers' (the fingerprint check must refuse it). Never set in use.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 public enum NumericsSwitch {

@@ -172,7 +172,9 @@ public enum PortableMath {
         be += exponentBits(ax) - 1023
         var bh = Double(bitPattern: (ax.bitPattern & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000)
         var bl = 0.0
-        var rh = 1.0, rl = 0.0, re = 0
+        var rh = 1.0
+        var rl = 0.0
+        var re = 0
         // Every factor is < 1 if ax < 1 and >= 1 otherwise, so exponents move one way only; past +-4096 the result
         // over- or underflows whatever follows, and the exponents stay far from Int's range.
         let limit = 4096
@@ -211,7 +213,8 @@ public enum PortableMath {
     /// (ah + al) 2^ae * (bh + bl) 2^be with the head renormalised into [1, 2). Relative error < 2^-104.
     @inline(__always)
     static func multiply(_ ah: Double, _ al: Double, _ ae: Int, _ bh: Double, _ bl: Double, _ be: Int)
-        -> (Double, Double, Int) {
+        -> (Double, Double, Int)
+    {
         let p = ah * bh
         var e = (-p).addingProduct(ah, bh)  // exact low part of ah * bh
         e += ah * bl + al * bh

@@ -119,7 +119,10 @@ extension PortableMath {
         let big = UInt32(truncatingIfNeeded: x.bitPattern >> 32) & 0x7fff_ffff >= 0x3fe5_9428
         let negative = x < 0
         if big {
-            if negative { x = -x; y = -y }
+            if negative {
+                x = -x
+                y = -y
+            }
             x = (pio4 - x) + (pio4Lo - y)
             y = 0
         }
@@ -196,7 +199,7 @@ extension PortableMath {
         0xB724_6E3A_424D_D2E0, 0x0649_2EEA_09D1_921C, 0xFE1D_EB1C_B129_A73E, 0xE882_35F5_2EBB_4484,
         0xE99C_7026_B45F_7E41, 0x3991_D639_8353_39F4, 0x9C84_5F8B_BDF9_283B, 0x1FF8_97FF_DE05_980F,
         0xEF2F_118B_5A0A_6D1F, 0x6D36_7ECF_27CB_09B7, 0x4F46_3F66_9E5F_EA2D, 0x7527_BAC7_EBE5_F17B,
-        0x3D07_39F7_8A52_92EA, 0x6BFB_5FB1_1F8D_5D08, 0x5603_3046_FC7B_6BAB,
+        0x3D07_39F7_8A52_92EA, 0x6BFB_5FB1_1F8D_5D08, 0x5603_3046_FC7B_6BAB
     ]
 
     /// Payne-Hanek reduction of a finite x >= 2^20 pi/2 with integer arithmetic: x = m 2^e (m < 2^53), and
@@ -213,7 +216,9 @@ extension PortableMath {
         @inline(__always) func window(_ i: Int) -> UInt64 {
             shift == 0 ? table[i] : (table[i] << shift) | (table[i + 1] >> (64 - shift))
         }
-        let z0 = window(word), z1 = window(word + 1), z2 = window(word + 2)
+        let z0 = window(word)
+        let z1 = window(word + 1)
+        let z2 = window(word + 2)
         // P = m * (z0:z1:z2) mod 2^192, top 128 bits; x * 2/pi = P / 2^190 (mod 4).
         let p2 = m.multipliedFullWidth(by: z2).high
         let p1 = m.multipliedFullWidth(by: z1)
@@ -232,7 +237,8 @@ extension PortableMath {
         let lz = f1 != 0 ? f1.leadingZeroBitCount : 64 + f0.leadingZeroBitCount
         if lz >= 128 { return (n & 3, 0, 0) }
         // Normalise so the top bit is set, then take the top 106 bits as two exact 53-bit halves.
-        let a1: UInt64, a0: UInt64
+        let a1: UInt64
+        let a0: UInt64
         if lz >= 64 {
             a1 = f0 << UInt64(lz - 64)
             a0 = 0

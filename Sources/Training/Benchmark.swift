@@ -54,7 +54,6 @@ public enum Benchmark {
         }
     }
 
-
     /// `count` noise images with cycling labels, for machines without MNIST (throughput does not
     /// depend on pixel values).
     public static func syntheticDataset(count n: Int) throws -> Dataset {
@@ -100,7 +99,8 @@ public enum Benchmark {
 
     /// Per-layer forward/backward milliseconds per micro-batch, single-threaded.
     public static func profile(microBatch: Int, net: Sequential, dataset: Dataset) -> [String] {
-        let order = EpochPlan(trainIndices: Array(0..<dataset.count), batchSize: microBatch, microBatch: microBatch, seed: 1).order(epoch: 0)
+        let order = EpochPlan(trainIndices: Array(0..<dataset.count), batchSize: microBatch, microBatch: microBatch, seed: 1).order(
+            epoch: 0)
         let params = net.initialParameters(seed: 1)
         var out: [String] = []
         let computer = MicroBatchComputer(model: net, capacity: microBatch, normalization: .unit, labelSmoothing: 0)

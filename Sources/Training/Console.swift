@@ -20,7 +20,8 @@ public enum Console {
 public struct PlainLogHandler: LogHandler {
     public let label: String
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level = ProcessInfo.processInfo.environment["DIGITS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    public var logLevel: Logger.Level =
+        ProcessInfo.processInfo.environment["DIGITS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
 
     public init(label: String) { self.label = label }
 

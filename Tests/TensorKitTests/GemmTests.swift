@@ -41,8 +41,10 @@ final class GemmTests: XCTestCase {
         // Shapes cover full and partial vector tiles (n % 16, n % 8; 9 to 15 columns as two overlapping vectors, and
         // narrower than 8), row tails (m % 6), k across a slice, and the short-k transposed-B path (k <= 32) and
         // the other (k > 32); m = 256 makes A stored transposed a multiple of 1 KB per row (copied in blocks).
-        let shapes = [(1, 1, 1), (3, 10, 7), (6, 16, 5), (7, 17, 33), (13, 24, 9), (16, 128, 40), (17, 9, 600), (5, 33, 1030),
-                      (9, 5, 700), (8, 23, 32), (20, 41, 17), (16, 10, 1600), (12, 7, 3), (256, 20, 16)]
+        let shapes = [
+            (1, 1, 1), (3, 10, 7), (6, 16, 5), (7, 17, 33), (13, 24, 9), (16, 128, 40), (17, 9, 600), (5, 33, 1030),
+            (9, 5, 700), (8, 23, 32), (20, 41, 17), (16, 10, 1600), (12, 7, 3), (256, 20, 16)
+        ]
         for (m, n, k) in shapes {
             for accumulate in [false, true] {
                 check(transA: false, transB: false, m: m, n: n, k: k, accumulate: accumulate)
