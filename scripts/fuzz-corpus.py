@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of the decoder fuzz targets (scripts/fuzz.sh) under Fuzz/corpus/<target>/:
-small valid examples of each format, synthetic (no MNIST data). Deterministic: rerunning it rewrites
-the same bytes. The model and checkpoint seeds come from a Swift test instead
-(DIGITS_WRITE_FUZZ_CORPUS=1 swift test --filter FuzzCorpusTests), since they embed Codable headers.
+"""Writes the seed corpora of the decoder fuzz targets (scripts/fuzz.sh) under DIR/<target>/: small
+valid examples of each format, synthetic (no MNIST data), generated on every fuzz run rather than
+committed. Deterministic: rerunning it writes the same bytes. Inputs that once crashed a decoder are
+committed instead (Fuzz/corpus/<target>/regression-*), as are the wire, model and checkpoint seeds
+(DIGITS_WRITE_FUZZ_CORPUS=1 swift test --filter FuzzCorpusTests), which embed Codable headers.
 
-    scripts/fuzz-corpus.py            # rewrite png, gzip, idx, multipart and predict seeds
+    scripts/fuzz-corpus.py DIR        # write png, gzip, idx, multipart and predict seeds into DIR
 """
 import gzip
 import json
 import os
 import struct
+import sys
 import zlib
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Fuzz", "corpus")
+ROOT = ""
 
 
 def write(target, name, data):
@@ -144,4 +146,7 @@ def main():
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: scripts/fuzz-corpus.py DIR")
+    ROOT = sys.argv[1]
     main()

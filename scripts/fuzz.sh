@@ -17,8 +17,10 @@
 #   scripts/fuzz.sh --build-only --all             just build the binaries
 #
 # Dictionaries (JSON keys and edge numbers): Fuzz/dict/<target>.dict, when present.
-# Seeds: Fuzz/corpus/<target>/ (scripts/fuzz-corpus.py writes png, gzip, idx, multipart and predict;
-# DIGITS_WRITE_FUZZ_CORPUS=1 swift test --filter FuzzCorpusTests writes wire, model and checkpoint).
+# Seeds: small synthetic files that scripts/fuzz-corpus.py generates on every run (png, gzip, idx,
+# multipart, predict), plus what Fuzz/corpus/<target>/ holds: inputs that once crashed a decoder
+# (regression-*) and the wire, model and checkpoint seeds that
+# DIGITS_WRITE_FUZZ_CORPUS=1 swift test --filter FuzzCorpusTests writes.
 # Each run fuzzes a copy of the seeds, so the committed corpus only changes by hand. A crash, a
 # sanitizer report, a hang (-timeout, 10 s) or an allocation over -rss_limit_mb (2 GB) writes the input
 # to Fuzz/crashes/<target>-... and makes the script fail; reproduce with
@@ -120,7 +122,20 @@ build_models() {
   local neuralnet=(Sources/NeuralNet/*.swift) training=(Sources/Training/*.swift) harness=(Fuzz/ModelFuzz.swift Fuzz/FuzzSupport.swift)
   local objects=() dirs=() m
   for m in "${DEPENDENCY_MODULES[@]}"; do dirs+=("$debug/$m.build"); done
-  mapfile -d '' objects < <(find "${dirs[@]}" -name '*.o' -print0)
+  # A Swift module's objects as its build's output-file-map lists them, so objects of deleted or
+  # renamed sources left in the build directory are not linked twice; C modules: every object.
+  mapfile -d '' objects < <(python3 - "${dirs[@]}" <<'PY'
+import glob, json, os, sys
+for d in sys.argv[1:]:
+    m = os.path.join(d, "output-file-map.json")
+    if os.path.exists(m):
+        objs = [v["object"] for v in json.load(open(m)).values() if "object" in v]
+    else:
+        objs = glob.glob(os.path.join(d, "**", "*.o"), recursive=True)
+    for o in objs:
+        sys.stdout.write(o + "\0")
+PY
+)
   if stale "$B/models" "${neuralnet[@]}" "${training[@]}" "${harness[@]}" "$0" "$debug/Modules/TensorKit.swiftmodule" \
        "$debug/Modules/MNISTData.swiftmodule"; then
     echo "fuzz: building models (model checkpoint)"
@@ -158,10 +173,14 @@ done
 [ $BUILD_ONLY -eq 0 ] || { echo "fuzz: built ${TARGETS[*]} in $B"; exit 0; }
 
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+python3 scripts/fuzz-corpus.py "$WORK/seeds"
 failed=()
 for t in "${TARGETS[@]}"; do
   mkdir -p "$WORK/$t"
-  cp Fuzz/corpus/"$t"/* "$WORK/$t"/
+  for d in "$WORK/seeds/$t" "Fuzz/corpus/$t"; do
+    [ ! -d "$d" ] || cp "$d"/* "$WORK/$t"/
+  done
+  [ -n "$(ls "$WORK/$t")" ] || { echo "fuzz: no seeds for $t" >&2; exit 1; }
   log="$B/last-run-$t.log"
   dict=(); [ ! -f "Fuzz/dict/$t.dict" ] || dict=(-dict="Fuzz/dict/$t.dict")
   set +e
